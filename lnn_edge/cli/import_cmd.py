@@ -1,0 +1,108 @@
+"""``lnn-edge import``: an ncps state_dict or trainer checkpoint -> a ``.lnn`` model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lnn_edge.cli.common import print_json
+from lnn_edge.datafile import load_inputs
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.importers import load_torch_file
+from lnn_edge.model import ACTIVATIONS, CFC_MODES, Calibration
+from lnn_edge.modelfile import save
+from lnn_edge.summary import format_summary, summarize
+
+
+def _names(text: str | None, count: int, what: str) -> list[str] | None:
+    if text is None:
+        return None
+    names = [name.strip() for name in text.split(",")]
+    if len(names) != count or not all(names):
+        raise LnnEdgeError(f"--{what}-names gives {len(names)} names; the model has {count} {what}s")
+    return names
+
+
+@click.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .lnn file to write.")
+@click.option(
+    "--implicit-constraints/--no-implicit-constraints",
+    default=True,
+    show_default=True,
+    help="LTC: whether gleak, cm, w, sensory_w pass through softplus (ncps LTC's implicit_param_constraints).",
+)
+@click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, show_default=True, help="LTC solver unfolds.")
+@click.option("--epsilon", type=float, default=1e-8, show_default=True, help="LTC denominator epsilon.")
+@click.option("--mode", type=click.Choice(CFC_MODES), default="default", show_default=True, help="CfC mode.")
+@click.option(
+    "--activation", type=click.Choice(ACTIVATIONS), default="lecun_tanh", show_default=True, help="CfC backbone."
+)
+@click.option(
+    "--output-size",
+    type=click.IntRange(min=1),
+    default=None,
+    help="LTC without output mapping only: number of motor neurons (default: all neurons).",
+)
+@click.option("--dt", type=float, default=1.0, show_default=True, help="Default elapsed time per step.")
+@click.option("--input-names", default=None, help="Comma-separated input names.")
+@click.option("--output-names", default=None, help="Comma-separated output names.")
+@click.option(
+    "--calib",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A .npz with 'x' (and 'dt') of typical inputs, stored in the model to calibrate number formats.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the model summary as JSON.")
+def command(
+    source: Path,
+    output: Path,
+    implicit_constraints: bool,
+    ode_unfolds: int,
+    epsilon: float,
+    mode: str,
+    activation: str,
+    output_size: int | None,
+    dt: float,
+    input_names: str | None,
+    output_names: str | None,
+    calib: Path | None,
+    as_json: bool,
+) -> None:
+    """Import SOURCE, an ncps state_dict saved with torch.save (or an lnn-edge checkpoint), into a .lnn file.
+
+    Cell kind, wiring, mappings, backbone and sizes are read from the keys and shapes, the topology from the
+    masks. What a state_dict cannot tell comes from the flags, whose defaults are ncps's.
+
+    \b
+    Examples:
+      torch.save(model.state_dict(), "ltc.pt")          # in your training script
+      lnn-edge import ltc.pt -o ltc.lnn
+      lnn-edge import cfc.pt -o cfc.lnn --mode no_gate --activation silu
+      lnn-edge import raw_ltc.pt -o raw.lnn --no-implicit-constraints --ode-unfolds 4
+    """
+    if not (dt > 0 and dt < float("inf")):
+        raise LnnEdgeError(f"--dt {dt} must be a finite time step > 0")
+    model = load_torch_file(
+        source,
+        implicit_constraints=implicit_constraints,
+        ode_unfolds=ode_unfolds,
+        epsilon=epsilon,
+        mode=mode,
+        activation=activation,
+        output_size=output_size,
+        dt=dt,
+    )
+    model.input_names = _names(input_names, model.input_size, "input") or model.input_names
+    model.output_names = _names(output_names, model.output_size, "output") or model.output_names
+    if calib is not None:
+        sequences = load_inputs(calib, model.input_size, model.dt)
+        model.calibration = Calibration(x=sequences.x, dt=sequences.dt)
+    save(model, output)
+    info = summarize(model)
+    if as_json:
+        print_json({"output": str(output), **info})
+    else:
+        click.echo(format_summary(info))
+        click.echo(f"wrote {output}")
