@@ -32,12 +32,13 @@ def as_sequences(
     x = np.asarray(x)
     if x.dtype.kind not in "fiu":
         raise DataFileError(f"{where}: field 'x' has dtype {x.dtype}; expected numbers")
+    given_shape = x.shape
     x = x.astype(np.float64)
     if x.ndim == 2:
         x = x[None]
     if x.ndim != 3 or x.shape[2] != features or x.shape[1] < 1 or x.shape[0] < 1:
         raise DataFileError(
-            f"{where}: field 'x' has shape {tuple(np.shape(x))}; expected [T, {features}] or [B, T, {features}]"
+            f"{where}: field 'x' has shape {given_shape}; expected [T, {features}] or [B, T, {features}]"
         )
     if not np.all(np.isfinite(x)):
         raise DataFileError(f"{where}: field 'x' contains NaN or Inf")

@@ -249,6 +249,8 @@ def validate(model: Model) -> None:
     _check_positive_int("state_size", model.state_size)
     if not (isinstance(model.dt, float | int) and np.isfinite(model.dt) and model.dt > 0):
         raise ModelFileError(f"field 'dt' is {model.dt!r}; expected a finite time step > 0")
+    _check_choice("wiring.kind", model.wiring.kind, WIRING_KINDS)
+    _validate_options(model)
     if len(model.input_names) != model.input_size:
         raise ModelFileError(
             f"field 'input_names' has {len(model.input_names)} names for {model.input_size} inputs"
@@ -257,8 +259,6 @@ def validate(model: Model) -> None:
         raise ModelFileError(
             f"field 'output_names' has {len(model.output_names)} names for {model.output_size} outputs"
         )
-    _check_choice("wiring.kind", model.wiring.kind, WIRING_KINDS)
-    _validate_options(model)
     _validate_arrays(model)
     _validate_roles(model)
     if model.calibration is not None:

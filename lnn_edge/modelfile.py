@@ -69,7 +69,8 @@ def to_manifest(model: Model) -> dict[str, Any]:
             "task": model.task,
             "provenance": model.provenance,
             "arrays": {
-                name: {"shape": list(array.shape), "dtype": "float64"} for name, array in sorted(model.arrays.items())
+                name: {"shape": list(array.shape), "dtype": "float64"}
+                for name, array in sorted(model.arrays.items())
             },
             "calibration": None
             if model.calibration is None
@@ -80,24 +81,30 @@ def to_manifest(model: Model) -> dict[str, Any]:
     return manifest
 
 
-def save(model: Model, path: str | os.PathLike[str]) -> str:
-    """Validate ``model`` and write it to ``path`` atomically; return its content hash."""
+def save(model: Model, path: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> str:
+    """Validate ``model`` and write it to ``path`` atomically; return its content hash.
+
+    ``extra`` adds archive members (the quantized section, see :mod:`lnn_edge.qmodelfile`).
+    """
     validate(model)
     manifest = to_manifest(model)
     with atomic_file(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
         for name, array in sorted(model.arrays.items()):
-            archive.writestr(f"arrays/{name}.npy", _npy_bytes(array))
+            archive.writestr(f"arrays/{name}.npy", npy_bytes(array))
         if model.calibration is not None:
-            archive.writestr("calibration/x.npy", _npy_bytes(model.calibration.x))
+            archive.writestr("calibration/x.npy", npy_bytes(model.calibration.x))
             if model.calibration.dt is not None:
-                archive.writestr("calibration/dt.npy", _npy_bytes(model.calibration.dt))
+                archive.writestr("calibration/dt.npy", npy_bytes(model.calibration.dt))
+        for member, data in (extra or {}).items():
+            archive.writestr(member, data)
     return str(manifest["content_hash"])
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def npy_bytes(array: np.ndarray, dtype: str = "<f8") -> bytes:
+    """``array`` as the bytes of a .npy file of ``dtype`` (little-endian)."""
     buffer = io.BytesIO()
-    np.lib.format.write_array(buffer, np.ascontiguousarray(array, dtype="<f8"), allow_pickle=False)
+    np.lib.format.write_array(buffer, np.ascontiguousarray(array, dtype=dtype), allow_pickle=False)
     return buffer.getvalue()
 
 
@@ -110,31 +117,43 @@ def load(path: str | os.PathLike[str]) -> Model:
         raise ModelFileError(f"{path}: {error}") from None
 
 
-def _load(path: Path) -> Model:
+def open_archive(path: Path) -> zipfile.ZipFile:
+    """Open a model archive; a missing or non-zip file is a ModelFileError (without the path)."""
     if not path.is_file():
         raise ModelFileError("no such file")
     try:
-        archive = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
         raise ModelFileError(f"not an lnn-edge model file (truncated or corrupt: {error})") from None
-    with archive:
-        manifest = _read_manifest(archive)
-        arrays = {name: _read_array(archive, f"arrays/{name}.npy") for name in manifest["arrays"]}
-        calibration = None
-        if manifest.get("calibration"):
-            x = _read_array(archive, "calibration/x.npy")
-            dt = _read_array(archive, "calibration/dt.npy") if manifest["calibration"].get("dt") else None
-            calibration = Calibration(x=x, dt=dt)
+
+
+def _load(path: Path) -> Model:
+    with open_archive(path) as archive:
+        return load_from_archive(archive)
+
+
+def load_from_archive(archive: zipfile.ZipFile) -> Model:
+    """Read and validate the float model of an open archive."""
+    manifest = read_manifest(archive)
+    arrays = {name: read_array(archive, f"arrays/{name}.npy") for name in manifest["arrays"]}
+    calibration = None
+    if manifest.get("calibration"):
+        x = read_array(archive, "calibration/x.npy")
+        dt = read_array(archive, "calibration/dt.npy") if manifest["calibration"].get("dt") else None
+        calibration = Calibration(x=x, dt=dt)
     model = from_manifest(manifest, arrays, calibration)
     validate(model)
     stored = manifest.get("content_hash")
     actual = content_hash(model)
     if stored != actual:
-        raise ModelFileError(f"content hash mismatch (stored {stored}, computed {actual}): the file was altered")
+        raise ModelFileError(
+            f"content hash mismatch (stored {stored}, computed {actual}): the file was altered"
+        )
     return model
 
 
-def _read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
+def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
+    """The validated top-level manifest of an open model archive."""
     try:
         raw = archive.read("manifest.json")
     except KeyError:
@@ -157,7 +176,8 @@ def _read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
     return manifest
 
 
-def _read_array(archive: zipfile.ZipFile, member: str) -> np.ndarray:
+def read_array(archive: zipfile.ZipFile, member: str, dtype: str = "float64") -> np.ndarray:
+    """Read one .npy member of ``dtype``; a missing, oversized or corrupt member is a ModelFileError."""
     try:
         info = archive.getinfo(member)
     except KeyError:
@@ -169,9 +189,9 @@ def _read_array(archive: zipfile.ZipFile, member: str) -> np.ndarray:
             array = np.lib.format.read_array(io.BytesIO(handle.read()), allow_pickle=False)
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise ModelFileError(f"{member} is corrupt ({error})") from None
-    if array.dtype != np.float64:
-        raise ModelFileError(f"{member} has dtype {array.dtype}; expected float64")
-    return np.asarray(array, dtype=np.float64)
+    if array.dtype != np.dtype(dtype):
+        raise ModelFileError(f"{member} has dtype {array.dtype}; expected {dtype}")
+    return np.asarray(array)
 
 
 def from_manifest(

@@ -41,7 +41,11 @@ def summarize(model: Model) -> dict[str, Any]:
         "cell": model.cell,
         "wiring": model.wiring.kind,
         "neurons": model.state_size,
-        "roles": {role: len(indices) for role, indices in model.wiring.roles.items()},
+        # Roles in state order (LTC NCP: motor, command, inter; wired CfC: inter, command, motor).
+        "roles": {
+            role: len(indices)
+            for role, indices in sorted(model.wiring.roles.items(), key=lambda item: min(item[1], default=0))
+        },
         "inputs": model.input_size,
         "input_names": model.input_names,
         "outputs": model.output_size,
@@ -82,11 +86,19 @@ def format_summary(info: dict[str, Any]) -> str:
             f"flash {mem['flash_float32']} B float32 / {mem['flash_fixed16']} B fixed16, "
             f"state {mem['ram_state_float32']} B",
         ),
-        ("calibration", "none" if info["calibration_sequences"] is None else f"{info['calibration_sequences']} seqs"),
+        (
+            "calibration",
+            "none" if info["calibration_sequences"] is None else f"{info['calibration_sequences']} seqs",
+        ),
         ("content hash", info["content_hash"][:16]),
     ]
     if info["task"]:
         task = info["task"]
-        rows.append(("task", ", ".join(f"{key}={value}" for key, value in task.items() if not isinstance(value, dict))))
+        rows.append(
+            (
+                "task",
+                ", ".join(f"{key}={value}" for key, value in task.items() if not isinstance(value, dict)),
+            )
+        )
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)

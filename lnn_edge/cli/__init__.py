@@ -8,7 +8,9 @@ from lnn_edge import __version__
 from lnn_edge.cli.common import UserErrorGroup
 
 
-@click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.group(
+    cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110}
+)
 @click.version_option(__version__, prog_name="lnn-edge")
 def cli() -> None:
     """lnn-edge: liquid neural networks (LTC, CfC, NCP) on Cortex-M microcontrollers, verified bit for bit.
@@ -24,9 +26,9 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that ``lnn-edge --help`` stays fast and torch is only imported by verbs that need it.
-    from lnn_edge.cli import import_cmd, inspect_cmd, run_cmd, train_cmd
+    from lnn_edge.cli import import_cmd, inspect_cmd, quantize_cmd, run_cmd, train_cmd
 
-    for module in (train_cmd, import_cmd, inspect_cmd, run_cmd):
+    for module in (train_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd):
         cli.add_command(module.command)
 
 

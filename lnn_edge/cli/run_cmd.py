@@ -9,38 +9,71 @@ import numpy as np
 
 from lnn_edge.cli.common import progress
 from lnn_edge.datafile import load_inputs, save_outputs
-from lnn_edge.modelfile import load
+from lnn_edge.emulator import Emulator
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.model import Model
+from lnn_edge.qmodel import QuantizedModel
+from lnn_edge.qmodelfile import load_any
 from lnn_edge.reference import Reference
 
-BACKENDS = ("reference",)
+BACKENDS = ("auto", "reference", "emulator")
+
+
+def run_reference(model: Model, x: np.ndarray, dt: np.ndarray, show: bool) -> dict[str, np.ndarray]:
+    reference = Reference(model)
+    batch, steps, _ = x.shape
+    y = np.empty((batch, steps, model.output_size))
+    state = np.empty((batch, steps, model.state_size))
+    h = reference.initial_state(batch)
+    for t in progress(range(steps), "reference", show=show):
+        y[:, t], h = reference.step(x[:, t], h, dt[:, t])
+        state[:, t] = h
+    return {"y": y, "state": state}
+
+
+def run_emulator(qmodel: QuantizedModel, x: np.ndarray, dt: np.ndarray) -> dict[str, np.ndarray]:
+    result = Emulator(qmodel).run(x, dt, check=True)
+    arrays = {"y": result.y, "state": result.state}
+    if result.y_raw is not None and result.state_raw is not None:
+        arrays.update(y_raw=result.y_raw, state_raw=result.state_raw)
+    if result.saturations.total:
+        click.echo(f"warning: {result.saturations.total} saturations; first: {result.saturations.events[0]}", err=True)
+    return arrays
 
 
 @click.command("run")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), required=True, help="Input .npz: 'x' [T,F] or [B,T,F], optional 'dt'.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .npz: 'y' and 'state'.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="reference", show_default=True,
-              help="reference: the float64 NumPy simulator (matches ncps in double).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+              help="reference: float64 NumPy (matches ncps in double); emulator: the bit-exact twin of the "
+                   "generated C for a quantized model; auto: emulator for quantized models, else reference.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) -> None:
     """Run MODEL over the sequences in --data; write 'y' [B,T,outputs] and 'state' [B,T,state] to -o.
 
     Every sequence starts from a zero state. 'dt' ([T] or [B,T]) is the elapsed time of each step; without
-    it every step uses the model's time step.
+    it every step uses the model's time step. For a quantized model the output also holds the raw integers
+    'y_raw' and 'state_raw' (fixed point).
 
     \b
-    Example:
+    Examples:
       lnn-edge run pendulum.lnn --data inputs.npz -o outputs.npz
+      lnn-edge run pendulum-q16.lnn --data inputs.npz -o q16.npz          # the emulator
+      lnn-edge run pendulum-q16.lnn --data inputs.npz -o ref.npz --backend reference
     """
-    net = load(model)
+    loaded = load_any(model)
+    net = loaded.model if isinstance(loaded, QuantizedModel) else loaded
     sequences = load_inputs(data, net.input_size, net.dt)
-    reference = Reference(net)
-    batch, steps, _ = sequences.x.shape
-    y = np.empty((batch, steps, net.output_size))
-    state = np.empty((batch, steps, net.state_size))
-    h = reference.initial_state(batch)
-    for t in progress(range(steps), "running", show=not quiet and steps >= 1000):
-        y[:, t], h = reference.step(sequences.x[:, t], h, sequences.dt[:, t])
-        state[:, t] = h
-    save_outputs(output, y=y, state=state)
-    click.echo(f"wrote {output}: y {list(y.shape)}, state {list(state.shape)} ({backend})", err=True)
+    if backend == "auto":
+        backend = "emulator" if isinstance(loaded, QuantizedModel) else "reference"
+    if backend == "emulator":
+        if not isinstance(loaded, QuantizedModel):
+            raise LnnEdgeError(f"{model} is a float model: quantize it first (lnn-edge quantize) to use the emulator")
+        arrays = run_emulator(loaded, sequences.x, sequences.dt)
+    else:
+        show = not quiet and sequences.x.shape[1] >= 1000
+        arrays = run_reference(net, sequences.x, sequences.dt, show)
+    save_outputs(output, **arrays)
+    shapes = ", ".join(f"{name} {list(array.shape)}" for name, array in arrays.items())
+    click.echo(f"wrote {output}: {shapes} ({backend})", err=True)

@@ -1,0 +1,106 @@
+"""Run a quantized model over sequences exactly as the generated C will: the bit-exact emulator.
+
+``Emulator(qmodel).run(x, dt)`` takes float inputs (converted to the input formats the way the host
+harness converts them before calling the C), returns outputs and state for every step, dequantized to
+float64, plus the raw integers for fixed point, and a :class:`SaturationLog` in checking mode.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from lnn_edge.emulate_common import SaturationLog
+from lnn_edge.fixedpoint import quantize_value
+from lnn_edge.qmodel import QuantizedModel
+
+
+@dataclass
+class EmulatorResult:
+    """Outputs [B,T,M] and state [B,T,N] (float64), raw integers for fixed point, and saturations."""
+
+    y: np.ndarray
+    state: np.ndarray
+    y_raw: np.ndarray | None
+    state_raw: np.ndarray | None
+    saturations: SaturationLog
+
+
+class Emulator:
+    """Bit-exact NumPy twin of the generated C for one quantized model."""
+
+    def __init__(self, qmodel: QuantizedModel) -> None:
+        self.qmodel = qmodel
+        cell = qmodel.model.cell
+        if cell == "ltc":
+            from lnn_edge.emulate_ltc import LtcFixedStep, LtcFloat32Step
+
+            self._step = LtcFixedStep(qmodel) if qmodel.is_fixed else LtcFloat32Step(qmodel)
+        else:
+            from lnn_edge.emulate_cfc import CfcFixedStep, CfcFloat32Step
+
+            self._step = CfcFixedStep(qmodel) if qmodel.is_fixed else CfcFloat32Step(qmodel)
+
+    # --- conversions at the API boundary (the host harness does the same before calling the C) ---------
+    def input_to_raw(self, x: np.ndarray, log: SaturationLog | None = None) -> np.ndarray:
+        """Float inputs [B,S] to their per-feature Q formats, rounded and saturated."""
+        q = self.qmodel
+        x_frac = q.params["x_frac"]
+        raw = np.stack([quantize_value(x[:, j], int(x_frac[j]), 64) for j in range(x.shape[1])], axis=1)
+        clipped = np.clip(raw, -(1 << (q.bits - 1)), (1 << (q.bits - 1)) - 1)
+        if log is not None:
+            log.record("x", clipped != raw)
+        return clipped
+
+    def dt_to_raw(self, dt: np.ndarray, log: SaturationLog | None = None) -> np.ndarray:
+        """Elapsed times [B] to Q``dt``, rounded and saturated."""
+        q = self.qmodel
+        raw = quantize_value(dt, q.formats["dt"], 64)
+        clipped = np.clip(raw, 0, (1 << (q.bits - 1)) - 1)
+        if log is not None:
+            log.record("dt", (clipped != raw)[:, None])
+        return clipped
+
+    def state_to_float(self, raw: np.ndarray) -> np.ndarray:
+        return raw / math.ldexp(1.0, self.qmodel.formats["v" if self.qmodel.model.cell == "ltc" else "h"])
+
+    def output_to_float(self, raw: np.ndarray) -> np.ndarray:
+        return raw / np.exp2(self.qmodel.params["y_frac"].astype(np.float64))
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        dtype = np.float32 if not self.qmodel.is_fixed else np.int64
+        return np.zeros((batch, self.qmodel.model.state_size), dtype=dtype)
+
+    def step_raw(
+        self, x_raw: np.ndarray, state: np.ndarray, dt_raw: np.ndarray, log: SaturationLog | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One step on already-converted inputs (integers, or float32 for float32)."""
+        if self.qmodel.is_fixed:
+            return self._step.step(x_raw, state, dt_raw, log)  # type: ignore[call-arg]
+        return self._step.step(x_raw, state, dt_raw)  # type: ignore[call-arg]
+
+    def run(self, x: np.ndarray, dt: np.ndarray, check: bool = True) -> EmulatorResult:
+        """Run float sequences ``x`` [B,T,S] with elapsed times ``dt`` [B,T] from a zero state."""
+        batch, steps, _ = x.shape
+        log = SaturationLog()
+        state = self.initial_state(batch)
+        fixed = self.qmodel.is_fixed
+        out_dtype = np.int64 if fixed else np.float32
+        ys = np.empty((batch, steps, self.qmodel.model.output_size), dtype=out_dtype)
+        states = np.empty((batch, steps, self.qmodel.model.state_size), dtype=out_dtype)
+        for t in range(steps):
+            log.step = t
+            if fixed:
+                x_in = self.input_to_raw(x[:, t], log if check else None)
+                dt_in = self.dt_to_raw(dt[:, t], log if check else None)
+            else:
+                x_in, dt_in = x[:, t].astype(np.float32), dt[:, t].astype(np.float32)
+            ys[:, t], state = self.step_raw(x_in, state, dt_in, log if check else None)
+            states[:, t] = state
+        if fixed:
+            return EmulatorResult(
+                self.output_to_float(ys), self.state_to_float(states), ys, states, log
+            )
+        return EmulatorResult(ys.astype(np.float64), states.astype(np.float64), None, None, log)

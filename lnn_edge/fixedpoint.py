@@ -1,0 +1,167 @@
+"""Integer primitives with C's exact semantics, vectorized over NumPy int64 arrays.
+
+These are the reference kernels of the fixed-point code: the generated C (``templates/``) implements each
+one in plain C99 and must return the same bits. Conventions (documented in ``docs/number-formats.md``):
+
+* A value in format Q``f`` is the integer ``round(real * 2**f)``; ``f`` is the number of fractional bits.
+* ``B`` is the storage width (16 for ``fixed16``, 32 for ``fixed32``), ``W = 2B`` the accumulator width.
+* Right shifts of negative numbers are arithmetic (floor), as GCC does on every target.
+* :func:`rshift_round` rounds half up: ``(x + 2**(s-1)) >> s``.
+* :func:`div_round` rounds half away from zero; the divisor is always positive; C's ``/`` truncates.
+* :func:`saturate` clamps to the signed range of ``bits``.
+
+All functions take and return ``np.int64`` arrays. W=64 arithmetic stays exact in int64 because the
+quantizer proves every product and sum fits (``lnn_edge.quantize``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def as_int(x: Array | int) -> Array:
+    """View ``x`` as an int64 array (no rounding: the value must already be integral)."""
+    return np.asarray(x, dtype=np.int64)
+
+
+def int_limits(bits: int) -> tuple[int, int]:
+    """(min, max) of a signed two's-complement integer of ``bits`` bits."""
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def saturate(x: Array, bits: int) -> Array:
+    """Clamp to the signed range of ``bits`` bits (C: ``x < MIN ? MIN : x > MAX ? MAX : x``)."""
+    low, high = int_limits(bits)
+    return np.clip(as_int(x), low, high)
+
+
+def rshift_round(x: Array, shift: int) -> Array:
+    """Arithmetic right shift by ``shift`` >= 0 with round-half-up; a negative shift is a left shift."""
+    x = as_int(x)
+    if shift > 0:
+        return (x + (1 << (shift - 1))) >> shift
+    if shift < 0:
+        return x << (-shift)
+    return x
+
+
+def div_trunc(num: Array, den: Array) -> Array:
+    """C's integer division: the quotient truncated toward zero (den != 0)."""
+    num, den = as_int(num), as_int(den)
+    quotient = np.abs(num) // np.abs(den)
+    return np.where((num < 0) != (den < 0), -quotient, quotient)
+
+
+def div_round(num: Array, den: Array) -> Array:
+    """``num / den`` rounded half away from zero, for ``den > 0``: ``(num +- den/2) / den`` in C."""
+    num, den = as_int(num), as_int(den)
+    half = den >> 1
+    return div_trunc(np.where(num >= 0, num + half, num - half), den)
+
+
+def quantize_value(real: Array | float, frac_bits: int, bits: int) -> Array:
+    """``round(real * 2**frac_bits)`` (half away from zero), saturated to ``bits``: how constants are made."""
+    scaled = np.asarray(real, dtype=np.float64) * math.ldexp(1.0, frac_bits)
+    rounded = np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
+    low, high = int_limits(bits)
+    return np.clip(rounded, low, high).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class InterpTable:
+    """A function on [0, span) sampled at ``2**index_bits`` equal segments, linearly interpolated.
+
+    Input: a non-negative integer ``a`` in Q``in_frac``. Segment ``i = a >> frac_shift`` and the position
+    inside it ``r = a & (2**frac_shift - 1)``; result ``T[i] + rshift_round((T[i+1] - T[i]) * r, frac_shift)``
+    in Q``out_frac``. Inputs at or beyond ``span`` give ``T[-1]``. The table holds ``2**index_bits + 1``
+    unsigned entries of ``B`` bits.
+    """
+
+    name: str
+    values: tuple[int, ...]
+    in_frac: int
+    out_frac: int
+    span_log2: int
+    index_bits: int
+
+    @property
+    def frac_shift(self) -> int:
+        return self.in_frac + self.span_log2 - self.index_bits
+
+    @property
+    def limit(self) -> int:
+        """The first input (in Q``in_frac``) that is past the table: ``span * 2**in_frac``."""
+        return 1 << (self.in_frac + self.span_log2)
+
+    def __call__(self, a: Array) -> Array:
+        a = as_int(a)
+        table = np.asarray(self.values, dtype=np.int64)
+        clamped = np.minimum(a, self.limit - 1)
+        index = clamped >> self.frac_shift
+        position = clamped & ((1 << self.frac_shift) - 1)
+        low, high = table[index], table[index + 1]
+        value = low + rshift_round((high - low) * position, self.frac_shift)
+        return np.where(a >= self.limit, table[-1], value)
+
+
+def make_table(
+    name: str, function: Callable[[np.ndarray], np.ndarray], span_log2: int, index_bits: int, in_frac: int, out_frac: int
+) -> InterpTable:
+    """Sample ``function`` on [0, 2**span_log2] at 2**index_bits + 1 points, rounded to Q``out_frac``."""
+    if in_frac + span_log2 < index_bits:
+        raise ValueError(f"table {name}: input format Q{in_frac} is too coarse for {2**index_bits} segments")
+    points = np.arange((1 << index_bits) + 1, dtype=np.float64) * math.ldexp(1.0, span_log2 - index_bits)
+    values = np.floor(function(points) * math.ldexp(1.0, out_frac) + 0.5).astype(np.int64)
+    return InterpTable(name, tuple(int(v) for v in values), in_frac, out_frac, span_log2, index_bits)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def sigmoid_table(index_bits: int, in_frac: int, out_frac: int) -> InterpTable:
+    """sigmoid on [0, 16): sigmoid(16) = 1 - 1.1e-7, beyond it the table's last entry."""
+    return make_table("sigmoid", _sigmoid, 4, index_bits, in_frac, out_frac)
+
+
+def exp_neg_table(index_bits: int, in_frac: int, out_frac: int) -> InterpTable:
+    """exp(-u) on [0, 1): the fractional part of ``u``; whole units use :func:`exp_neg_int_factors`."""
+    return make_table("exp_neg", lambda u: np.exp(-u), 0, index_bits, in_frac, out_frac)
+
+
+def exp_neg_int_factors(out_frac: int, count: int = 17) -> tuple[int, ...]:
+    """exp(-n) for n = 0 .. count-1 in Q``out_frac`` (rounded)."""
+    return tuple(int(math.floor(math.exp(-n) * (1 << out_frac) + 0.5)) for n in range(count))
+
+
+def sigmoid_q(z: Array, table: InterpTable) -> Array:
+    """sigmoid of ``z`` (Q``table.in_frac``) in Q``table.out_frac`` by symmetry: sigmoid(-z) = 1 - sigmoid(z)."""
+    z = as_int(z)
+    value = table(np.abs(z))
+    return np.where(z >= 0, value, (1 << table.out_frac) - value)
+
+
+def tanh_q(x: Array, table: InterpTable) -> Array:
+    """tanh(x) = 2 sigmoid(2x) - 1; ``x`` in Q``table.in_frac + 1`` (so its integer read in Q``in_frac`` is 2x)."""
+    return 2 * sigmoid_q(x, table) - (1 << table.out_frac)
+
+
+def exp_neg_q(u: Array, table: InterpTable, factors: tuple[int, ...]) -> Array:
+    """exp(-u) for ``u >= 0`` in Q``table.in_frac``; result in Q``table.out_frac``.
+
+    u = n + f with whole part n and fraction f: exp(-u) = exp(-n) * exp(-f), the first from ``factors``
+    (0 once n >= len(factors)), the second from the [0, 1) table; the product is rounded back.
+    """
+    u = as_int(u)
+    whole = u >> table.in_frac
+    fraction = u & ((1 << table.in_frac) - 1)
+    in_range = whole < len(factors)
+    factor = np.asarray(factors, dtype=np.int64)[np.where(in_range, whole, 0)]
+    product = rshift_round(factor * table(fraction), table.out_frac)
+    return np.where(in_range, product, 0)

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Make sure the Debian packages lnn-edge needs are present: host gcc (cffi harness), the Arm cross toolchain
+# with newlib (firmware builds) and QEMU (the emulated boards). Installs them when missing and running as root
+# on Debian/Ubuntu; otherwise says exactly what to install and fails.
+set -euo pipefail
+
+packages=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+
+have() {
+    case "$1" in
+        gcc) command -v gcc >/dev/null ;;
+        gcc-arm-none-eabi) command -v arm-none-eabi-gcc >/dev/null ;;
+        libnewlib-arm-none-eabi) [ -e /usr/lib/arm-none-eabi/newlib ] || [ -e /usr/lib/arm-none-eabi/lib/libc.a ] ;;
+        qemu-system-arm) command -v qemu-system-arm >/dev/null ;;
+    esac
+}
+
+missing=()
+for package in "${packages[@]}"; do
+    have "$package" || missing+=("$package")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]} (apt-get, --no-install-recommends)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    exit 0
+fi
+
+echo "lnn-edge needs these system packages: ${missing[*]}" >&2
+echo "install them with: sudo apt-get install --no-install-recommends ${missing[*]}" >&2
+exit 1

@@ -1,0 +1,246 @@
+"""`lnn-edge import` (a contract other tools drive), `inspect` and `run`, through the real command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from ncps import wirings
+from ncps.torch import LTC, CfC
+from ncps_oracle import run_ncps
+
+from lnn_edge.cli import cli
+from lnn_edge.modelfile import load
+from lnn_edge.reference import Reference
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _save_state_dict(module: torch.nn.Module, path: Path) -> Path:
+    torch.save(module.state_dict(), path)
+    return path
+
+
+def test_import_ltc_state_dict_then_run_matches_ncps(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    module = LTC(20, wirings.AutoNCP(19, 2))
+    source = _save_state_dict(module, tmp_path / "ltc.pt")
+    code, out, err = invoke("import", str(source), "-o", str(tmp_path / "ltc.lnn"))
+    assert code == 0, err
+    assert "100 sensory, 45 internal" in out
+    model = load(tmp_path / "ltc.lnn")
+    assert model.ltc is not None and model.ltc.implicit_constraints and model.ltc.ode_unfolds == 6
+    assert {role: len(ids) for role, ids in model.wiring.roles.items()} == {
+        "motor": 2,
+        "command": 6,
+        "inter": 11,
+    }
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 40, 20))
+    dt = rng.uniform(0.2, 2.0, size=(3, 40))
+    np.savez(tmp_path / "in.npz", x=x, dt=dt)
+    code, _, err = invoke(
+        "run", str(tmp_path / "ltc.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "out.npz")
+    )
+    assert code == 0, err
+    with np.load(tmp_path / "out.npz") as result:
+        y, state = result["y"], result["state"]
+    y_ncps, s_ncps = run_ncps(module, x, dt)
+    assert y.shape == (3, 40, 2) and state.shape == (3, 40, 19)
+    assert np.max(np.abs(y - y_ncps)) <= 1e-12 and np.max(np.abs(state - s_ncps)) <= 1e-12
+
+
+def test_run_accepts_single_sequence_and_default_dt(tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    module = CfC(3, 6)
+    invoke(
+        "import",
+        str(_save_state_dict(module, tmp_path / "c.pt")),
+        "-o",
+        str(tmp_path / "c.lnn"),
+        "--dt",
+        "0.5",
+    )
+    x = np.random.default_rng(1).normal(size=(25, 3))
+    np.savez(tmp_path / "in.npz", x=x)
+    code, _, err = invoke(
+        "run", str(tmp_path / "c.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz")
+    )
+    assert code == 0, err
+    with np.load(tmp_path / "o.npz") as result:
+        y = result["y"]
+    y_ncps, _ = run_ncps(module, x[None], np.full((1, 25), 0.5))
+    assert y.shape == (1, 25, 6) and np.max(np.abs(y - y_ncps)) <= 1e-12
+
+
+@pytest.mark.parametrize(
+    ("flags", "check"),
+    [
+        (
+            ["--no-implicit-constraints", "--ode-unfolds", "3", "--epsilon", "1e-6"],
+            lambda m: (m.ltc.implicit_constraints, m.ltc.ode_unfolds, m.ltc.epsilon) == (False, 3, 1e-6),
+        ),
+        ([], lambda m: (m.ltc.implicit_constraints, m.ltc.ode_unfolds, m.ltc.epsilon) == (True, 6, 1e-8)),
+    ],
+)
+def test_import_flags_fill_what_the_state_dict_cannot_tell(tmp_path: Path, flags: list[str], check) -> None:  # type: ignore[no-untyped-def]
+    torch.manual_seed(0)
+    module = LTC(4, 6, ode_unfolds=3, epsilon=1e-6, implicit_param_constraints=False)
+    source = _save_state_dict(module, tmp_path / "m.pt")
+    code, _, err = invoke("import", str(source), "-o", str(tmp_path / "m.lnn"), *flags)
+    assert code == 0, err
+    model = load(tmp_path / "m.lnn")
+    assert check(model)
+    if flags:  # with the right flags the import computes exactly what ncps computes
+        x = np.random.default_rng(0).normal(size=(2, 30, 4))
+        dt = np.ones((2, 30))
+        y_ref, _ = Reference(model).run(x, dt)
+        y_ncps, _ = run_ncps(module, x, dt)
+        assert np.max(np.abs(y_ref - y_ncps)) <= 1e-12
+
+
+def test_import_cfc_mode_and_activation_flags(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    module = CfC(
+        3, 5, mode="no_gate", activation="relu", backbone_layers=2, backbone_units=7, backbone_dropout=0.1
+    )
+    source = _save_state_dict(module, tmp_path / "c.pt")
+    code, out, err = invoke(
+        "import",
+        str(source),
+        "-o",
+        str(tmp_path / "c.lnn"),
+        "--mode",
+        "no_gate",
+        "--activation",
+        "relu",
+        "--json",
+    )
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["options"]["mode"] == "no_gate" and info["options"]["backbone_layers"] == 2
+    model = load(tmp_path / "c.lnn")
+    x = np.random.default_rng(2).normal(size=(2, 30, 3))
+    y_ref, _ = Reference(model).run(x, np.ones((2, 30)))
+    y_ncps, _ = run_ncps(module, x, np.ones((2, 30)))
+    assert np.max(np.abs(y_ref - y_ncps)) <= 1e-12
+
+
+def test_inspect_prints_roles_and_json(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = _save_state_dict(CfC(20, wirings.AutoNCP(19, 2)), tmp_path / "w.pt")
+    invoke("import", str(source), "-o", str(tmp_path / "w.lnn"))
+    code, out, _ = invoke("inspect", str(tmp_path / "w.lnn"))
+    assert code == 0 and "CfC (wired)" in out and "11 inter, 6 command, 2 motor" in out
+    code, out, _ = invoke("inspect", str(tmp_path / "w.lnn"), "--json")
+    info = json.loads(out)
+    assert info["output_state_indices"] == [17, 18] and info["neurons"] == 19
+
+
+# --- bad input: one line naming the file and field, exit 1, no traceback ------------------------------
+
+
+def _assert_user_error(code: int, err: str, *fragments: str) -> None:
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def test_import_rejects_truncated_file(tmp_path: Path) -> None:
+    source = _save_state_dict(LTC(3, 4), tmp_path / "m.pt")
+    data = source.read_bytes()
+    source.write_bytes(data[: len(data) // 3])
+    code, _, err = invoke("import", str(source), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "m.pt", "truncated or corrupt")
+    assert not (tmp_path / "m.lnn").exists()
+
+
+def test_import_rejects_unknown_keys(tmp_path: Path) -> None:
+    state = LTC(3, 4).state_dict()
+    state["rnn_cell.bogus"] = torch.zeros(3)
+    torch.save(state, tmp_path / "m.pt")
+    code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "m.pt", "unknown keys", "bogus")
+
+
+def test_import_rejects_nan(tmp_path: Path) -> None:
+    state = LTC(3, 4).state_dict()
+    state["rnn_cell.vleak"][1] = float("nan")
+    torch.save(state, tmp_path / "m.pt")
+    code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "m.pt", "'vleak' contains NaN")
+
+
+def test_import_rejects_wrong_shapes(tmp_path: Path) -> None:
+    state = LTC(3, 4).state_dict()
+    state["rnn_cell.sigma"] = torch.zeros(4, 5)
+    torch.save(state, tmp_path / "m.pt")
+    code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "m.pt", "'sigma' has shape (4, 5)")
+
+
+def test_import_rejects_mixed_memory(tmp_path: Path) -> None:
+    torch.save(LTC(3, 4, mixed_memory=True).state_dict(), tmp_path / "m.pt")
+    code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "m.pt", "mixed_memory")
+
+
+def test_import_rejects_unsupported_modules(tmp_path: Path) -> None:
+    torch.save(torch.nn.LSTM(3, 4).state_dict(), tmp_path / "lstm.pt")
+    code, _, err = invoke("import", str(tmp_path / "lstm.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "lstm.pt", "no LTC or CfC parameters")
+    torch.save(LTC(3, 4), tmp_path / "whole.pt")  # a pickled module, not a state_dict
+    code, _, err = invoke("import", str(tmp_path / "whole.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "whole.pt", "state_dict()")
+
+
+def test_import_rejects_contradicting_mode(tmp_path: Path) -> None:
+    torch.save(CfC(3, 4).state_dict(), tmp_path / "c.pt")
+    code, _, err = invoke("import", str(tmp_path / "c.pt"), "-o", str(tmp_path / "c.lnn"), "--mode", "pure")
+    _assert_user_error(code, err, "c.pt", "--mode pure", "w_tau")
+
+
+def test_import_missing_file(tmp_path: Path) -> None:
+    code, _, err = invoke("import", str(tmp_path / "absent.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "absent.pt", "no such file")
+
+
+@pytest.mark.parametrize(
+    ("arrays", "fragment"),
+    [
+        ({"x": np.zeros((5, 4))}, "field 'x' has shape (5, 4)"),
+        ({"inputs": np.zeros((5, 3))}, "has no field 'x'"),
+        ({"x": np.full((5, 3), np.nan)}, "field 'x' contains NaN"),
+        ({"x": np.zeros((5, 3)), "dt": np.zeros(5)}, "field 'dt' must hold finite elapsed times > 0"),
+        ({"x": np.zeros((2, 5, 3)), "dt": np.ones((3, 5))}, "field 'dt' has shape (3, 5)"),
+    ],
+)
+def test_run_rejects_bad_data_files(tmp_path: Path, arrays: dict[str, np.ndarray], fragment: str) -> None:
+    torch.save(LTC(3, 4).state_dict(), tmp_path / "m.pt")
+    invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    code, _, err = invoke(
+        "run", str(tmp_path / "m.lnn"), "--data", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "o.npz")
+    )
+    _assert_user_error(code, err, "bad.npz", fragment)
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_run_rejects_corrupt_model(tmp_path: Path) -> None:
+    (tmp_path / "m.lnn").write_bytes(b"PK\x03\x04 not really a zip")
+    np.savez(tmp_path / "in.npz", x=np.zeros((3, 2)))
+    code, _, err = invoke(
+        "run", str(tmp_path / "m.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz")
+    )
+    _assert_user_error(code, err, "m.lnn", "truncated or corrupt")
