@@ -26,9 +26,9 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that ``lnn-edge --help`` stays fast and torch is only imported by verbs that need it.
-    from lnn_edge.cli import import_cmd, inspect_cmd, quantize_cmd, run_cmd, train_cmd
+    from lnn_edge.cli import export_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd, train_cmd, verify_cmd
 
-    for module in (train_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd):
+    for module in (train_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd, export_cmd, verify_cmd):
         cli.add_command(module.command)
 
 

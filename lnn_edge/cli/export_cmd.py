@@ -1,0 +1,70 @@
+"""``lnn-edge export``: a model -> C sources, quantized model, report and manifest in one folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from lnn_edge.cli.common import print_json
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.export import export, load_model_source
+from lnn_edge.model import ACTIVATIONS, CFC_MODES
+from lnn_edge.qmodel import PRECISIONS
+
+
+def _parse_dt(text: str | None) -> float | str | None:
+    if text is None or text == "variable":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise LnnEdgeError(f"--dt {text!r}: give seconds (e.g. 0.01) or 'variable'") from None
+    if not value > 0:
+        raise LnnEdgeError(f"--dt {text!r} must be > 0")
+    return value
+
+
+@click.command("export")
+@click.argument("model", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Folder to write.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fixed16", show_default=True)
+@click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration .npz for fixed point.")
+@click.option("--name", default="lnn_model", show_default=True, help="C symbol prefix (lowercase, digits, _).")
+@click.option("--dt", "dt_text", default=None, metavar="SECONDS|variable",
+              help="Elapsed time of <name>_step (default: the model's); 'variable' precomputes nothing for it.")
+@click.option("--implicit-constraints/--no-implicit-constraints", default=True, help="state_dict import flag.")
+@click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, help="state_dict import flag.")
+@click.option("--epsilon", type=float, default=1e-8, help="state_dict import flag.")
+@click.option("--mode", type=click.Choice(CFC_MODES), default="default", help="state_dict import flag.")
+@click.option("--activation", type=click.Choice(ACTIVATIONS), default="lecun_tanh", help="state_dict import flag.")
+@click.option("--json", "as_json", is_flag=True, help="Print the export manifest as JSON.")
+def command(
+    model: Path, output: Path, precision: str, calib: Path | None, name: str, dt_text: str | None,
+    implicit_constraints: bool, ode_unfolds: int, epsilon: float, mode: str, activation: str, as_json: bool,
+) -> None:  # fmt: skip
+    """Generate C for MODEL (.lnn, trainer checkpoint or ncps state_dict) into the folder -o.
+
+    The folder gets <name>.h, <name>.c, lnn_runtime.h, example_main.c, model.lnn (quantized),
+    quantization.json and manifest.json (file hashes). It is written atomically.
+
+    \b
+    Examples:
+      lnn-edge export pendulum.lnn -o out/pendulum --precision fixed16 --name pendulum
+      lnn-edge export ltc_state_dict.pt -o out/ltc --precision float32 --dt variable
+    """
+    source = load_model_source(
+        model, implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon,
+        mode=mode, activation=activation,
+    )  # fmt: skip
+    result = export(source, output, precision, name=name, calib=calib, dt=_parse_dt(dt_text))
+    if as_json:
+        print_json({"directory": str(output), **result.manifest})
+        return
+    memory = result.manifest["memory"]
+    click.echo(
+        f"exported {result.manifest['cell']} {precision} as '{name}' to {output}: parameters {memory['params']} B, "
+        f"state {memory['state']} B, stack ~{memory['stack']} B"
+    )
+    for filename in sorted(result.manifest["files"]):
+        click.echo(f"  {output / filename}")

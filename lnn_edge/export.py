@@ -1,0 +1,143 @@
+"""``lnn-edge export``: a model -> a folder of C sources, the quantized model, its report and a manifest.
+
+The folder is written atomically (built beside the target, then moved into place), so a failed export
+never leaves a folder that looks complete. ``manifest.json`` lists every file with its SHA-256: later
+stages (verify, build) refuse sources that no longer match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lnn_edge import __version__
+from lnn_edge.atomic import atomic_dir
+from lnn_edge.calibration import calibration_for
+from lnn_edge.codegen import check_name, render
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.model import Model
+from lnn_edge.qmodel import QuantizedModel
+from lnn_edge.qmodelfile import load_any, save_quantized
+from lnn_edge.quantize import quantization_report, quantize
+
+EXPORT_FORMAT = "lnn-edge-export"
+MODEL_FILE = "model.lnn"
+REPORT_FILE = "quantization.json"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class Export:
+    """A loaded export folder: its manifest, quantized model and paths."""
+
+    directory: Path
+    manifest: dict[str, Any]
+    qmodel: QuantizedModel
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest["name"])
+
+
+def load_model_source(source: str | os.PathLike[str], **import_options: Any) -> Model | QuantizedModel:
+    """A ``.lnn`` (float or quantized), a trainer checkpoint or an ncps state_dict (with import flags)."""
+    path = Path(source)
+    if not path.is_file():
+        raise LnnEdgeError(f"{path}: no such file")
+    if path.suffix == ".lnn" or _is_lnn_archive(path):
+        return load_any(path)
+    from lnn_edge.importers import load_torch_file
+
+    return load_torch_file(path, **import_options)
+
+
+def _is_lnn_archive(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return "manifest.json" in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def export(
+    source: Model | QuantizedModel,
+    directory: str | os.PathLike[str],
+    precision: str,
+    name: str = "lnn_model",
+    calib: str | os.PathLike[str] | None = None,
+    dt: float | str | None = None,
+) -> Export:
+    """Quantize (if needed), render and write the export folder; return it loaded."""
+    check_name(name)
+    model = source.model if isinstance(source, QuantizedModel) else source
+    if isinstance(source, QuantizedModel) and source.precision == precision and calib is None:
+        qmodel = source
+        stats = calibration_for(model) if (qmodel.is_fixed or model.calibration is not None) else None
+    else:
+        stats = calibration_for(model, calib) if (precision != "float32" or calib or model.calibration) else None
+        qmodel = quantize(model, precision, stats)
+    fixed_dt = dt != "variable"
+    dt_default = model.dt if dt in (None, "variable") else float(dt)  # type: ignore[arg-type]
+    if not dt_default > 0:
+        raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
+    sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)
+    report = quantization_report(qmodel, stats)
+    target = Path(directory)
+    with atomic_dir(target) as tmp:
+        for filename, text in sources.files.items():
+            (tmp / filename).write_text(text)
+        save_quantized(qmodel, tmp / MODEL_FILE)
+        (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True))
+        files = {path.name: _sha256(path) for path in sorted(tmp.iterdir()) if path.is_file()}
+        manifest = {
+            "format": EXPORT_FORMAT,
+            "version": 1,
+            "lnn_edge_version": __version__,
+            "name": name,
+            "precision": precision,
+            "cell": model.cell,
+            "inputs": model.input_size,
+            "outputs": model.output_size,
+            "state_size": model.state_size,
+            "model_hash": qmodel.quant_hash(),
+            "dt_default": dt_default,
+            "fixed_dt": fixed_dt,
+            "value_type": sources.context["value_type"],
+            "memory": sources.context["memory"],
+            "files": files,
+        }
+        (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return Export(target, manifest, qmodel)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def load_export(directory: str | os.PathLike[str]) -> Export:
+    """Open an export folder and check that every file still matches its manifest."""
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise LnnEdgeError(f"{directory} is not an lnn-edge export (no {MANIFEST_FILE}): run lnn-edge export first")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as error:
+        raise LnnEdgeError(f"{manifest_path} is not valid JSON ({error})") from None
+    if manifest.get("format") != EXPORT_FORMAT:
+        raise LnnEdgeError(f"{manifest_path} is not an lnn-edge export manifest")
+    for filename, digest in manifest.get("files", {}).items():
+        path = directory / filename
+        if not path.is_file():
+            raise LnnEdgeError(f"{path} is missing from the export: re-run lnn-edge export")
+        if _sha256(path) != digest:
+            raise LnnEdgeError(f"{path} differs from the export manifest (edited?): re-run lnn-edge export")
+    loaded = load_any(directory / MODEL_FILE)
+    if not isinstance(loaded, QuantizedModel) or loaded.quant_hash() != manifest.get("model_hash"):
+        raise LnnEdgeError(f"{directory / MODEL_FILE} does not match the export's model hash: re-run lnn-edge export")
+    return Export(directory, manifest, loaded)

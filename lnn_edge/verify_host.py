@@ -1,0 +1,161 @@
+"""Verification on the host: the compiled C against the emulator (bit for bit) and the float64 reference.
+
+Both candidates see the same raw inputs: float inputs are converted once, the way the emulator converts
+them (what the host sends to a board too), and the C runs them through ``<name>_step_dt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lnn_edge.datafile import Sequences
+from lnn_edge.emulator import Emulator, EmulatorResult
+from lnn_edge.export import Export
+from lnn_edge.harness import compile_model
+from lnn_edge.metrics import ErrorMetrics, compare
+from lnn_edge.quantize import DEFAULT_THRESHOLDS
+from lnn_edge.reference import Reference
+
+
+@dataclass
+class Mismatch:
+    """The first step where two backends that must agree bit for bit do not."""
+
+    sequence: int
+    step: int
+    what: str
+    index: int
+    expected: float
+    got: float
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what}[{self.index}] differs at step {self.step} of sequence {self.sequence}: "
+            f"emulator {self.expected!r}, C {self.got!r}"
+        )
+
+
+@dataclass
+class HostVerification:
+    """Result of ``lnn-edge verify`` on the host."""
+
+    passed: bool
+    bit_exact: bool
+    steps: int
+    sequences: int
+    precision: str
+    outputs: ErrorMetrics
+    state: ErrorMetrics
+    threshold: float
+    saturations: int
+    mismatch: Mismatch | None
+    traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "bit_exact": self.bit_exact,
+            "max_abs_err": self.outputs.max_abs,
+            "steps": self.steps,
+            "sequences": self.sequences,
+            "precision": self.precision,
+            "outputs": self.outputs.as_dict(),
+            "state": self.state.as_dict(),
+            "threshold_max_abs_rel_range": self.threshold,
+            "saturations": self.saturations,
+            "first_mismatch": None if self.mismatch is None else str(self.mismatch),
+        }
+
+
+def raw_inputs(emulator: Emulator, sequences: Sequences) -> tuple[np.ndarray, np.ndarray]:
+    """Convert float sequences to what the C takes (Q formats, or float32)."""
+    if not emulator.qmodel.is_fixed:
+        return sequences.x.astype(np.float32), sequences.dt.astype(np.float32)
+    steps = sequences.x.shape[1]
+    x = np.stack([emulator.input_to_raw(sequences.x[:, t]) for t in range(steps)], axis=1)
+    dt = np.stack([emulator.dt_to_raw(sequences.dt[:, t]) for t in range(steps)], axis=1)
+    return x, dt
+
+
+def first_mismatch(expected: np.ndarray, got: np.ndarray, what: str) -> Mismatch | None:
+    """Compare bit patterns (float32 via their integer view) and report the earliest difference."""
+    a = expected.view(np.uint32) if expected.dtype == np.float32 else expected.astype(np.int64)
+    b = got.view(np.uint32) if got.dtype == np.float32 else got.astype(np.int64)
+    differs = a != b
+    if not differs.any():
+        return None
+    hits = np.argwhere(differs)
+    order = np.lexsort((hits[:, 0], hits[:, 1]))  # earliest step first
+    sequence, step, index = (int(v) for v in hits[order[0]])
+    return Mismatch(sequence, step, what, index, expected[sequence, step, index].item(), got[sequence, step, index].item())
+
+
+def emulator_raw(result: EmulatorResult, fixed: bool) -> tuple[np.ndarray, np.ndarray]:
+    if fixed:
+        assert result.y_raw is not None and result.state_raw is not None
+        return result.y_raw, result.state_raw
+    return result.y.astype(np.float32), result.state.astype(np.float32)
+
+
+def verify_host(export: Export, sequences: Sequences, threshold: float | None = None) -> HostVerification:
+    """Compile the export's C, run it, the emulator and the reference on ``sequences``, and compare."""
+    qmodel = export.qmodel
+    model = qmodel.model
+    compiled = compile_model(
+        export.directory, export.name, export.manifest["value_type"], model.input_size, model.output_size, model.state_size
+    )
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    y_c, state_c = compiled.run_raw(x_raw, dt_raw)
+    emulated = emulator.run(sequences.x, sequences.dt, check=True)
+    y_e, state_e = emulator_raw(emulated, qmodel.is_fixed)
+    mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
+    if qmodel.is_fixed:
+        y_c_float = emulator.output_to_float(y_c.astype(np.int64))
+        state_c_float = emulator.state_to_float(state_c.astype(np.int64))
+    else:
+        y_c_float, state_c_float = y_c.astype(np.float64), state_c.astype(np.float64)
+    y_ref, state_ref = Reference(model).run(sequences.x, sequences.dt)
+    outputs = compare(y_c_float, y_ref)
+    limit = DEFAULT_THRESHOLDS[qmodel.precision] if threshold is None else threshold
+    bit_exact = mismatch is None
+    return HostVerification(
+        passed=bit_exact and outputs.max_abs_rel_range <= limit,
+        bit_exact=bit_exact,
+        steps=int(sequences.x.shape[1]),
+        sequences=int(sequences.x.shape[0]),
+        precision=qmodel.precision,
+        outputs=outputs,
+        state=compare(state_c_float, state_ref),
+        threshold=limit,
+        saturations=emulated.saturations.total,
+        mismatch=mismatch,
+        traces={"reference": y_ref, "host C": y_c_float, "emulator": emulated.y, "dt": sequences.dt},
+    )
+
+
+def default_sequences(export: Export, steps: int | None, seed: int = 0) -> Sequences:
+    """Default verification data: the model's calibration sample, else standard-normal inputs; resized to
+    ``steps`` by repeating or truncating along time."""
+    model = export.qmodel.model
+    if model.calibration is not None:
+        x = model.calibration.x
+        dt = model.calibration.dt if model.calibration.dt is not None else np.full(x.shape[:2], model.dt)
+    else:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=(4, steps or 200, model.input_size))
+        dt = np.full(x.shape[:2], model.dt)
+    return resize(Sequences(x=x, dt=dt), steps)
+
+
+def resize(sequences: Sequences, steps: int | None) -> Sequences:
+    """Truncate or repeat sequences along time to exactly ``steps`` (None keeps them)."""
+    if steps is None or steps == sequences.x.shape[1]:
+        return sequences
+    repeats = -(-steps // sequences.x.shape[1])
+    x = np.concatenate([sequences.x] * repeats, axis=1)[:, :steps]
+    dt = np.concatenate([sequences.dt] * repeats, axis=1)[:, :steps]
+    return Sequences(x=x, dt=dt)
