@@ -30,10 +30,7 @@ def c_array(values: np.ndarray, kind: str = "int", bits: int = 32, per_line: int
     flat = np.asarray(values).ravel()
     if flat.size == 0:
         return "0"
-    if kind == "float":
-        items = [c_float(v) for v in flat]
-    else:
-        items = [c_int(int(v), bits) for v in flat]
+    items = [c_float(v) for v in flat] if kind == "float" else [c_int(int(v), bits) for v in flat]
     if len(items) <= per_line:
         return ", ".join(items)
     lines = [", ".join(items[i : i + per_line]) for i in range(0, len(items), per_line)]

@@ -21,9 +21,45 @@ from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.resources import data_dir
 
 C_KEYWORDS = set(
-    "auto break case char const continue default do double else enum extern float for goto if inline int long "
-    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile "
-    "while _Bool _Complex _Imaginary".split()
+    [
+        "auto",
+        "break",
+        "case",
+        "char",
+        "const",
+        "continue",
+        "default",
+        "do",
+        "double",
+        "else",
+        "enum",
+        "extern",
+        "float",
+        "for",
+        "goto",
+        "if",
+        "inline",
+        "int",
+        "long",
+        "register",
+        "restrict",
+        "return",
+        "short",
+        "signed",
+        "sizeof",
+        "static",
+        "struct",
+        "switch",
+        "typedef",
+        "union",
+        "unsigned",
+        "void",
+        "volatile",
+        "while",
+        "_Bool",
+        "_Complex",
+        "_Imaginary",
+    ]
 )
 
 
@@ -59,9 +95,9 @@ class CSource:
 def f32_constants() -> dict[str, Any]:
     """The float32 math constants, as C literals (the runtime header repeats lnn_edge.f32math)."""
     return {
-        "log2e": c_float(f32math.LOG2E),
-        "cutoff": c_float(f32math.EXP_CUTOFF),
-        "coeffs": [c_float(c) for c in f32math.EXP2_NEG_COEFFS],
+        "log2e": c_float(float(f32math.LOG2E)),
+        "cutoff": c_float(float(f32math.EXP_CUTOFF)),
+        "coeffs": [c_float(float(c)) for c in f32math.EXP2_NEG_COEFFS],
     }
 
 
@@ -146,9 +182,16 @@ def _format_doc(qmodel: QuantizedModel) -> list[str]:
 
 
 def sizeof(array_type: str) -> int:
-    return {"int8_t": 1, "uint8_t": 1, "int16_t": 2, "uint16_t": 2, "int32_t": 4, "uint32_t": 4, "float": 4, "int64_t": 8}[
-        array_type
-    ]
+    return {
+        "int8_t": 1,
+        "uint8_t": 1,
+        "int16_t": 2,
+        "uint16_t": 2,
+        "int32_t": 4,
+        "uint32_t": 4,
+        "float": 4,
+        "int64_t": 8,
+    }[array_type]
 
 
 def csr_by_destination(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

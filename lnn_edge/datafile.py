@@ -81,4 +81,4 @@ def load_inputs(path: str | os.PathLike[str], features: int, default_dt: float) 
 def save_outputs(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     """Write an output ``.npz`` atomically."""
     with atomic_file(path, suffix=".npz") as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
+        np.savez(handle, **arrays)  # type: ignore[arg-type]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,8 @@ class Emulator:
 
     def __init__(self, qmodel: QuantizedModel) -> None:
         self.qmodel = qmodel
+        # The cell's step kernel: step(x, state, dt[, log]) with the log only for fixed point.
+        self._step: Any
         cell = qmodel.model.cell
         if cell == "ltc":
             from lnn_edge.emulate_ltc import LtcFixedStep, LtcFloat32Step
@@ -78,8 +81,8 @@ class Emulator:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One step on already-converted inputs (integers, or float32 for float32)."""
         if self.qmodel.is_fixed:
-            return self._step.step(x_raw, state, dt_raw, log)  # type: ignore[call-arg]
-        return self._step.step(x_raw, state, dt_raw)  # type: ignore[call-arg]
+            return self._step.step(x_raw, state, dt_raw, log)
+        return self._step.step(x_raw, state, dt_raw)
 
     def run(self, x: np.ndarray, dt: np.ndarray, check: bool = True) -> EmulatorResult:
         """Run float sequences ``x`` [B,T,S] with elapsed times ``dt`` [B,T] from a zero state."""
@@ -100,7 +103,5 @@ class Emulator:
             ys[:, t], state = self.step_raw(x_in, state, dt_in, log if check else None)
             states[:, t] = state
         if fixed:
-            return EmulatorResult(
-                self.output_to_float(ys), self.state_to_float(states), ys, states, log
-            )
+            return EmulatorResult(self.output_to_float(ys), self.state_to_float(states), ys, states, log)
         return EmulatorResult(ys.astype(np.float64), states.astype(np.float64), None, None, log)

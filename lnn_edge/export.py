@@ -82,7 +82,7 @@ def export(
         stats = calibration_for(model, calib) if (precision != "float32" or calib or model.calibration) else None
         qmodel = quantize(model, precision, stats)
     fixed_dt = dt != "variable"
-    dt_default = model.dt if dt in (None, "variable") else float(dt)  # type: ignore[arg-type]
+    dt_default = model.dt if dt is None or isinstance(dt, str) else float(dt)
     if not dt_default > 0:
         raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
     sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)

@@ -111,7 +111,12 @@ class InterpTable:
 
 
 def make_table(
-    name: str, function: Callable[[np.ndarray], np.ndarray], span_log2: int, index_bits: int, in_frac: int, out_frac: int
+    name: str,
+    function: Callable[[np.ndarray], np.ndarray],
+    span_log2: int,
+    index_bits: int,
+    in_frac: int,
+    out_frac: int,
 ) -> InterpTable:
     """Sample ``function`` on [0, 2**span_log2] at 2**index_bits + 1 points, rounded to Q``out_frac``."""
     if in_frac + span_log2 < index_bits:
@@ -137,7 +142,7 @@ def exp_neg_table(index_bits: int, in_frac: int, out_frac: int) -> InterpTable:
 
 def exp_neg_int_factors(out_frac: int, count: int = 17) -> tuple[int, ...]:
     """exp(-n) for n = 0 .. count-1 in Q``out_frac`` (rounded)."""
-    return tuple(int(math.floor(math.exp(-n) * (1 << out_frac) + 0.5)) for n in range(count))
+    return tuple(math.floor(math.exp(-n) * (1 << out_frac) + 0.5) for n in range(count))
 
 
 def sigmoid_q(z: Array, table: InterpTable) -> Array:

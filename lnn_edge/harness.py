@@ -8,6 +8,7 @@ next to the model (it is not part of the export): it resets the state per sequen
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -151,10 +152,8 @@ def compile_model(
             staging = Path(tmp) / "staged"
             staging.mkdir()
             shutil.copy2(built, staging / built.name)
-            try:
+            with contextlib.suppress(OSError):  # another process built it first
                 os.replace(staging, build_dir)
-            except OSError:  # another process built it first
-                pass
         library = next(build_dir.glob(f"{module_name}*.so"))
     spec = importlib.util.spec_from_file_location(module_name, library)
     assert spec is not None and spec.loader is not None

@@ -32,7 +32,21 @@ from lnn_edge.normalization import Normalization, fold_normalization
 
 CHECKPOINT_FORMAT = "lnn-edge-checkpoint"
 
-LTC_KEYS = ["gleak", "vleak", "cm", "sigma", "mu", "w", "erev", "sensory_sigma", "sensory_mu", "sensory_w", "sensory_erev", "sparsity_mask", "sensory_sparsity_mask"]
+LTC_KEYS = [
+    "gleak",
+    "vleak",
+    "cm",
+    "sigma",
+    "mu",
+    "w",
+    "erev",
+    "sensory_sigma",
+    "sensory_mu",
+    "sensory_w",
+    "sensory_erev",
+    "sparsity_mask",
+    "sensory_sparsity_mask",
+]
 MAPPING_KEYS = ("input_w", "input_b", "output_w", "output_b")
 
 
@@ -144,9 +158,7 @@ def _ltc(
     if out_map != "none":
         motors = params["output_w"].shape[0]
         if output_size is not None and output_size != motors:
-            raise ImportModelError(
-                f"--output-size {output_size} contradicts 'output_w' with {motors} entries"
-            )
+            raise ImportModelError(f"--output-size {output_size} contradicts 'output_w' with {motors} entries")
     else:
         motors = units if output_size is None else output_size
     options = LtcOptions(
@@ -208,9 +220,7 @@ def _dense_cfc(arrays: dict[str, np.ndarray], mode: str, activation: str) -> Mod
     mode = _check_mode(arrays, "", mode)
     params: dict[str, np.ndarray] = {}
     # ncps numbers backbone modules Linear, activation[, dropout], ...; keep only the Linear layers, renumbered.
-    indices = sorted(
-        {int(m.group(1)) for key in arrays if (m := re.fullmatch(r"backbone\.(\d+)\.weight", key))}
-    )
+    indices = sorted({int(m.group(1)) for key in arrays if (m := re.fullmatch(r"backbone\.(\d+)\.weight", key))})
     for layer, index in enumerate(indices):
         params[f"backbone.{layer}.weight"] = arrays.pop(f"backbone.{index}.weight")
         if f"backbone.{index}.bias" not in arrays:
@@ -219,9 +229,7 @@ def _dense_cfc(arrays: dict[str, np.ndarray], mode: str, activation: str) -> Mod
     head_keys = _head_keys("", mode)
     missing = [key for key in head_keys if key not in arrays]
     if missing:
-        raise ImportModelError(
-            f"a {mode}-mode CfC state_dict needs 'rnn_cell.{missing[0]}', which is missing"
-        )
+        raise ImportModelError(f"a {mode}-mode CfC state_dict needs 'rnn_cell.{missing[0]}', which is missing")
     params.update(_take(arrays, head_keys))
     params.update(_take(arrays, ["fc.weight", "fc.bias"]))
     _refuse_leftovers(arrays, "CfC")
@@ -423,9 +431,7 @@ def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
         if isinstance(payload, Mapping) and payload.get("format") == CHECKPOINT_FORMAT:
             model = from_checkpoint(payload)
         elif isinstance(payload, Mapping) and all(hasattr(v, "shape") for v in payload.values()):
-            model = from_state_dict(
-                payload, provenance={"source": "ncps state_dict", "file": path.name}, **options
-            )
+            model = from_state_dict(payload, provenance={"source": "ncps state_dict", "file": path.name}, **options)
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")
     except ImportModelError as error:

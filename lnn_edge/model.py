@@ -252,9 +252,7 @@ def validate(model: Model) -> None:
     _check_choice("wiring.kind", model.wiring.kind, WIRING_KINDS)
     _validate_options(model)
     if len(model.input_names) != model.input_size:
-        raise ModelFileError(
-            f"field 'input_names' has {len(model.input_names)} names for {model.input_size} inputs"
-        )
+        raise ModelFileError(f"field 'input_names' has {len(model.input_names)} names for {model.input_size} inputs")
     if len(model.output_names) != model.output_size:
         raise ModelFileError(
             f"field 'output_names' has {len(model.output_names)} names for {model.output_size} outputs"

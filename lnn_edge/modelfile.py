@@ -69,8 +69,7 @@ def to_manifest(model: Model) -> dict[str, Any]:
             "task": model.task,
             "provenance": model.provenance,
             "arrays": {
-                name: {"shape": list(array.shape), "dtype": "float64"}
-                for name, array in sorted(model.arrays.items())
+                name: {"shape": list(array.shape), "dtype": "float64"} for name, array in sorted(model.arrays.items())
             },
             "calibration": None
             if model.calibration is None
@@ -146,9 +145,7 @@ def load_from_archive(archive: zipfile.ZipFile) -> Model:
     stored = manifest.get("content_hash")
     actual = content_hash(model)
     if stored != actual:
-        raise ModelFileError(
-            f"content hash mismatch (stored {stored}, computed {actual}): the file was altered"
-        )
+        raise ModelFileError(f"content hash mismatch (stored {stored}, computed {actual}): the file was altered")
     return model
 
 

@@ -55,11 +55,9 @@ def fold_normalization(model: Model, norm: Normalization) -> Model:
     folded = copy.deepcopy(model)
     if norm.x_mean.shape != (model.input_size,) or norm.x_std.shape != (model.input_size,):
         raise ImportModelError(f"input normalization has the wrong size for {model.input_size} inputs")
-    has_targets = norm.y_mean is not None and norm.y_std is not None
-    if has_targets and (
-        norm.y_mean.shape != (model.output_size,) or norm.y_std.shape != (model.output_size,)
-    ):  # type: ignore[union-attr]
-        raise ImportModelError(f"target normalization has the wrong size for {model.output_size} outputs")
+    if norm.y_mean is not None and norm.y_std is not None:
+        if norm.y_mean.shape != (model.output_size,) or norm.y_std.shape != (model.output_size,):
+            raise ImportModelError(f"target normalization has the wrong size for {model.output_size} outputs")
     if model.cell == "ltc":
         _fold_ltc(folded, norm)
     else:
@@ -98,11 +96,7 @@ def _fold_cfc(model: Model, norm: Normalization) -> None:
         scaled = weight[:, :s] / norm.x_std
         # Wired ff1/ff2 are used as weight * mask: the bias absorbs only the synapses that exist.
         mask_name = layer.split(".")[0] + ".sparsity_mask"
-        used = (
-            scaled * arrays[mask_name][:, :s]
-            if layer.endswith(("ff1", "ff2")) and mask_name in arrays
-            else scaled
-        )
+        used = scaled * arrays[mask_name][:, :s] if layer.endswith(("ff1", "ff2")) and mask_name in arrays else scaled
         arrays[f"{layer}.bias"] = arrays[f"{layer}.bias"] - used @ norm.x_mean
         arrays[f"{layer}.weight"] = np.concatenate([scaled, weight[:, s:]], axis=1)
     if norm.y_mean is not None and norm.y_std is not None:

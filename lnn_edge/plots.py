@@ -11,7 +11,11 @@ from lnn_edge.atomic import atomic_file
 
 
 def plot_traces(
-    path: str | os.PathLike[str], traces: dict[str, np.ndarray], title: str, sequence: int = 0, max_outputs: int = 4
+    path: str | os.PathLike[str],
+    traces: dict[str, np.ndarray],
+    title: str,
+    sequence: int = 0,
+    max_outputs: int = 4,
 ) -> None:
     """Outputs of the reference and the candidates over time for one sequence, and the error against the
     reference on a log scale."""

@@ -85,6 +85,8 @@ class QuantizedModel:
             "constants": self.constants,
             "bounds": self.bounds,
             "sources": self.sources,
-            "params": {name: {"shape": list(a.shape), "dtype": a.dtype.name} for name, a in sorted(self.params.items())},
+            "params": {
+                name: {"shape": list(a.shape), "dtype": a.dtype.name} for name, a in sorted(self.params.items())
+            },
             "quant_hash": self.quant_hash(),
         }

@@ -33,8 +33,8 @@ def quantize(
         from lnn_edge.quantize_ltc import quantize_ltc_fixed as fixed
         from lnn_edge.quantize_ltc import quantize_ltc_float32 as float32
     else:
-        from lnn_edge.quantize_cfc import quantize_cfc_fixed as fixed  # type: ignore[assignment]
-        from lnn_edge.quantize_cfc import quantize_cfc_float32 as float32  # type: ignore[assignment]
+        from lnn_edge.quantize_cfc import quantize_cfc_fixed as fixed
+        from lnn_edge.quantize_cfc import quantize_cfc_float32 as float32
     if precision == "float32":
         if overrides:
             raise QuantizationError("format overrides apply to fixed16 and fixed32 only")
@@ -102,9 +102,7 @@ def quantization_report(
             }
             for name, frac in sorted(qmodel.formats.items())
         ],
-        "per_feature": {
-            name: qmodel.params[name].tolist() for name in ("x_frac", "y_frac") if name in qmodel.params
-        },
+        "per_feature": {name: qmodel.params[name].tolist() for name in ("x_frac", "y_frac") if name in qmodel.params},
         "bounds": qmodel.bounds,
         "parameter_bytes": qmodel.param_bytes(),
         "error_bounds": error_bounds(qmodel),

@@ -177,8 +177,7 @@ def quantize_ltc_fixed(
 
     if overrides:
         raise QuantizationError(
-            f"unknown format override(s) {', '.join(sorted(overrides))}; LTC formats are: "
-            "v, xm, sig, ssig, z, dt, g"
+            f"unknown format override(s) {', '.join(sorted(overrides))}; LTC formats are: v, xm, sig, ssig, z, dt, g"
         )
 
     params = {
@@ -207,7 +206,7 @@ def quantize_ltc_fixed(
     }
     constants: dict[str, int | float] = {
         "unfolds": unfolds,
-        "eps": q["eps"],
+        "eps": int(q["eps"]),
         "dt_min_q": dt_min_q,
         "dt_default_q": max(dt_min_q, int(quantize_value(model.dt, fdt, bits))),
         "sigmoid_index_bits": table_bits,

@@ -114,9 +114,7 @@ class Reference:
             act = act * p["sparsity_mask"]
             numerator = np.sum(act * p["erev"], axis=1) + numerator_sensory
             denominator = np.sum(act, axis=1) + denominator_sensory
-            v = (cm_t * v + p["gleak"] * p["vleak"] + numerator) / (
-                cm_t + p["gleak"] + denominator + opts.epsilon
-            )
+            v = (cm_t * v + p["gleak"] * p["vleak"] + numerator) / (cm_t + p["gleak"] + denominator + opts.epsilon)
         y = v[:, : self.output_size]
         if opts.output_mapping in ("affine", "linear"):
             y = y * p["output_w"]

@@ -43,7 +43,9 @@ def _require(tool: str, package: str) -> str:
     return path
 
 
-def strict_compile(source_dir: Path, name: str, core: str | None = None, extra: list[str] | None = None) -> CompileResult:
+def strict_compile(
+    source_dir: Path, name: str, core: str | None = None, extra: list[str] | None = None
+) -> CompileResult:
     """Compile ``<name>.c`` alone with the strict flags, for the host (core None) or a Cortex-M core."""
     if core is None:
         compiler = _require(os.environ.get("CC", "gcc"), "gcc")
@@ -104,18 +106,40 @@ int main(int argc, char **argv)
 
 
 def sanitizer_run(
-    source_dir: Path, name: str, x_raw: np.ndarray, dt_raw: np.ndarray, value_dtype: np.dtype, outputs: int, state: int
+    source_dir: Path,
+    name: str,
+    x_raw: np.ndarray,
+    dt_raw: np.ndarray,
+    value_dtype: np.dtype,
+    outputs: int,
+    state: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Build the model with ASan+UBSan (aborting on the first report), run it on raw inputs, return y, state."""
     compiler = _require(os.environ.get("CC", "gcc"), "gcc")
-    batch, steps, inputs = x_raw.shape
+    batch, steps, _ = x_raw.shape
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         driver = tmp / "driver.c"
         driver.write_text(SANITIZER_DRIVER.format(name=name, NAME=name.upper()))
         binary = tmp / "driver"
-        flags = ["-std=c99", "-g", "-O1", "-ffp-contract=off", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-        command = [compiler, *flags, "-I", str(source_dir), str(driver), str(Path(source_dir) / f"{name}.c"), "-o", str(binary)]
+        flags = [
+            "-std=c99",
+            "-g",
+            "-O1",
+            "-ffp-contract=off",
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+        ]
+        command = [
+            compiler,
+            *flags,
+            "-I",
+            str(source_dir),
+            str(driver),
+            str(Path(source_dir) / f"{name}.c"),
+            "-o",
+            str(binary),
+        ]
         built = subprocess.run(command, capture_output=True, text=True, check=False)
         if built.returncode != 0:
             raise LnnEdgeError(f"sanitizer build failed: {built.stderr.strip()}")
@@ -126,8 +150,16 @@ def sanitizer_run(
                     handle.write(x_raw[b, t].astype(value_dtype).tobytes())
                     handle.write(np.asarray(dt_raw[b, t], dtype=value_dtype).tobytes())
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
-        ran = subprocess.run([str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")], capture_output=True, text=True, env=env, check=False)
+        ran = subprocess.run(
+            [str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
         if ran.returncode != 0 or ran.stderr.strip():
-            raise LnnEdgeError(f"the model failed under ASan/UBSan (exit {ran.returncode}): {ran.stderr.strip()[:2000]}")
+            raise LnnEdgeError(
+                f"the model failed under ASan/UBSan (exit {ran.returncode}): {ran.stderr.strip()[:2000]}"
+            )
         raw = np.fromfile(tmp / "out.bin", dtype=value_dtype).reshape(batch, steps, outputs + state)
     return raw[..., :outputs], raw[..., outputs:]

@@ -90,7 +90,9 @@ def first_mismatch(expected: np.ndarray, got: np.ndarray, what: str) -> Mismatch
     hits = np.argwhere(differs)
     order = np.lexsort((hits[:, 0], hits[:, 1]))  # earliest step first
     sequence, step, index = (int(v) for v in hits[order[0]])
-    return Mismatch(sequence, step, what, index, expected[sequence, step, index].item(), got[sequence, step, index].item())
+    return Mismatch(
+        sequence, step, what, index, expected[sequence, step, index].item(), got[sequence, step, index].item()
+    )
 
 
 def emulator_raw(result: EmulatorResult, fixed: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -105,7 +107,12 @@ def verify_host(export: Export, sequences: Sequences, threshold: float | None = 
     qmodel = export.qmodel
     model = qmodel.model
     compiled = compile_model(
-        export.directory, export.name, export.manifest["value_type"], model.input_size, model.output_size, model.state_size
+        export.directory,
+        export.name,
+        export.manifest["value_type"],
+        model.input_size,
+        model.output_size,
+        model.state_size,
     )
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, sequences)

@@ -13,7 +13,7 @@ import torch
 def randomize_parameters(module: torch.nn.Module, rng: np.random.Generator, scale: float = 1.0) -> None:
     """Overwrite every trainable parameter with random values (masks are left alone: they are the topology)."""
     with torch.no_grad():
-        for name, param in module.named_parameters():
+        for param in module.parameters():
             if not param.requires_grad:
                 continue
             values = rng.normal(0.0, scale, size=tuple(param.shape))

@@ -55,7 +55,17 @@ def test_negative_shift_is_exact_left_shift() -> None:
 
 @pytest.mark.parametrize("bits", [8, 16, 32])
 def test_saturate(bits: int) -> None:
-    values = np.array([-(1 << 40), -(1 << (bits - 1)) - 1, -(1 << (bits - 1)), 0, (1 << (bits - 1)) - 1, 1 << (bits - 1), 1 << 40])
+    values = np.array(
+        [
+            -(1 << 40),
+            -(1 << (bits - 1)) - 1,
+            -(1 << (bits - 1)),
+            0,
+            (1 << (bits - 1)) - 1,
+            1 << (bits - 1),
+            1 << 40,
+        ]
+    )
     expected = [max(-(1 << (bits - 1)), min((1 << (bits - 1)) - 1, int(v))) for v in values]
     assert saturate(values, bits).tolist() == expected
 

@@ -109,9 +109,7 @@ def test_import_flags_fill_what_the_state_dict_cannot_tell(tmp_path: Path, flags
 
 def test_import_cfc_mode_and_activation_flags(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    module = CfC(
-        3, 5, mode="no_gate", activation="relu", backbone_layers=2, backbone_units=7, backbone_dropout=0.1
-    )
+    module = CfC(3, 5, mode="no_gate", activation="relu", backbone_layers=2, backbone_units=7, backbone_dropout=0.1)
     source = _save_state_dict(module, tmp_path / "c.pt")
     code, out, err = invoke(
         "import",

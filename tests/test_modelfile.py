@@ -23,9 +23,7 @@ def _models() -> dict[str, Model]:
     return {
         "ltc_autoncp": from_module(LTC(6, wirings.AutoNCP(10, 2))),
         "ltc_fc_raw": from_module(LTC(3, 5, implicit_param_constraints=False, input_mapping="linear")),
-        "cfc_dense": from_module(
-            CfC(4, 8, proj_size=2, backbone_layers=2, backbone_units=6, activation="silu")
-        ),
+        "cfc_dense": from_module(CfC(4, 8, proj_size=2, backbone_layers=2, backbone_units=6, activation="silu")),
         "cfc_pure": from_module(CfC(4, 8, mode="pure")),
         "cfc_wired": from_module(CfC(5, wirings.NCP(4, 3, 2, 2, 2, 1, 2), mode="no_gate")),
     }

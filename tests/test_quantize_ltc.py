@@ -42,7 +42,9 @@ def _model(wiring: wirings.Wiring | int = 8, inputs: int = 5, seed: int = 0, **o
 
 @pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
 @pytest.mark.parametrize(
-    "wiring", [wirings.AutoNCP(19, 2), wirings.FullyConnected(8, 3), wirings.Random(12, 2, 0.5)], ids=["autoncp", "fc", "random"]
+    "wiring",
+    [wirings.AutoNCP(19, 2), wirings.FullyConnected(8, 3), wirings.Random(12, 2, 0.5)],
+    ids=["autoncp", "fc", "random"],
 )
 def test_ltc_accuracy_against_reference(precision: str, wiring: wirings.Wiring) -> None:
     model = _model(wiring, inputs=6)
@@ -129,9 +131,7 @@ def test_float32_twin_is_float32_and_close() -> None:
     qmodel = quantize(model, "float32")
     assert all(array.dtype == np.float32 for array in qmodel.params.values())
     emulator = Emulator(qmodel)
-    y, state = emulator.step_raw(
-        np.ones((2, 5), np.float32), np.zeros((2, 10), np.float32), np.ones(2, np.float32)
-    )
+    y, state = emulator.step_raw(np.ones((2, 5), np.float32), np.zeros((2, 10), np.float32), np.ones(2, np.float32))
     assert y.dtype == np.float32 and state.dtype == np.float32
 
 
@@ -195,7 +195,10 @@ def test_quantize_and_run_cli(tmp_path: Path) -> None:
 
     x = np.random.default_rng(1).normal(size=(2, 20, 5))
     np.savez(tmp_path / "in.npz", x=x)
-    result = runner.invoke(cli, ["run", str(tmp_path / "q.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz")])
+    result = runner.invoke(
+        cli,
+        ["run", str(tmp_path / "q.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz")],
+    )
     assert result.exit_code == 0, result.output
     with np.load(tmp_path / "o.npz") as out:
         assert set(out.files) == {"y", "state", "y_raw", "state_raw"}
@@ -207,7 +210,17 @@ def test_quantize_and_run_cli(tmp_path: Path) -> None:
 def test_quantize_cli_bad_override(tmp_path: Path) -> None:
     save(_model(), tmp_path / "m.lnn")
     result = CliRunner().invoke(
-        cli, ["quantize", str(tmp_path / "m.lnn"), "-o", str(tmp_path / "q.lnn"), "--precision", "fixed16", "--format", "g"]
+        cli,
+        [
+            "quantize",
+            str(tmp_path / "m.lnn"),
+            "-o",
+            str(tmp_path / "q.lnn"),
+            "--precision",
+            "fixed16",
+            "--format",
+            "g",
+        ],
     )
     assert result.exit_code == 1 and result.stderr.startswith("error: --format 'g'")
     assert not (tmp_path / "q.lnn").exists()

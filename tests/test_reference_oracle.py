@@ -12,7 +12,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from ncps import wirings
-from ncps.torch import CfC, LTC
+from ncps.torch import LTC, CfC
 from ncps_oracle import randomize_parameters, run_ncps
 
 from lnn_edge.importers import from_module
@@ -59,7 +59,9 @@ def ltc_wirings(draw: st.DrawFn) -> tuple[wirings.Wiring, int]:
     if kind == "ncp":
         inter, command, motor = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 3))
         wiring = wirings.NCP(
-            inter, command, motor,
+            inter,
+            command,
+            motor,
             sensory_fanout=draw(st.integers(1, inter)),
             inter_fanout=draw(st.integers(1, command)),
             recurrent_command_synapses=draw(st.integers(0, 4)),
@@ -91,8 +93,12 @@ def test_ltc_matches_ncps(
     wiring, inputs = wiring_and_inputs
     torch.manual_seed(seed % 1000)
     module = LTC(
-        inputs, wiring, input_mapping=input_mapping, output_mapping=output_mapping,
-        ode_unfolds=unfolds, implicit_param_constraints=implicit,
+        inputs,
+        wiring,
+        input_mapping=input_mapping,
+        output_mapping=output_mapping,
+        ode_unfolds=unfolds,
+        implicit_param_constraints=implicit,
     ).double()
     randomize_parameters(module, np.random.default_rng(seed))
     if not implicit:  # raw parameters must be kept positive by training's clipping
@@ -129,13 +135,26 @@ def test_dense_cfc_matches_ncps_activations_and_projection(activation: str, proj
     seed=st.integers(0, 2**31),
 )
 def test_dense_cfc_matches_ncps_drawn(
-    inputs: int, hidden: int, mode: str, activation: str, backbone_layers: int, backbone_units: int,
-    dropout: float, proj_size: int | None, seed: int,
+    inputs: int,
+    hidden: int,
+    mode: str,
+    activation: str,
+    backbone_layers: int,
+    backbone_units: int,
+    dropout: float,
+    proj_size: int | None,
+    seed: int,
 ) -> None:
     torch.manual_seed(seed % 1000)
     module = CfC(
-        inputs, hidden, proj_size=proj_size, mode=mode, activation=activation,
-        backbone_layers=backbone_layers, backbone_units=backbone_units, backbone_dropout=dropout,
+        inputs,
+        hidden,
+        proj_size=proj_size,
+        mode=mode,
+        activation=activation,
+        backbone_layers=backbone_layers,
+        backbone_units=backbone_units,
+        backbone_dropout=dropout,
     ).double()
     randomize_parameters(module, np.random.default_rng(seed), scale=0.7)
     _compare(module, seed, free_running=False)
@@ -167,6 +186,10 @@ def test_autoncp_19_2_ltc_and_cfc_reference_sizes() -> None:
     model = from_module(ltc)
     assert model.synapse_counts() == (100, 45)
     assert model.wiring.kind == "autoncp"
-    assert {role: len(ids) for role, ids in model.wiring.roles.items()} == {"motor": 2, "command": 6, "inter": 11}
+    assert {role: len(ids) for role, ids in model.wiring.roles.items()} == {
+        "motor": 2,
+        "command": 6,
+        "inter": 11,
+    }
     _compare(ltc.double(), seed=1)
     _compare(CfC(20, wirings.AutoNCP(19, 2)).double(), seed=2)

@@ -33,7 +33,7 @@ def progress(items: Iterable[T], label: str, length: int | None = None, show: bo
     if not show:
         yield from items
         return
-    with click.progressbar(items, label=label, length=length, file=sys.stderr) as bar:  # type: ignore[call-overload]
+    with click.progressbar(items, label=label, length=length, file=sys.stderr) as bar:
         yield from bar
 
 

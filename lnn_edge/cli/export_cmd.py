@@ -31,8 +31,13 @@ def _parse_dt(text: str | None) -> float | str | None:
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fixed16", show_default=True)
 @click.option("--calib", type=click.Path(path_type=Path), default=None, help="Calibration .npz for fixed point.")
 @click.option("--name", default="lnn_model", show_default=True, help="C symbol prefix (lowercase, digits, _).")
-@click.option("--dt", "dt_text", default=None, metavar="SECONDS|variable",
-              help="Elapsed time of <name>_step (default: the model's); 'variable' precomputes nothing for it.")
+@click.option(
+    "--dt",
+    "dt_text",
+    default=None,
+    metavar="SECONDS|variable",
+    help="Elapsed time of <name>_step (default: the model's); 'variable' precomputes nothing for it.",
+)
 @click.option("--implicit-constraints/--no-implicit-constraints", default=True, help="state_dict import flag.")
 @click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, help="state_dict import flag.")
 @click.option("--epsilon", type=float, default=1e-8, help="state_dict import flag.")

@@ -26,18 +26,14 @@ def _names(text: str | None, count: int, what: str) -> list[str] | None:
 
 @click.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option(
-    "-o", "--output", type=click.Path(path_type=Path), required=True, help="The .lnn file to write."
-)
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .lnn file to write.")
 @click.option(
     "--implicit-constraints/--no-implicit-constraints",
     default=True,
     show_default=True,
     help="LTC: whether gleak, cm, w, sensory_w pass through softplus (ncps LTC's implicit_param_constraints).",
 )
-@click.option(
-    "--ode-unfolds", type=click.IntRange(min=1), default=6, show_default=True, help="LTC solver unfolds."
-)
+@click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, show_default=True, help="LTC solver unfolds.")
 @click.option("--epsilon", type=float, default=1e-8, show_default=True, help="LTC denominator epsilon.")
 @click.option("--mode", type=click.Choice(CFC_MODES), default="default", show_default=True, help="CfC mode.")
 @click.option(

@@ -57,7 +57,9 @@ def format_report(report: dict[str, Any]) -> str:
             lines.append(f"{row['name']:<8} {row['frac_bits']:>4} {bound:>11} {row['source']:<12} {row['lsb']:>10.3g}")
     for name, values in report["per_feature"].items():
         lines.append(f"{name}: {values}")
-    lines.append(f"{'data':<12} {'seqs':>5} {'steps':>6} {'max abs':>10} {'/range':>9} {'rmse':>10} {'cosine':>10} {'sat':>5}")
+    lines.append(
+        f"{'data':<12} {'seqs':>5} {'steps':>6} {'max abs':>10} {'/range':>9} {'rmse':>10} {'cosine':>10} {'sat':>5}"
+    )
     for e in report["evaluations"]:
         o = e["outputs"]
         lines.append(
@@ -75,9 +77,19 @@ def format_report(report: dict[str, Any]) -> str:
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Quantized model file to write.")
 @click.option("--precision", type=click.Choice(PRECISIONS), required=True, help="Number format of the deployed model.")
-@click.option("--calib", type=click.Path(path_type=Path), default=None,
-              help="Calibration .npz ('x', optional 'dt'); default: the sample stored in MODEL.")
-@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None, help="Also write the report as JSON.")
+@click.option(
+    "--calib",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Calibration .npz ('x', optional 'dt'); default: the sample stored in MODEL.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the report as JSON.",
+)
 @click.option("--format", "formats", multiple=True, metavar="NAME=BITS", help="Override a format's fractional bits.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")
 def command(

@@ -37,17 +37,30 @@ def run_emulator(qmodel: QuantizedModel, x: np.ndarray, dt: np.ndarray) -> dict[
     if result.y_raw is not None and result.state_raw is not None:
         arrays.update(y_raw=result.y_raw, state_raw=result.state_raw)
     if result.saturations.total:
-        click.echo(f"warning: {result.saturations.total} saturations; first: {result.saturations.events[0]}", err=True)
+        click.echo(
+            f"warning: {result.saturations.total} saturations; first: {result.saturations.events[0]}",
+            err=True,
+        )
     return arrays
 
 
 @click.command("run")
 @click.argument("model", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), required=True, help="Input .npz: 'x' [T,F] or [B,T,F], optional 'dt'.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Input .npz: 'x' [T,F] or [B,T,F], optional 'dt'.",
+)
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="Output .npz: 'y' and 'state'.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-              help="reference: float64 NumPy (matches ncps in double); emulator: the bit-exact twin of the "
-                   "generated C for a quantized model; auto: emulator for quantized models, else reference.")
+@click.option(
+    "--backend",
+    type=click.Choice(BACKENDS),
+    default="auto",
+    show_default=True,
+    help="reference: float64 NumPy (matches ncps in double); emulator: the bit-exact twin of the "
+    "generated C for a quantized model; auto: emulator for quantized models, else reference.",
+)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) -> None:
     """Run MODEL over the sequences in --data; write 'y' [B,T,outputs] and 'state' [B,T,state] to -o.

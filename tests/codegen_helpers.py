@@ -1,0 +1,42 @@
+"""Shared helpers of the code-generator tests: export a model and run C, emulator and reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lnn_edge.datafile import Sequences
+from lnn_edge.emulator import Emulator
+from lnn_edge.export import Export, export
+from lnn_edge.harness import compile_model
+from lnn_edge.model import Model
+from lnn_edge.verify_host import emulator_raw, first_mismatch, raw_inputs
+
+
+def export_model(
+    model: Model, directory: Path, precision: str, name: str = "m", dt: float | str | None = None
+) -> Export:
+    return export(model, directory, precision, name=name, dt=dt)
+
+
+def assert_c_matches_emulator(exported: Export, sequences: Sequences) -> None:
+    """Bit for bit, every step, outputs and state."""
+    qmodel = exported.qmodel
+    model = qmodel.model
+    compiled = compile_model(
+        exported.directory, exported.name, exported.manifest["value_type"], model.input_size, model.output_size,
+        model.state_size,
+    )  # fmt: skip
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    y_c, state_c = compiled.run_raw(x_raw, dt_raw)
+    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
+    assert mismatch is None, str(mismatch)
+
+
+def random_sequences(rng: np.random.Generator, batch: int, steps: int, inputs: int, scale: float = 1.0) -> Sequences:
+    return Sequences(
+        x=rng.normal(0.0, scale, size=(batch, steps, inputs)), dt=rng.uniform(0.05, 3.0, size=(batch, steps))
+    )
