@@ -13,8 +13,8 @@ same data on every machine:
   time between samples.
 * ``sines`` (1 in, 1 out): noisy sums of three sines; predict the next clean value.
 * ``lorenz`` (3 in, 3 out): one-step prediction of the chaotic Lorenz-63 system (RK4 integrated).
-* ``sineclass`` (1 in, 4 classes): which waveform (sine, square, triangle, sawtooth) a noisy sequence
-  of random frequency, phase, amplitude and offset is.
+* ``sineclass`` (1 in, 4 classes): whether a noisy wave of random amplitude, phase and offset is slow
+  (period 16-28 steps) or fast (5-10), and a sine or a square wave.
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def _pendulum(samples: int, seq_len: int, rng: np.random.Generator) -> Dataset:
     phase = rng.uniform(0.0, 2 * np.pi, size=(samples, 1, 2))
     torque = np.sum(amplitude * np.sin(frequency * times[:, :, None] + phase), axis=2)
 
-    state = np.stack([rng.uniform(-1.5, 1.5, samples), rng.uniform(-0.5, 0.5, samples)], axis=1)
+    state = np.stack([rng.uniform(-1.5, 1.5, samples), np.zeros(samples)], axis=1)  # released from rest
     truth = np.empty((samples, seq_len, 2))
     substeps = 8
     for k in range(seq_len):
@@ -203,27 +203,18 @@ def _pendulum(samples: int, seq_len: int, rng: np.random.Generator) -> Dataset:
     )
 
 
-SINECLASS_NAMES = ["sine", "square", "triangle", "sawtooth"]
+SINECLASS_NAMES = ["slow_sine", "fast_sine", "slow_square", "fast_square"]
 
 
 def _sineclass(samples: int, seq_len: int, rng: np.random.Generator) -> Dataset:
     labels = rng.integers(0, len(SINECLASS_NAMES), size=samples)
-    period = rng.uniform(8.0, 24.0, size=(samples, 1))
-    phase = rng.uniform(0.0, 1.0, size=(samples, 1))
+    fast = (labels % 2 == 1)[:, None]
+    period = np.where(fast, rng.uniform(5.0, 10.0, size=(samples, 1)), rng.uniform(16.0, 28.0, size=(samples, 1)))
+    phase = rng.uniform(0.0, 2 * np.pi, size=(samples, 1))
     amplitude = rng.uniform(0.5, 1.5, size=(samples, 1))
     offset = rng.normal(0.0, 0.2, size=(samples, 1))
-    cycles = np.arange(seq_len, dtype=np.float64)[None, :] / period + phase
-    frac = cycles - np.floor(cycles)
-    shapes = np.stack(
-        [
-            np.sin(2 * np.pi * cycles),
-            np.where(frac < 0.5, 1.0, -1.0),
-            4.0 * np.abs(frac - 0.5) - 1.0,
-            2.0 * frac - 1.0,
-        ],
-        axis=0,
-    )
-    wave = shapes[labels, np.arange(samples)]
+    wave = np.sin(2 * np.pi * np.arange(seq_len, dtype=np.float64)[None, :] / period + phase)
+    wave = np.where((labels >= 2)[:, None], np.where(wave >= 0, 1.0, -1.0), wave)
     x = amplitude * wave + offset + rng.normal(0.0, 0.2, size=(samples, seq_len))
     return Dataset(
         name="sineclass",
@@ -250,7 +241,7 @@ TASKS: dict[str, TaskInfo] = {
     "lorenz": TaskInfo(_lorenz, "Lorenz-63 (RK4, 0.02 per sample): predict the next state", 1024, 64),
     "sineclass": TaskInfo(
         _sineclass,
-        "classify a noisy waveform of random frequency: sine, square, triangle or sawtooth",
+        "classify a noisy wave of random amplitude, phase and offset: slow or fast, sine or square",
         1024,
         48,
     ),
@@ -423,9 +414,7 @@ def load_csv(
         raise LnnEdgeError(f"--seq-len is {seq_len}; expected at least 1 step")
     windows = rows.shape[0] // seq_len
     if windows < 2:
-        raise DataFileError(
-            f"data file '{path}' has {rows.shape[0]} rows: fewer than 2 windows of --seq-len {seq_len}"
-        )
+        raise DataFileError(f"data file '{path}' has {rows.shape[0]} rows: fewer than 2 windows of --seq-len {seq_len}")
     table = rows[: windows * seq_len].reshape(windows, seq_len, len(header))
     elapsed = None
     if dt_column:

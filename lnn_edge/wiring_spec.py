@@ -67,7 +67,12 @@ def parse_wiring(text: str) -> WiringSpec:
         return _parse_ncp(text, fields)
     if kind == "random":
         _count(text, fields, 2)
-        return WiringSpec("random", _int(text, fields[0], "UNITS"), sparsity=_sparsity(text, fields[1], 0.0, 0.99), text=text)
+        return WiringSpec(
+            "random",
+            _int(text, fields[0], "UNITS"),
+            sparsity=_sparsity(text, fields[1], 0.0, 0.99),
+            text=text,
+        )
     _count(text, fields, 1)
     return WiringSpec(kind, _int(text, fields[0], "UNITS"), text=text)
 
@@ -138,8 +143,7 @@ def check_compatible(spec: WiringSpec, cell: str, outputs: int, task: str) -> No
     if spec.motor is not None and spec.motor != outputs:
         suggestion = f"autoncp:{spec.units},{outputs}" if spec.kind == "autoncp" else "MOTOR = the outputs"
         raise LnnEdgeError(
-            f"wiring '{spec}' has {spec.motor} motor neurons but task '{task}' has {outputs} outputs; "
-            f"use {suggestion}"
+            f"wiring '{spec}' has {spec.motor} motor neurons but task '{task}' has {outputs} outputs; use {suggestion}"
         )
     if cell == "ltc" and spec.kind in ("fully_connected", "random") and outputs > spec.units:
         raise LnnEdgeError(f"wiring '{spec}' has {spec.units} neurons, fewer than the {outputs} outputs of '{task}'")
@@ -150,6 +154,7 @@ def projects_outputs(spec: WiringSpec, cell: str) -> bool:
 
     A CfC cell's outputs are its whole last layer, so dense, fc and random CfCs need a projection to the
     task's outputs; an NCP's last layer is already its motor neurons, and an LTC reads its first neurons.
+    The roles of a projected network list every neuron as hidden: none is an output by itself.
     """
     return cell == "cfc" and spec.kind in ("dense", "fully_connected", "random")
 
@@ -201,5 +206,5 @@ def wiring_roles(spec: WiringSpec, cell: str, wiring: Any, outputs: int) -> dict
         motor = list(range(sizes[0] + sizes[1], sum(sizes)))
         return {"motor": motor, "command": command, "inter": inter}
     if projects_outputs(spec, cell):
-        return {"motor": list(range(spec.units)), "hidden": []}
+        return {"motor": [], "hidden": list(range(spec.units))}
     return {"motor": list(range(outputs)), "hidden": list(range(outputs, spec.units))}

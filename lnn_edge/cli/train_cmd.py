@@ -1,0 +1,211 @@
+"""``lnn-edge train``: train an LTC or CfC network and write a checkpoint plus a ``.lnn`` model file."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from lnn_edge.cli.common import print_json
+from lnn_edge.model import ACTIVATIONS, CFC_MODES
+from lnn_edge.tasks import TASKS
+from lnn_edge.train import DEFAULT_TASK, EpochReport, TrainConfig, TrainResult, train
+
+TASK_HELP = "; ".join(f"{name}: {info.description}" for name, info in TASKS.items())
+
+
+def _columns(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _print_epoch(report: EpochReport) -> None:
+    click.echo(
+        f"epoch {report.epoch:>{len(str(report.epochs))}}/{report.epochs}  loss {report.train_loss:.4f}  "
+        f"val {report.val_loss:.4f}  {report.metric} {report.value:.4g}  {report.seconds:.1f} s"
+        + ("  *" if report.best else ""),
+        err=True,
+    )
+
+
+@click.command("train")
+@click.option("--cell", type=click.Choice(["ltc", "cfc"]), default="ltc", show_default=True, help="Cell type.")
+@click.option(
+    "--wiring",
+    "wiring",
+    metavar="SPEC",
+    default=None,
+    help="autoncp:UNITS,OUTPUTS[,SPARSITY] | ncp:INTER,COMMAND,MOTOR,SENSORY_FANOUT,INTER_FANOUT,"
+    "RECURRENT_COMMAND_SYNAPSES,MOTOR_FANIN | fc:UNITS | random:UNITS,SPARSITY | dense:UNITS (CfC only). "
+    "fc and random wirings get the task's number of outputs; ncp/autoncp motor neurons must equal it. "
+    "[default: autoncp:19,OUTPUTS]",
+)
+@click.option("--task", default=None, metavar="NAME", help=f"Built-in task [default: {DEFAULT_TASK}]. {TASK_HELP}.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="User data instead of a task: FILE.npz with x [N,T,F], y [N,T,O] floats (regression) or [N] integer "
+    "labels (classification, read at the last step), optional dt [N,T] elapsed times and input_names / "
+    "output_names; or FILE.csv (see below).",
+)
+@click.option("--target-columns", default=None, metavar="A,B", help="CSV: the target columns (required for CSV).")
+@click.option("--input-columns", default=None, metavar="C,D", help="CSV: the input columns [default: all others].")
+@click.option("--dt-column", default=None, metavar="NAME", help="CSV: a column of elapsed time before each row.")
+@click.option(
+    "--dt",
+    "data_dt",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="User data without dt: the time step the cell sees (LTC time constants start near 1 unit).",
+)
+@click.option("--samples", type=click.IntRange(min=2), default=None, help="Sequences to generate (task default).")
+@click.option("--seq-len", type=click.IntRange(min=1), default=None, help="Steps per sequence (task default; CSV: 64).")
+@click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=TrainConfig.batch_size, show_default=True)
+@click.option("--lr", type=float, default=None, help="Adam learning rate, decayed by a cosine [ltc: 0.03, cfc: 0.005].")
+@click.option("--val-fraction", type=float, default=TrainConfig.val_fraction, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seeds data, initialization and shuffling.")
+@click.option("--mode", type=click.Choice(CFC_MODES), default="default", show_default=True, help="CfC mode.")
+@click.option("--activation", type=click.Choice(ACTIVATIONS), default=None, help="Dense CfC backbone [lecun_tanh].")
+@click.option("--backbone-units", type=click.IntRange(min=1), default=None, help="Dense CfC backbone width [64].")
+@click.option("--backbone-layers", type=click.IntRange(min=0), default=None, help="Dense CfC backbone depth [1].")
+@click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, show_default=True, help="LTC solver unfolds.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("model.lnn"),
+    show_default=True,
+    help="The .lnn file to write.",
+)
+@click.option(
+    "--checkpoint",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="The torch checkpoint to write [default: OUTPUT with .ckpt.pt instead of .lnn].",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No per-epoch progress lines on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the result.")
+def command(
+    cell: str,
+    wiring: str | None,
+    task: str | None,
+    data: Path | None,
+    target_columns: str | None,
+    input_columns: str | None,
+    dt_column: str | None,
+    data_dt: float,
+    samples: int | None,
+    seq_len: int | None,
+    epochs: int,
+    batch_size: int,
+    lr: float | None,
+    val_fraction: float,
+    seed: int,
+    mode: str,
+    activation: str | None,
+    backbone_units: int | None,
+    backbone_layers: int | None,
+    ode_unfolds: int,
+    output: Path,
+    checkpoint: Path | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Train a liquid network and write MODEL.lnn (raw units in and out) and its torch checkpoint.
+
+    Inputs and regression targets are normalized with the training split's statistics; the normalization is
+    folded into the .lnn model. Regression: MSE loss at every step, metric RMSE in raw units (and R^2).
+    Classification: cross-entropy on the outputs of the last step, metric accuracy. The epoch with the best
+    validation loss is kept. Each sequence starts from a zero state; the cell gets each step's elapsed time.
+
+    \b
+    CSV layout (--data FILE.csv): a header row of column names, then one row per time step, numbers only.
+    The targets of a row are its --target-columns (shift them in the file to forecast); the inputs are
+    --input-columns or all other columns; --dt-column optionally holds the elapsed time before the row.
+    The series is cut into non-overlapping windows of --seq-len rows, split at random into train/validation.
+
+    \b
+    Examples:
+      lnn-edge train                                   # LTC, autoncp:19,2, pendulum -> model.lnn (~1.5 min)
+      lnn-edge train --task lorenz --wiring autoncp:24,3 -o lorenz.lnn
+      lnn-edge train --cell cfc --wiring dense:32 --task sineclass -o classes.lnn --json
+      lnn-edge train --data log.csv --target-columns speed --dt-column dt --wiring fc:12 -o speed.lnn
+    """
+    config = TrainConfig(
+        cell=cell,
+        wiring=wiring,
+        task=task,
+        data=None if data is None else str(data),
+        target_columns=_columns(target_columns),
+        input_columns=_columns(input_columns),
+        dt_column=dt_column,
+        data_dt=data_dt,
+        samples=samples,
+        seq_len=seq_len,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        val_fraction=val_fraction,
+        seed=seed,
+        mode=mode,
+        activation=activation,
+        backbone_units=backbone_units,
+        backbone_layers=backbone_layers,
+        ode_unfolds=ode_unfolds,
+        output=str(output),
+        checkpoint=None if checkpoint is None else str(checkpoint),
+    )
+    result = train(config, progress=None if quiet else _print_epoch)
+    if result.warning:
+        click.echo(f"warning: {result.warning}", err=True)
+    if as_json:
+        print_json(_payload(config, result))
+    else:
+        _print_summary(config, result)
+
+
+def _payload(config: TrainConfig, result: TrainResult) -> dict[str, object]:
+    task = dict(result.task)
+    return {
+        "metric": result.metric,
+        "value": result.value,
+        "r2": result.r2,
+        "task": task.pop("name"),
+        "task_details": task,
+        "cell": config.cell,
+        "wiring": result.model.provenance.get("config", {}).get("resolved_wiring", config.wiring),
+        "lnn": result.lnn_path,
+        "checkpoint": result.checkpoint_path,
+        "content_hash": result.content_hash,
+        "parameters": result.model.parameter_count(),
+        "seconds": round(result.seconds, 3),
+        "epochs": len(result.train_losses),
+        "best_epoch": result.best_epoch,
+        "train_losses": result.train_losses,
+        "val_losses": result.val_losses,
+        "reference_max_abs_error": result.check_error,
+        "warning": result.warning,
+    }
+
+
+def _print_summary(config: TrainConfig, result: TrainResult) -> None:
+    score = f"validation {result.metric} {result.value:.4g}"
+    if result.r2 is not None:
+        score += f" (R^2 {result.r2:.3f})"
+    click.echo(
+        f"{result.task['name']}: {score}, best epoch {result.best_epoch}/{len(result.train_losses)}, "
+        f"{result.seconds:.1f} s"
+    )
+    wiring = result.model.provenance.get("config", {}).get("resolved_wiring", config.wiring)
+    click.echo(
+        f"wrote {result.lnn_path} ({config.cell.upper()} {wiring}, {result.model.state_size} neurons, "
+        f"{result.model.parameter_count()} parameters) and {result.checkpoint_path}"
+    )
+    if result.check_error is not None:
+        click.echo(f"the .lnn model reproduces the torch model to {result.check_error:.1e} (float64 reference)")
+    sys.stdout.flush()

@@ -1,0 +1,193 @@
+"""Built-in generated tasks and user data files: shapes, determinism, finiteness, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lnn_edge.errors import DataFileError, LnnEdgeError
+from lnn_edge.tasks import TASKS, load_csv, load_data, make_task
+
+SIZES = {"pendulum": (2, 2), "sines": (1, 1), "lorenz": (3, 3), "sineclass": (1, 4)}
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_shapes_and_values(name: str) -> None:
+    data = make_task(name, samples=6, seq_len=9, seed=3)
+    inputs, outputs = SIZES[name]
+    assert data.x.shape == (6, 9, inputs) and data.x.dtype == np.float64
+    assert np.all(np.isfinite(data.x))
+    assert len(data.input_names) == inputs and len(data.output_names) == outputs
+    if data.kind == "classification":
+        assert data.y.shape == (6,) and data.y.dtype == np.int64
+        assert data.y.min() >= 0 and data.y.max() < outputs
+    else:
+        assert data.y.shape == (6, 9, outputs) and np.all(np.isfinite(data.y))
+    assert data.elapsed().shape == (6, 9) and np.all(data.elapsed() > 0)
+    assert data.nominal_dt > 0
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_task_is_deterministic(name: str) -> None:
+    first, again, other = (make_task(name, 5, 7, seed) for seed in (1, 1, 2))
+    np.testing.assert_array_equal(first.x, again.x)
+    np.testing.assert_array_equal(first.y, again.y)
+    assert not np.array_equal(first.x, other.x)
+
+
+def test_task_defaults_and_irregular_pendulum() -> None:
+    data = make_task("pendulum", seed=0)
+    assert (data.samples, data.seq_len) == (TASKS["pendulum"].samples, TASKS["pendulum"].seq_len)
+    assert data.dt is not None and data.dt.min() >= 0.5 and data.dt.max() <= 1.5
+    # The pendulum is a state estimation problem: the angle stays near the noisy measurement.
+    assert np.std(data.x[:, :, 1] - data.y[:, :, 0]) == pytest.approx(0.05, rel=0.1)
+
+
+def test_lorenz_targets_are_the_next_inputs() -> None:
+    data = make_task("lorenz", samples=3, seq_len=10, seed=0)
+    np.testing.assert_array_equal(data.x[:, 1:], data.y[:, :-1])
+    # On the attractor: |x|, |y| < 30 and 0 < z < 55, whatever the random start.
+    assert np.abs(data.x[..., :2]).max() < 30 and data.x[..., 2].min() > 0 and data.x[..., 2].max() < 55
+
+
+def test_sineclass_classes_are_balanced_enough() -> None:
+    data = make_task("sineclass", samples=400, seq_len=8, seed=0)
+    counts = np.bincount(data.y, minlength=4)
+    assert counts.min() > 60
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"name": "nope"}, "unknown task 'nope'"),
+        ({"name": "sines", "samples": 1}, "--samples is 1"),
+        ({"name": "sines", "seq_len": 0}, "--seq-len is 0"),
+    ],
+)
+def test_task_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(LnnEdgeError, match=message):
+        make_task(**kwargs)
+
+
+# --------------------------------------------------------------------------------------------------------
+# npz
+
+
+def _npz(path: Path, **arrays: np.ndarray) -> Path:
+    np.savez(path, **arrays)  # type: ignore[arg-type]
+    return path
+
+
+def test_npz_regression_with_dt_and_names(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    path = _npz(
+        tmp_path / "d.npz",
+        x=rng.normal(size=(4, 5, 2)).astype(np.float32),
+        y=rng.normal(size=(4, 5, 1)),
+        dt=np.full((4, 5), 0.5),
+        input_names=np.array(["a", "b"]),
+        output_names=np.array(["out"]),
+    )
+    data = load_data(path)
+    assert data.kind == "regression" and data.x.dtype == np.float64
+    assert data.input_names == ["a", "b"] and data.output_names == ["out"]
+    assert data.nominal_dt == 0.5 and data.dt is not None
+
+
+def test_npz_classification(tmp_path: Path) -> None:
+    path = _npz(tmp_path / "c.npz", x=np.zeros((6, 3, 1)), y=np.array([0, 1, 2, 0, 1, 2]))
+    data = load_data(path, dt=0.25)
+    assert data.kind == "classification" and data.output_names == ["class0", "class1", "class2"]
+    assert data.dt is None and data.nominal_dt == 0.25
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        ({"y": np.zeros((2, 3, 1))}, "has no array 'x'"),
+        (
+            {"x": np.zeros((2, 3)), "y": np.zeros((2, 3, 1))},
+            "array 'x' .* has shape \\(2, 3\\); expected \\[N, T, F\\]",
+        ),
+        ({"x": np.zeros((2, 3, 1)), "y": np.zeros((2, 4, 1))}, "array 'y' .* has shape \\(2, 4, 1\\)"),
+        ({"x": np.full((2, 3, 1), np.nan), "y": np.zeros((2, 3, 1))}, "array 'x' .* contains NaN"),
+        ({"x": np.zeros((2, 3, 1)), "y": np.zeros((2, 3, 1)), "dt": np.zeros((2, 3))}, "array 'dt' .* <= 0"),
+        ({"x": np.zeros((2, 3, 1)), "y": np.zeros((2, 3, 1)), "dt": np.ones((3, 2))}, "array 'dt' .* shape"),
+        ({"x": np.zeros((2, 3, 1)), "y": np.array([0, -1])}, "negative class labels"),
+        ({"x": np.zeros((2, 3, 1)), "y": np.array([0, 0])}, "fewer than 2 classes"),
+        ({"x": np.array([["a"]]), "y": np.zeros((1, 1, 1))}, "array 'x' .* dtype"),
+    ],
+)
+def test_npz_errors_name_file_and_field(tmp_path: Path, arrays: dict, message: str) -> None:
+    path = _npz(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(DataFileError, match=message) as caught:
+        load_data(path)
+    assert "bad.npz" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_unreadable_and_missing_files(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a zip")
+    with pytest.raises(DataFileError, match=r"junk\.npz' is not a readable \.npz"):
+        load_data(junk)
+    with pytest.raises(DataFileError, match="does not exist"):
+        load_data(tmp_path / "missing.npz")
+    other = tmp_path / "data.txt"
+    other.write_text("1")
+    with pytest.raises(DataFileError, match=r"must end in \.npz or \.csv"):
+        load_data(other)
+
+
+# --------------------------------------------------------------------------------------------------------
+# csv
+
+
+def _csv(path: Path, header: str, rows: list[list[float]]) -> Path:
+    path.write_text(header + "\n" + "\n".join(",".join(str(v) for v in row) for row in rows) + "\n")
+    return path
+
+
+def test_csv_windows_inputs_targets_and_dt(tmp_path: Path) -> None:
+    rows = [[i, 10 * i, 0.5, -i] for i in range(23)]
+    path = _csv(tmp_path / "log.csv", "a,b,dt,target", rows)
+    data = load_data(path, target_columns=["target"], dt_column="dt", seq_len=5)
+    assert data.x.shape == (4, 5, 2) and data.y.shape == (4, 5, 1)  # 3 rows dropped
+    assert data.input_names == ["a", "b"] and data.output_names == ["target"]
+    np.testing.assert_array_equal(data.x[1, :, 0], [5, 6, 7, 8, 9])
+    np.testing.assert_array_equal(data.y[1, :, 0], [-5, -6, -7, -8, -9])
+    assert data.dt is not None and np.all(data.dt == 0.5) and data.nominal_dt == 0.5
+
+
+@given(rows=st.integers(10, 60), seq_len=st.integers(1, 5))
+def test_csv_windowing_preserves_row_order(tmp_path_factory: pytest.TempPathFactory, rows: int, seq_len: int) -> None:
+    path = _csv(tmp_path_factory.mktemp("csv") / "s.csv", "t,y", [[i, i + 0.5] for i in range(rows)])
+    data = load_csv(path, target_columns=["y"], seq_len=seq_len)
+    windows = rows // seq_len
+    assert data.x.shape == (windows, seq_len, 1)
+    np.testing.assert_array_equal(data.x.reshape(-1), np.arange(windows * seq_len))
+    np.testing.assert_array_equal(data.y.reshape(-1), np.arange(windows * seq_len) + 0.5)
+
+
+@pytest.mark.parametrize(
+    ("text", "kwargs", "message"),
+    [
+        ("a,b\n1,2\n", {}, "name its target columns with --target-columns"),
+        ("a,b\n1,2\n3,4\n", {"target_columns": ["c"]}, "has no column 'c'"),
+        ("a,b\n1,2\n3,x\n", {"target_columns": ["b"]}, "line 3 holds a field that is not a number"),
+        ("a,b\n1,2\n3\n", {"target_columns": ["b"]}, "line 3 has 1 fields; expected 2"),
+        ("a,b\n1,2\nnan,4\n", {"target_columns": ["b"]}, "line 3 holds NaN"),
+        ("a,b\n1,2\n3,4\n", {"target_columns": ["b"], "seq_len": 2}, "fewer than 2 windows"),
+        ("b\n1\n2\n", {"target_columns": ["b"]}, "no input columns"),
+        ("", {"target_columns": ["b"]}, "is empty"),
+    ],
+)
+def test_csv_errors(tmp_path: Path, text: str, kwargs: dict, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataFileError, match=message) as caught:
+        load_data(path, **{"seq_len": 1, **kwargs})
+    assert "bad.csv" in str(caught.value)
