@@ -27,9 +27,10 @@ class LtcFixedStep:
         self.formats = qmodel.formats
         self.c = qmodel.constants
         self.outputs = qmodel.model.output_size
-        # Accumulators are 2B-bit; den must leave the numerator (den * potential) room to round.
-        self.num_limit = 1 << (2 * self.bits - 1)
-        self.den_limit = 1 << (self.bits - 1)
+        # Accumulators are 2B-bit: |S - G v| < 2^(2B-2) follows from G < 2^(B-2); den < 2^(2B-2) leaves room
+        # for the rounding offset.
+        self.num_limit = 1 << (2 * self.bits - 2)
+        self.g_limit = 1 << (self.bits - 2)
         self.table = InterpTable(
             "sigmoid",
             tuple(int(v) for v in self.q["sigmoid_table"]),
@@ -63,18 +64,22 @@ class LtcFixedStep:
         den_sensory = np.sum(g, axis=1)
 
         cm_t = self.cm_t(dt_q, log)
-        base_num = q["gleak_vleak"] + num_sensory
-        base_den = q["gleak"] + den_sensory + int(self.c["eps"])
+        # S = Σ g E (reversal potentials weighted by conductance), G = Σ g, leak and sensory terms included.
+        base_s = q["gleak_vleak"] + num_sensory
+        base_g = q["gleak"] + den_sensory + int(self.c["eps"])
         for _ in range(int(self.c["unfolds"])):
             d = v[:, :, None] - q["mu"]
             s = sigmoid_q(rshift_round(q["sigma"] * d, int(self.c["z_shift"])), self.table)
             g = rshift_round(q["w"] * s, bits - 1)
-            num = cm_t * v + base_num + np.sum(g * q["erev"], axis=1)
-            den = cm_t + base_den + np.sum(g, axis=1)
+            g_sum = base_g + np.sum(g, axis=1)
+            num = base_s + np.sum(g * q["erev"], axis=1) - g_sum * v
+            den = cm_t + g_sum
             if log is not None:  # the quantizer proves these bounds; checking mode verifies them
                 log.record("overflow:num", np.abs(num) >= self.num_limit)
-                log.record("overflow:den", (den >= self.den_limit) | (den <= 0))
-            v = div_round(num, den)
+                log.record("overflow:den", (g_sum >= self.g_limit) | (den <= 0) | (den >= self.num_limit))
+            # (cm_t v + S) / (cm_t + G), written as v + (S - G v) / (cm_t + G): the numerator does not grow
+            # with cm_t, and v + round(.) is the rounded convex combination.
+            v = v + div_round(num, den)
 
         y_raw = _shift_each(v[:, : self.outputs] * q["out_w"], q["out_shift"]) + q["out_b"]
         y = saturate(y_raw, bits)

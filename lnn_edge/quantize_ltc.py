@@ -3,9 +3,13 @@
 The fixed-point LTC step (see :mod:`lnn_edge.emulate_ltc` and ``docs/number-formats.md``) is built so that
 the semi-implicit update stays a convex combination in integers: every conductance (cm/Δ, gleak, each
 synapse's w*sigmoid) shares the format ``g`` and every potential (state, vleak, erev) the format ``v``, the
-leak term is the integer product ``gleak_q * vleak_q``, and the update is one rounded division
-``num / den``. So |v_q| never exceeds max(|vleak_q|, |erev_q|) — no state saturation is possible, for
-any input and any number of steps. The accumulator widths are proven by bounding ``den``.
+leak term is the integer product ``gleak_q * vleak_q``, and the update is one rounded division:
+``v += div_round(S - G v, cm_t + G)`` with ``G`` the conductance sum and ``S`` the conductance-weighted
+reversal potentials, which equals ncps's ``(cm_t v + S) / (cm_t + G)``. So |v_q| never exceeds
+max(|vleak_q|, |erev_q|) — no state saturation is possible, for any input and any number of steps.
+The numerator never involves cm/Δ, so only ``G`` (not the large cm/Δ of short time steps) limits the
+resolution of ``g``: ``G < 2**(B-2)`` is proven from the parameters, and cm/Δ only has to fit the W-bit
+denominator.
 
 Names of deployable arrays (shared by the emulator and the C templates):
 
@@ -139,33 +143,47 @@ def quantize_ltc_fixed(
     formats["z"] = fz
     formats["s"] = bits - 1
 
+    # Conductances: G = gleak + Σ w·σ + Σ w_s·σ_s + eps must fit B-2 bits, so that the numerator S - G v
+    # (G times a potential difference of B+1 bits) fits the accumulator. Checked with the quantized values.
+    g_real = p["gleak"] + (p["w"] * mask).sum(axis=0) + (p["sensory_w"] * smask).sum(axis=0)
+    bounds["G"], sources["G"] = float(g_real.max()), "proof"
+    fg = overrides.pop("g") if "g" in overrides else frac_bits_for(float(g_real.max()), bits, headroom=1)
+    eps = model.ltc.epsilon
+    while True:
+        q = _quantize_conductances(p, fg, bits, eps)
+        if q["g_max"] <= (1 << (bits - 2)) - 1:
+            break
+        if "g" in formats:
+            raise QuantizationError(f"format override g={fg} overflows the LTC conductance sum")
+        fg -= 1
+    require_resolution("g", fg, bounds["G"], precision, minimum=bits // 4)
+    formats["g"] = fg
+
     # Elapsed time: clamped below at a floor, so cm/Δ has a proven maximum. With irregular sampling the floor
     # is half the smallest calibrated dt (calibration rarely sees the very shortest gap); with a constant dt it
-    # is that dt. Shorter elapsed times are clamped and reported as saturations of "dt".
+    # is that dt. Shorter elapsed times are clamped and reported as saturations of "dt". cm_u = cm * unfolds in
+    # Q(g + dt) must fit W - 2 bits, which caps the dt format's fractional bits.
     dt_floor = calib.dt_min if calib.dt_min == calib.dt_max else calib.dt_min / 2
     dt_top = calib.dt_max
-    fdt = choose("dt", dt_top * 4.0, "calibration")
+    cm_u_max = float(p["cm"].max()) * unfolds
+    dt_cap = 2 * bits - 3 - fg - (math.ceil(math.log2(cm_u_max)) if cm_u_max > 0 else 0)
+    fdt = min(frac_bits_for(dt_top * 4.0, bits), dt_cap)
+    if "dt" in overrides:
+        fdt = overrides.pop("dt")
+        if fdt > dt_cap:
+            raise QuantizationError(f"format override dt={fdt} overflows cm * unfolds (largest safe: {dt_cap})")
+    formats["dt"], bounds["dt"], sources["dt"] = fdt, dt_top * 4.0, "calibration"
     dt_min_q = int(quantize_value(dt_floor, fdt, bits))
     if dt_min_q < 1:
         raise QuantizationError(f"elapsed time {dt_floor:.3g} is below the resolution of the dt format Q{fdt}")
-    dt_floor_q = dt_min_q / math.ldexp(1.0, fdt)
-
-    # Conductances: den = cm/Δ + gleak + Σ w·σ + Σ w_s·σ_s + eps must fit with one spare bit, so that the
-    # numerator (den times a potential) fits the accumulator. Check with the quantized values.
-    cm_t_max = p["cm"] * unfolds / dt_floor_q
-    den_real = cm_t_max + p["gleak"] + (p["w"] * mask).sum(axis=0) + (p["sensory_w"] * smask).sum(axis=0)
-    bounds["den"], sources["den"] = float(den_real.max()), "proof"
-    fg = overrides.pop("g") if "g" in overrides else frac_bits_for(float(den_real.max()), bits, headroom=1)
-    eps = model.ltc.epsilon
-    while True:
-        q = _quantize_conductances(p, fg, fdt, bits, unfolds, eps, dt_min_q)
-        if q["den_max"] <= (1 << (bits - 2)) - 1:
-            break
-        if "g" in formats:
-            raise QuantizationError(f"format override g={fg} overflows the LTC denominator")
-        fg -= 1
-    require_resolution("g", fg, bounds["den"], precision, minimum=bits // 4)
-    formats["g"] = fg
+    cm_u = quantize_value(p["cm"] * unfolds, fg + fdt, 2 * bits)
+    cm_t_max = int(cm_u.max(initial=0)) // dt_min_q + 1
+    bounds["cm_t"], sources["cm_t"] = cm_t_max / math.ldexp(1.0, fg), "proof"
+    if cm_t_max + q["g_max"] >= 1 << (2 * bits - 2):
+        raise QuantizationError(
+            f"tensor 'cm' over the shortest elapsed time ({dt_floor:.3g}) overflows the {precision} denominator: "
+            "use fixed32, or calibrate with longer time steps"
+        )
 
     # Outputs: |y_k| <= vmax * |ow_k| + |ob_k| (provable); per-output formats.
     ow_frac = np.array([frac_bits_for(abs(float(w)), bits) for w in p["output_w"]], dtype=np.int64)
@@ -197,7 +215,7 @@ def quantize_ltc_fixed(
         "mask": mask.astype(np.int64),
         "gleak": q["gleak"],
         "gleak_vleak": q["gleak"] * quantize_value(p["vleak"], fv, bits),
-        "cm_u": q["cm_u"],
+        "cm_u": cm_u,
         "out_w": ow_q,
         "out_shift": fv + ow_frac - y_frac,
         "out_b": quantize_value(p["output_b"] * np.exp2(y_frac), 0, bits),
@@ -218,20 +236,15 @@ def quantize_ltc_fixed(
     return QuantizedModel(model, precision, params, formats, constants, bounds, sources)
 
 
-def _quantize_conductances(
-    p: dict[str, np.ndarray], fg: int, fdt: int, bits: int, unfolds: int, eps: float, dt_min_q: int
-) -> dict[str, np.ndarray | int]:
+def _quantize_conductances(p: dict[str, np.ndarray], fg: int, bits: int, eps: float) -> dict[str, np.ndarray | int]:
     w = quantize_value(p["w"], fg, bits)
     s_w = quantize_value(p["sensory_w"], fg, bits)
     gleak = quantize_value(p["gleak"], fg, bits)
-    cm_u = quantize_value(p["cm"] * unfolds, fg + fdt, 2 * bits)
     eps_q = max(1, int(quantize_value(eps, fg, bits)))
-    half = dt_min_q >> 1
-    cm_t_max = (cm_u + half) // dt_min_q  # div_round for positive numbers
-    den = cm_t_max + gleak + w.sum(axis=0) + s_w.sum(axis=0) + eps_q
-    if min(w.min(initial=0), s_w.min(initial=0), gleak.min(initial=0), cm_u.min(initial=0)) < 0:
+    g_sum = gleak + w.sum(axis=0) + s_w.sum(axis=0) + eps_q
+    if min(w.min(initial=0), s_w.min(initial=0), gleak.min(initial=0)) < 0:
         raise AssertionError("conductances are non-negative by construction")
-    return {"w": w, "s_w": s_w, "gleak": gleak, "cm_u": cm_u, "eps": eps_q, "den_max": int(den.max())}
+    return {"w": w, "s_w": s_w, "gleak": gleak, "eps": eps_q, "g_max": int(g_sum.max())}
 
 
 def _vmax_quantized(p: dict[str, np.ndarray], mask: np.ndarray, smask: np.ndarray, fv: int, bits: int) -> float:
