@@ -220,7 +220,7 @@ def render(qmodel: QuantizedModel, name: str, dt_default: float | None = None, f
         context.update(ltc_context(qmodel, context, fixed_dt))
         template = "ltc_fixed.c.j2" if qmodel.is_fixed else "ltc_float32.c.j2"
     else:
-        from lnn_edge.codegen_cfc import cfc_context  # type: ignore[import-not-found,unused-ignore]
+        from lnn_edge.codegen_cfc import cfc_context
 
         context.update(cfc_context(qmodel, context, fixed_dt))
         template = "cfc_fixed.c.j2" if qmodel.is_fixed else "cfc_float32.c.j2"

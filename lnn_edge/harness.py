@@ -118,7 +118,7 @@ def compile_model(
         raise MissingDependencyError("the host harness needs cffi: pip install cffi") from None
     if shutil.which(os.environ.get("CC", "gcc")) is None:
         raise MissingDependencyError("the host harness needs a C compiler: apt-get install gcc")
-    source_dir = Path(source_dir)
+    source_dir = Path(source_dir).resolve()  # cffi compiles in its own folder: relative includes would break
     sources = [source_dir / f"{name}.c", source_dir / f"{name}.h", source_dir / "lnn_runtime.h"]
     digest = hashlib.sha256()
     for path in sources:

@@ -1,0 +1,330 @@
+"""Generated CfC C == the emulator, bit for bit, every step, outputs and state, for every precision (dense cells
+of every mode, backbone and activation; wired cells of every wiring kind); strict compiles for the host and four
+Cortex-M cores; clean ASan/UBSan runs; the float32 runtime activations against lnn_edge.f32math."""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from codegen_helpers import assert_c_matches_emulator, export_model, random_sequences
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ncps import wirings
+from ncps.torch import CfC
+from ncps_oracle import randomize_parameters
+
+from lnn_edge import f32math
+from lnn_edge.codegen import environment, f32_constants
+from lnn_edge.emulator import Emulator
+from lnn_edge.export import Export
+from lnn_edge.harness import compile_model
+from lnn_edge.importers import from_module
+from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
+from lnn_edge.quantize import quantize
+from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
+from lnn_edge.verify_host import emulator_raw, raw_inputs
+
+PRECISIONS = ["float32", "fixed16", "fixed32"]
+MODES = ["default", "no_gate", "pure"]
+CORES = [None, "cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7"]
+
+
+def _model(module: torch.nn.Module, seed: int, scale: float | None, mapping: bool) -> Model:
+    """An ncps CfC with random parameters (``scale``; None keeps torch's init), imported, with calibration."""
+    rng = np.random.default_rng(seed)
+    if scale is not None:
+        randomize_parameters(module, rng, scale=scale)
+    model = from_module(module)
+    if mapping:
+        assert model.cfc is not None
+        model.cfc.output_mapping = "affine"
+        model.arrays["output_w"] = rng.choice([-1.0, 1.0], size=model.output_size) * rng.uniform(
+            0.3, 3.0, size=model.output_size
+        )
+        model.arrays["output_b"] = rng.normal(0.0, 2.0, size=model.output_size)
+        validate(model)
+    model.calibration = Calibration(
+        x=rng.normal(size=(3, 40, model.input_size)), dt=rng.uniform(0.05, 3.0, size=(3, 40))
+    )
+    return model
+
+
+def _dense(
+    inputs: int, hidden: int, mode: str, activation: str, layers: int, units: int, proj: int | None, seed: int,
+    scale: float | None = None, mapping: bool = False,
+) -> Model:  # fmt: skip
+    torch.manual_seed(seed)
+    module = CfC(
+        inputs, hidden, proj_size=proj, mode=mode, activation=activation, backbone_layers=layers,
+        backbone_units=units,
+    )  # fmt: skip
+    return _model(module, seed, scale, mapping)
+
+
+def _wired(
+    inputs: int, wiring: wirings.Wiring, mode: str, proj: int | None, seed: int, scale: float | None = None,
+    mapping: bool = False,
+) -> Model:  # fmt: skip
+    torch.manual_seed(seed)
+    return _model(CfC(inputs, wiring, proj_size=proj, mode=mode), seed, scale, mapping)
+
+
+def _check_all_precisions(tmp: pytest.TempPathFactory, model: Model, seed: int) -> None:
+    sequences = random_sequences(np.random.default_rng(seed), 2, 25, model.input_size, scale=2.0)
+    for precision in PRECISIONS:
+        exported = export_model(model, tmp.mktemp(precision) / "out", precision, dt="variable" if seed % 2 else None)
+        assert_c_matches_emulator(exported, sequences)
+        strict = strict_compile(exported.directory, exported.name)  # the harness build is not pedantic
+        assert strict.ok, strict.output
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    inputs=st.integers(1, 32),
+    hidden=st.integers(1, 64),
+    mode=st.sampled_from(MODES),
+    activation=st.sampled_from(sorted(ACTIVATIONS)),
+    layers=st.integers(0, 2),
+    units=st.integers(1, 32),
+    proj=st.one_of(st.none(), st.integers(1, 5)),
+    scale=st.sampled_from([None, 0.3, 1.0]),
+    mapping=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_dense_cfc_c_equals_emulator_drawn(
+    tmp_path_factory: pytest.TempPathFactory, inputs: int, hidden: int, mode: str, activation: str, layers: int,
+    units: int, proj: int | None, scale: float | None, mapping: bool, seed: int,
+) -> None:  # fmt: skip
+    model = _dense(inputs, hidden, mode, activation, layers, units, proj, seed, scale, mapping)
+    _check_all_precisions(tmp_path_factory, model, seed)
+
+
+@st.composite
+def wired_draws(draw: st.DrawFn) -> tuple[wirings.Wiring, int | None]:
+    """A wiring and a projection size (ncps runs a one-layer wiring with a projection only if output = units)."""
+    kind = draw(st.sampled_from(["fc", "random", "ncp", "autoncp"]))
+    seed = draw(st.integers(0, 1000))
+    proj = draw(st.one_of(st.none(), st.integers(1, 5)))
+    if kind in ("fc", "random"):
+        units = draw(st.integers(1 if kind == "fc" else 2, 64))
+        outputs = units if proj is not None else draw(st.integers(1, units))
+        if kind == "fc":
+            return wirings.FullyConnected(units, outputs), proj
+        return wirings.Random(units, outputs, draw(st.sampled_from([0.2, 0.5, 0.9])), random_seed=seed), proj
+    if kind == "ncp":
+        inter, command, motor = draw(st.integers(1, 20)), draw(st.integers(1, 20)), draw(st.integers(1, 8))
+        wiring = wirings.NCP(
+            inter, command, motor, draw(st.integers(1, inter)), draw(st.integers(1, command)),
+            draw(st.integers(0, 6)), draw(st.integers(1, command)), seed=seed,
+        )  # fmt: skip
+        return wiring, proj
+    units = draw(st.integers(5, 64))
+    return wirings.AutoNCP(units, draw(st.integers(1, units - 3)), seed=seed), proj
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    drawn=wired_draws(),
+    inputs=st.integers(1, 32),
+    mode=st.sampled_from(MODES),
+    scale=st.sampled_from([None, 0.3, 1.0]),
+    mapping=st.booleans(),
+    seed=st.integers(0, 10_000),
+)
+def test_wired_cfc_c_equals_emulator_drawn(
+    tmp_path_factory: pytest.TempPathFactory, drawn: tuple[wirings.Wiring, int | None], inputs: int, mode: str,
+    scale: float | None, mapping: bool, seed: int,
+) -> None:  # fmt: skip
+    wiring, proj = drawn
+    model = _wired(inputs, wiring, mode, proj, seed, scale, mapping)
+    _check_all_precisions(tmp_path_factory, model, seed)
+
+
+# --- representative models: strict compiles, sanitizer, example, sparsity -----------------------------------
+
+REPRESENTATIVE = {
+    "dense_default": lambda: _dense(6, 10, "default", "gelu", 2, 7, 3, seed=1, mapping=True),
+    "dense_no_gate": lambda: _dense(5, 9, "no_gate", "silu", 1, 6, None, seed=2),
+    "dense_pure": lambda: _dense(4, 8, "pure", "lecun_tanh", 2, 5, 2, seed=3),
+    "dense_relu": lambda: _dense(3, 5, "default", "relu", 1, 4, None, seed=4, mapping=True),
+    "dense_tanh": lambda: _dense(3, 5, "no_gate", "tanh", 1, 4, 2, seed=5),
+    "wired_default": lambda: _wired(5, wirings.NCP(6, 4, 3, 3, 3, 2, 3, seed=6), "default", None, seed=6),
+    "wired_pure": lambda: _wired(7, wirings.AutoNCP(14, 3, seed=7), "pure", 2, seed=7, mapping=True),
+    "wired_no_gate": lambda: _wired(4, wirings.Random(9, 9, 0.6, random_seed=8), "no_gate", 2, seed=8),
+    # Large weights: wide accumulators, saturating backbone activations and pure-mode states.
+    "dense_large": lambda: _dense(8, 20, "pure", "relu", 2, 12, 3, seed=9, scale=2.0, mapping=True),
+    "wired_large": lambda: _wired(24, wirings.AutoNCP(40, 4, seed=10), "default", 4, seed=10, scale=2.0),
+}
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Export]:
+    result = {}
+    for label, build in REPRESENTATIVE.items():
+        model = build()
+        for precision in PRECISIONS:
+            directory = tmp_path_factory.mktemp(f"{label}_{precision}") / "out"
+            result[label, precision] = export_model(model, directory, precision, name=f"{label}_{precision}")
+    return result
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("label", sorted(REPRESENTATIVE))
+def test_strict_compile_host_and_cores(exports: dict[tuple[str, str], Export], label: str, precision: str) -> None:
+    exported = exports[label, precision]
+    for core in CORES:
+        assert core is None or core in CORE_FLAGS
+        result = strict_compile(exported.directory, exported.name, core)
+        assert result.ok, f"{core or 'host'}: {result.output}"
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize(
+    "label",
+    ["dense_default", "dense_no_gate", "dense_pure", "wired_default", "wired_pure", "dense_large", "wired_large"],
+)
+def test_sanitizer_run_is_clean_and_bit_exact(
+    exports: dict[tuple[str, str], Export], label: str, precision: str
+) -> None:
+    """Inputs and elapsed times far beyond calibration (and 0, and the default): saturated inputs, no UB."""
+    exported = exports[label, precision]
+    qmodel = exported.qmodel
+    model = qmodel.model
+    emulator = Emulator(qmodel)
+    rng = np.random.default_rng(3)
+    sequences = random_sequences(rng, 2, 30, model.input_size, scale=6.0)
+    sequences.dt[:, ::3] = rng.uniform(0.0, 100.0, size=sequences.dt[:, ::3].shape)
+    sequences.dt[0, 1::3] = model.dt  # the default elapsed time
+    sequences.dt[1, 1::4] = 0.0
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    dtype = np.dtype({"float32": np.float32, "fixed16": np.int16, "fixed32": np.int32}[precision])
+    y, state = sanitizer_run(
+        exported.directory, exported.name, x_raw, dt_raw, dtype, model.output_size, model.state_size
+    )
+    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    if precision == "float32":
+        y, y_e, state, state_e = y.view(np.uint32), y_e.view(np.uint32), state.view(np.uint32), state_e.view(np.uint32)
+    assert np.array_equal(y.astype(np.int64), y_e.astype(np.int64))
+    assert np.array_equal(state.astype(np.int64), state_e.astype(np.int64))
+
+
+@pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
+def test_negative_elapsed_time_is_clamped_to_zero(exports: dict[tuple[str, str], Export], precision: str) -> None:
+    for label in ("dense_pure", "wired_default"):
+        exported = exports[label, precision]
+        model = exported.qmodel.model
+        compiled = compile_model(
+            exported.directory, exported.name, exported.manifest["value_type"], model.input_size,
+            model.output_size, model.state_size,
+        )  # fmt: skip
+        x_raw, _ = raw_inputs(
+            Emulator(exported.qmodel), random_sequences(np.random.default_rng(1), 1, 10, model.input_size)
+        )
+        y_zero, state_zero = compiled.run_raw(x_raw, np.zeros((1, 10)))
+        y_neg, state_neg = compiled.run_raw(x_raw, np.full((1, 10), -(1 << (exported.qmodel.bits - 1))))
+        assert np.array_equal(y_zero, y_neg) and np.array_equal(state_zero, state_neg)
+
+
+def test_wired_heads_are_sparse_and_sizes_documented(exports: dict[tuple[str, str], Export]) -> None:
+    """ff1/ff2 of a wired layer hold exactly the synapses of its mask; time_a/time_b stay dense."""
+    for precision in PRECISIONS:
+        exported = exports["wired_default", precision]
+        source = (exported.directory / f"{exported.name}.c").read_text()
+        params = exported.qmodel.params
+        for layer in range(3):
+            synapses = int(np.count_nonzero(params[f"l{layer}_mask"]))
+            dense = params[f"l{layer}_ta_w"].size
+            assert synapses < dense
+            assert f"l{layer}_ff1_w[{synapses}]" in source and f"l{layer}_ff2_w[{synapses}]" in source
+            assert f"l{layer}_ta_w[{dense}]" in source and f"l{layer}_col[{synapses}]" in source
+        header = (exported.directory / f"{exported.name}.h").read_text()
+        memory = exported.manifest["memory"]
+        assert f"parameters {memory['params']} B" in header
+        assert memory["state"] == 13 * (2 if precision == "fixed16" else 4)
+
+
+def test_example_main_builds_and_runs(exports: dict[tuple[str, str], Export], tmp_path: Path) -> None:
+    for precision in PRECISIONS:
+        exported = exports["dense_default", precision]
+        binary = tmp_path / f"example_{precision}"
+        directory = exported.directory
+        subprocess.run(
+            ["gcc", "-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Werror", "-pedantic", "-O2", "-ffp-contract=off",
+             str(directory / "example_main.c"), str(directory / f"{exported.name}.c"), "-o", str(binary)],
+            check=True,
+        )  # fmt: skip
+        output = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
+        assert output.count("step") == 10
+
+
+@pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
+@pytest.mark.parametrize("activation", ["relu", "silu", "gelu"])
+def test_saturating_tensors_stay_bit_exact_and_sanitizer_clean(tmp_path: Path, activation: str, precision: str) -> None:
+    """Backbone formats forced 3 bits finer than calibration asks, and a pure-mode state proven only for
+    dt >= 2 run at dt = 0.01: the saturating paths of the C (backbone activations, state) match the emulator."""
+    model = _dense(8, 20, "pure", activation, 2, 12, 3, seed=9, scale=2.0, mapping=True)
+    rng = np.random.default_rng(0)
+    model.calibration = Calibration(x=rng.normal(size=(3, 40, 8)), dt=rng.uniform(2.0, 3.0, size=(3, 40)))
+    natural = quantize(model, precision)
+    overrides = {name: natural.formats[name] + 3 for name in ("bb0_act", "bb1_act")}
+    qmodel = quantize(model, precision, overrides=overrides)
+    sequences = random_sequences(rng, 2, 30, model.input_size)
+    sequences.dt[:, ::2] = 0.01
+    emulated = Emulator(qmodel).run(sequences.x, sequences.dt)
+    assert {"bb0", "bb1", "h"} <= set(emulated.saturations.counts)
+    exported = export_model(qmodel, tmp_path / "out", precision)  # type: ignore[arg-type]
+    assert_c_matches_emulator(exported, sequences)
+    x_raw, dt_raw = raw_inputs(Emulator(qmodel), sequences)
+    dtype = np.dtype(np.int16 if precision == "fixed16" else np.int32)
+    y, state = sanitizer_run(exported.directory, exported.name, x_raw, dt_raw, dtype, 3, model.state_size)
+    assert np.array_equal(y, emulated.y_raw) and np.array_equal(state, emulated.state_raw)
+
+
+# --- the float32 runtime activations, value by value ---------------------------------------------------------
+
+ACTIVATION_SHIM = """
+#include "lnn_runtime.h"
+void apply(int which, const float *x, float *y, int n)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        switch (which) {
+        case 0: y[i] = lnn_lecun_tanh_f32(x[i]); break;
+        case 1: y[i] = lnn_tanh_f32(x[i]); break;
+        case 2: y[i] = lnn_relu_f32(x[i]); break;
+        case 3: y[i] = lnn_silu_f32(x[i]); break;
+        case 4: y[i] = lnn_gelu_f32(x[i]); break;
+        default: y[i] = lnn_erf_f32(x[i]); break;
+        }
+    }
+}
+"""
+
+
+def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
+    runtime = environment().get_template("lnn_runtime.h.j2").render(version="test", f32=f32_constants())
+    (tmp_path / "lnn_runtime.h").write_text(runtime)
+    (tmp_path / "shim.c").write_text(ACTIVATION_SHIM)
+    library = tmp_path / "shim.so"
+    subprocess.run(
+        ["gcc", "-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-Wall", "-Werror",
+         "-Wdouble-promotion", "-Wconversion", "-I", str(tmp_path), str(tmp_path / "shim.c"), "-o", str(library)],
+        check=True,
+    )  # fmt: skip
+    shim = ctypes.CDLL(str(library))
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [rng.normal(0.0, 3.0, 20_000), rng.uniform(-60.0, 60.0, 5_000), [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0]]
+    ).astype(np.float32)
+    pointer = ctypes.POINTER(ctypes.c_float)
+    functions = [*(f32math.ACTIVATIONS[name] for name in ("lecun_tanh", "tanh", "relu", "silu", "gelu")), f32math.erf]
+    for which, function in enumerate(functions):
+        y = np.empty_like(x)
+        shim.apply(which, x.ctypes.data_as(pointer), y.ctypes.data_as(pointer), len(x))
+        expected = function(x).astype(np.float32)
+        assert np.array_equal(y.view(np.uint32), expected.view(np.uint32)), function.__name__
