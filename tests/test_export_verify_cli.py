@@ -1,0 +1,108 @@
+"""`lnn-edge export` and host `lnn-edge verify` through the command line: files, JSON, failures, atomicity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from ncps import wirings
+from ncps.torch import LTC, CfC
+
+from lnn_edge.cli import cli
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def state_dicts(tmp_path: Path) -> dict[str, Path]:
+    torch.manual_seed(0)
+    paths = {"ltc": tmp_path / "ltc.pt", "cfc": tmp_path / "cfc.pt"}
+    torch.save(LTC(6, wirings.AutoNCP(10, 2)).state_dict(), paths["ltc"])
+    torch.save(CfC(6, wirings.AutoNCP(10, 2), mode="no_gate").state_dict(), paths["cfc"])
+    np.savez(tmp_path / "calib.npz", x=np.random.default_rng(0).normal(size=(4, 40, 6)))
+    return paths
+
+
+@pytest.mark.parametrize("cell", ["ltc", "cfc"])
+@pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
+def test_export_then_verify_from_a_relative_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state_dicts: dict[str, Path], cell: str, precision: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    extra = ["--mode", "no_gate"] if cell == "cfc" else []
+    code, out, err = invoke(
+        "export", state_dicts[cell].name, "-o", "out", "--precision", precision, "--name", "net", "--calib",
+        "calib.npz", *extra,
+    )  # fmt: skip
+    assert code == 0, err
+    files = {p.name for p in Path("out").iterdir()}
+    assert {
+        "net.h",
+        "net.c",
+        "lnn_runtime.h",
+        "example_main.c",
+        "model.lnn",
+        "quantization.json",
+        "manifest.json",
+    } <= files
+    manifest = json.loads(Path("out/manifest.json").read_text())
+    assert manifest["precision"] == precision and manifest["model_hash"] in Path("out/net.h").read_text()
+    code, out, err = invoke("verify", "out", "--json", "--steps", "60")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["passed"] is True and report["bit_exact"] is True and report["steps"] == 60
+    assert isinstance(report["max_abs_err"], float)
+
+
+def test_verify_fails_with_exit_1_when_the_threshold_is_missed(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
+    invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--precision", "fixed16", "--calib",
+           str(tmp_path / "calib.npz"))  # fmt: skip
+    code, out, _ = invoke("verify", str(tmp_path / "out"), "--threshold", "1e-9", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["bit_exact"] is True and report["passed"] is False
+
+
+def test_verify_refuses_edited_sources(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
+    invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--precision", "float32", "--name", "m")
+    source = tmp_path / "out" / "m.c"
+    source.write_text(source.read_text().replace("return M_OK;", "return M_OK; /* edited */", 1))
+    code, _, err = invoke("verify", str(tmp_path / "out"))
+    assert code == 1 and "differs from the export manifest" in err and "m.c" in err
+
+
+def test_verify_writes_a_plot(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
+    invoke(
+        "export", str(state_dicts["cfc"]), "-o", str(tmp_path / "out"), "--precision", "float32", "--mode", "no_gate"
+    )
+    code, _, err = invoke("verify", str(tmp_path / "out"), "--plot", str(tmp_path / "v.png"), "--steps", "20")
+    assert code == 0, err
+    assert (tmp_path / "v.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_failed_export_leaves_no_folder(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
+    code, _, err = invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--precision", "fixed16")
+    assert code == 1 and "calibration data" in err  # a bare state_dict has no calibration sample
+    assert not (tmp_path / "out").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+    code, _, err = invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--name", "9bad")
+    assert code == 1 and "not a usable C prefix" in err and not (tmp_path / "out").exists()
+
+
+def test_export_replaces_an_existing_export_atomically(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
+    out = tmp_path / "out"
+    assert invoke("export", str(state_dicts["ltc"]), "-o", str(out), "--precision", "float32")[0] == 0
+    first = json.loads((out / "manifest.json").read_text())["model_hash"]
+    assert (
+        invoke("export", str(state_dicts["cfc"]), "-o", str(out), "--precision", "float32", "--mode", "no_gate")[0] == 0
+    )
+    second = json.loads((out / "manifest.json").read_text())
+    assert second["model_hash"] != first and second["cell"] == "wired_cfc"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
