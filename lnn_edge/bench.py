@@ -1,0 +1,78 @@
+"""``lnn-edge bench``: instructions per step, instruction mix, flash, RAM and stack of an export on a core.
+
+The step image (:mod:`lnn_edge.bench_elf`) is run in Unicorn (:mod:`lnn_edge.instr_count`) over test sequences;
+its outputs and state are compared with the emulator bit for bit, so a benchmark never reports the speed of
+wrong code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from lnn_edge.bench_elf import build_bench_image
+from lnn_edge.datafile import Sequences
+from lnn_edge.emulator import Emulator
+from lnn_edge.export import Export
+from lnn_edge.instr_count import count_steps
+from lnn_edge.verify_host import emulator_raw, first_mismatch, raw_inputs
+
+VALUE_DTYPES = {"int16_t": np.int16, "int32_t": np.int32, "float": np.float32}
+
+
+@dataclass
+class BenchResult:
+    """Figures of one export on one core (``--json`` prints these fields)."""
+
+    core: str
+    precision: str
+    steps: int
+    instructions_per_step: float
+    min_instructions: int
+    max_instructions: int
+    instruction_mix: dict[str, float]
+    estimated_cycles_per_step: float
+    flash_model_bytes: int
+    flash_library_bytes: int
+    flash_total_bytes: int | None
+    ram_static_bytes: int
+    stack_peak_bytes: int
+    bit_exact: bool
+    counted_by: str = "unicorn (per basic block)"
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bench_export(export: Export, core: str, sequences: Sequences) -> BenchResult:
+    """Count the step of ``export`` on ``core`` over the first of ``sequences`` and check it bit for bit."""
+    qmodel = export.qmodel
+    model = qmodel.model
+    dtype = np.dtype(VALUE_DTYPES[export.manifest["value_type"]])
+    image = build_bench_image(export.directory, export.name, core, export.directory / "bench")
+    first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, first)
+    counts = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
+    y_e, state_e = emulator_raw(emulator.run(first.x, first.dt, check=False), qmodel.is_fixed)
+    mismatch = first_mismatch(y_e, counts.outputs[None], "output") or first_mismatch(
+        state_e, counts.states[None], "state"
+    )
+    return BenchResult(
+        core=core,
+        precision=qmodel.precision,
+        steps=counts.steps,
+        instructions_per_step=counts.instructions_per_step,
+        min_instructions=counts.min_instructions,
+        max_instructions=counts.max_instructions,
+        instruction_mix=counts.mix,
+        estimated_cycles_per_step=counts.estimated_cycles_per_step,
+        flash_model_bytes=image.model_bytes(export.name),
+        flash_library_bytes=image.library_bytes(),
+        flash_total_bytes=None,
+        ram_static_bytes=dtype.itemsize * model.state_size + image.data_bytes + image.bss_bytes,
+        stack_peak_bytes=counts.stack_peak_bytes,
+        bit_exact=mismatch is None,
+    )
