@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.lnn-edge-installed
 # Two workers: CI and the development machines have 2 cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup system-packages test demo lint format clean
+.PHONY: setup system-packages test demo bench lint format clean
 
 setup: $(STAMP) system-packages
 
@@ -27,6 +27,17 @@ test: setup
 
 demo: setup
 	./scripts/demo.sh
+
+# The benchmark matrix (instruction counts per core, flash, RAM, stack), host speed ratios and quantization
+# accuracy on trained models, written to docs/benchmarks.md. About 15 minutes on 2 cores (training included).
+BENCH_OUT := build/bench
+bench: setup
+	mkdir -p $(BENCH_OUT)
+	$(BIN)/python benchmarks/matrix.py --out $(BENCH_OUT)/matrix.json
+	$(BIN)/python benchmarks/host_speed.py --steps 2000 --out $(BENCH_OUT)/host.md
+	$(BIN)/python benchmarks/quant_accuracy.py --models .bench-models --out $(BENCH_OUT)/accuracy.md
+	$(BIN)/python benchmarks/report.py --matrix $(BENCH_OUT)/matrix.json --host $(BENCH_OUT)/host.md \
+		--accuracy $(BENCH_OUT)/accuracy.md --out docs/benchmarks.md
 
 lint: setup
 	$(BIN)/ruff check lnn_edge tests

@@ -54,6 +54,7 @@ class StepCounts:
     mix: dict[str, float]
     estimated_cycles_per_step: float
     stack_peak_bytes: int
+    per_step: list[int] = field(repr=False)
     outputs: np.ndarray = field(repr=False)
     states: np.ndarray = field(repr=False)
 
@@ -71,7 +72,8 @@ def _unicorn() -> tuple[Any, Any, Any]:
 
 
 def classify(mnemonic: str) -> str:
-    """The instruction class of a Thumb mnemonic (as Capstone prints it)."""
+    """The instruction class of a Thumb instruction, from its canonical name (Capstone's ``insn_name()``: no
+    condition or flag-setting suffix, e.g. ``sdiv`` for ``sdivlt``, ``mov`` for ``movs``)."""
     m = mnemonic.lower().split(".")[0]
     if m.startswith(("vldr", "vldm", "vpop")) or m.startswith(("ldr", "ldm", "pop")):
         return "load"
@@ -135,7 +137,7 @@ class StepRunner:
         known = self.blocks.get(key)
         if known is None:
             code = bytes(uc.mem_read(address, size))
-            mix: Counter[str] = Counter(classify(i.mnemonic) for i in self.disassembler.disasm(code, address))
+            mix: Counter[str] = Counter(classify(i.insn_name()) for i in self.disassembler.disasm(code, address))
             known = (len(_thumb_lengths(code)), mix)
             self.blocks[key] = known
         self.count += known[0]
@@ -204,6 +206,7 @@ def count_steps(
         mix=mix,
         estimated_cycles_per_step=sum(costs[name] * value for name, value in mix.items()),
         stack_peak_bytes=runner.stack_peak(),
+        per_step=counts,
         outputs=np.stack(ys),
         states=np.stack(states),
     )

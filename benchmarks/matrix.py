@@ -1,0 +1,95 @@
+"""The benchmark matrix: instructions per step, flash, RAM and stack for cores x precisions x models.
+
+Models (20 inputs, ncps default initialisation, seed 0): LTC on AutoNCP with 8, 19, 32 and 64 neurons and on
+FullyConnected(19, 2); a dense CfC (19 hidden, backbone 32) and a wired CfC on AutoNCP(19, 2). Each export is
+counted in Unicorn on every core (exact instructions per basic block; outputs checked bit for bit against the
+emulator). Writes a JSON file of rows for benchmarks/report.py.
+
+Usage: python benchmarks/matrix.py --out build/bench/matrix.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ncps import wirings
+from ncps.torch import LTC, CfC
+
+from lnn_edge.bench import bench_export
+from lnn_edge.export import export
+from lnn_edge.importers import from_module
+from lnn_edge.model import Calibration
+from lnn_edge.verify_host import default_sequences
+
+CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33")
+PRECISIONS = ("float32", "fixed16", "fixed32")
+INPUTS = 20
+
+
+def models() -> dict[str, torch.nn.Module]:
+    torch.manual_seed(0)
+    return {
+        "LTC AutoNCP(8,2)": LTC(INPUTS, wirings.AutoNCP(8, 2)),
+        "LTC AutoNCP(19,2)": LTC(INPUTS, wirings.AutoNCP(19, 2)),
+        "LTC AutoNCP(32,2)": LTC(INPUTS, wirings.AutoNCP(32, 2)),
+        "LTC AutoNCP(64,2)": LTC(INPUTS, wirings.AutoNCP(64, 2)),
+        "LTC FullyConnected(19,2)": LTC(INPUTS, wirings.FullyConnected(19, 2)),
+        "CfC dense 19 (backbone 32)": CfC(INPUTS, 19, proj_size=2, backbone_units=32),
+        "CfC wired AutoNCP(19,2)": CfC(INPUTS, wirings.AutoNCP(19, 2)),
+    }
+
+
+def run(out: Path, steps: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, module in models().items():
+            model = from_module(module)
+            model.calibration = Calibration(x=rng.normal(size=(4, 50, INPUTS)), dt=rng.uniform(0.5, 1.5, size=(4, 50)))
+            sensory, internal = model.synapse_counts()
+            for precision in PRECISIONS:
+                exported = export(model, Path(tmp) / f"{len(rows)}", precision, name="bench")
+                sequences = default_sequences(exported, steps)
+                for core in CORES:
+                    start = time.time()
+                    result = bench_export(exported, core, sequences)
+                    row = {
+                        "model": label,
+                        "cell": model.cell,
+                        "neurons": model.state_size,
+                        "synapses": sensory + internal,
+                        "parameters": model.parameter_count(),
+                        **result.as_dict(),
+                    }
+                    rows.append(row)
+                    print(
+                        f"{label:28s} {precision:8s} {core:11s} {row['instructions_per_step']:>10.0f} instr/step "
+                        f"flash {row['flash_model_bytes']:>6d} B stack {row['stack_peak_bytes']:>5d} B "
+                        f"exact {row['bit_exact']} ({time.time() - start:.1f} s)",
+                        flush=True,
+                    )
+                    if not row["bit_exact"]:
+                        raise SystemExit(f"{label} {precision} {core}: the cross-compiled step is not bit-exact")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("build/bench/matrix.json"))
+    parser.add_argument("--steps", type=int, default=20, help="steps counted per benchmark (the mean is reported)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    run(args.out, args.steps)
+
+
+if __name__ == "__main__":
+    main()

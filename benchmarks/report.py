@@ -1,0 +1,229 @@
+"""Write docs/benchmarks.md (and its plots) from the results of matrix.py, host_speed.py and quant_accuracy.py.
+
+Usage: python benchmarks/report.py --matrix build/bench/matrix.json --host build/bench/host.md
+                                   --accuracy build/bench/accuracy.md --out docs/benchmarks.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+CORE_NAMES = {"cortex-m0": "M0", "cortex-m3": "M3", "cortex-m4f": "M4F", "cortex-m7": "M7", "cortex-m33": "M33"}
+
+# Anchors from issue 6 (QEMU 7.2, arm-none-eabi-gcc 12.2 -O2, instructions per step), for LTC(20, AutoNCP(19,2))
+# and the wired CfC on the same wiring.
+ANCHORS = {
+    "LTC, straightforward float32 port (expf sigmoid, masked dense arrays)": (1590167, 793960, 66454, 56590),
+    "LTC, same with a 257-entry float sigmoid table": (749178, 433023, 48305, 48325),
+    "wired CfC, straightforward float32 port": (645412, 279657, 12878, 12240),
+    "CMSIS-NN LSTM int8 (s8), 20 inputs, 19 hidden": (45333, 21120, 18629, 18503),
+    "CMSIS-NN LSTM 16x8 (s16), same": (193598, 26681, 21667, 21235),
+}
+
+
+def _tool_version(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.splitlines()[0]
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def instruction_table(rows: list[dict[str, Any]]) -> str:
+    cores = list(CORE_NAMES)
+    table = defaultdict(dict)
+    for row in rows:
+        table[(row["model"], row["precision"])][row["core"]] = row["instructions_per_step"]
+    lines = [
+        "| model | precision | " + " | ".join(CORE_NAMES[c] for c in cores) + " |",
+        "|---|---|" + "---:|" * len(cores),
+    ]
+    for (model, precision), per_core in table.items():
+        cells = " | ".join(f"{per_core[c]:,.0f}" if c in per_core else "-" for c in cores)
+        lines.append(f"| {model} | {precision} | {cells} |")
+    return "\n".join(lines)
+
+
+def memory_table(rows: list[dict[str, Any]], core: str = "cortex-m4f") -> str:
+    lines = [
+        "| model | precision | flash: model code + parameters (B) | flash: libgcc helpers (B) | static RAM (B) | peak stack (B) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        if row["core"] == core:
+            lines.append(
+                f"| {row['model']} | {row['precision']} | {row['flash_model_bytes']:,} | {row['flash_library_bytes']:,} "
+                f"| {row['ram_static_bytes']} | {row['stack_peak_bytes']} |"
+            )
+    return "\n".join(lines)
+
+
+def mix_table(rows: list[dict[str, Any]], model: str) -> str:
+    kinds = ("load", "store", "multiply", "divide", "branch", "fp", "other")
+    lines = [
+        "| precision | core | " + " | ".join(kinds) + " | estimated cycles |",
+        "|---|---|" + "---:|" * (len(kinds) + 1),
+    ]
+    for row in rows:
+        if row["model"] == model:
+            mix = row["instruction_mix"]
+            cells = " | ".join(f"{mix.get(k, 0):,.0f}" for k in kinds)
+            lines.append(
+                f"| {row['precision']} | {CORE_NAMES[row['core']]} | {cells} | {row['estimated_cycles_per_step']:,.0f} |"
+            )
+    return "\n".join(lines)
+
+
+def anchor_table(rows: list[dict[str, Any]]) -> str:
+    cores = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7")
+    lines = ["| implementation | M0 | M3 | M4F | M7 |", "|---|---:|---:|---:|---:|"]
+    for label, values in ANCHORS.items():
+        lines.append(f"| {label} | " + " | ".join(f"{v:,}" for v in values) + " |")
+    for model in ("LTC AutoNCP(19,2)", "CfC wired AutoNCP(19,2)"):
+        for precision in ("float32", "fixed16", "fixed32"):
+            found = {
+                r["core"]: r["instructions_per_step"]
+                for r in rows
+                if r["model"] == model and r["precision"] == precision
+            }
+            if found:
+                cells = " | ".join(f"**{found[c]:,.0f}**" if c in found else "-" for c in cores)
+                lines.append(f"| lnn-edge {model}, {precision} | {cells} |")
+    return "\n".join(lines)
+
+
+def plots(rows: list[dict[str, Any]], directory: Path) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    directory.mkdir(parents=True, exist_ok=True)
+    names = []
+    series = [r for r in rows if r["model"].startswith("LTC AutoNCP")]
+    for x_key, label in (("neurons", "neurons"), ("synapses", "synapses (sensory + internal)")):
+        figure, axes = plt.subplots(1, 3, figsize=(14, 4), sharey=False)
+        for axis, precision in zip(axes, ("fixed16", "fixed32", "float32"), strict=True):
+            for core, short in CORE_NAMES.items():
+                points = sorted(
+                    (r[x_key], r["instructions_per_step"])
+                    for r in series
+                    if r["core"] == core and r["precision"] == precision
+                )
+                if points:
+                    axis.plot(*zip(*points, strict=True), marker="o", label=short)
+            axis.set_title(f"LTC on AutoNCP, {precision}")
+            axis.set_xlabel(label)
+            axis.set_yscale("log")
+            axis.grid(True, alpha=0.3)
+        axes[0].set_ylabel("instructions per step")
+        axes[-1].legend()
+        figure.tight_layout()
+        name = f"instructions-vs-{x_key}.png"
+        figure.savefig(directory / name, dpi=90)
+        plt.close(figure)
+        names.append(name)
+    figure, axis = plt.subplots(figsize=(12, 4))
+    m4 = [r for r in rows if r["core"] == "cortex-m4f"]
+    labels = [f"{r['model']}\n{r['precision']}" for r in m4]
+    axis.bar(range(len(m4)), [r["flash_model_bytes"] for r in m4], label="flash (model code + parameters)")
+    axis.bar(
+        range(len(m4)),
+        [r["stack_peak_bytes"] + r["ram_static_bytes"] for r in m4],
+        label="RAM (state + peak stack)",
+        alpha=0.7,
+    )
+    axis.set_xticks(range(len(m4)), labels, rotation=90, fontsize=6)
+    axis.set_ylabel("bytes (M4F)")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(directory / "memory-m4f.png", dpi=90)
+    plt.close(figure)
+    names.append("memory-m4f.png")
+    return names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--matrix", type=Path, required=True)
+    parser.add_argument("--host", type=Path, default=None)
+    parser.add_argument("--accuracy", type=Path, default=None)
+    parser.add_argument("--board", type=Path, default=None, help="markdown of board (QEMU) figures, optional")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    args = parser.parse_args()
+    rows = json.loads(args.matrix.read_text())
+    images = plots(rows, args.out.parent / "img")
+    gcc = _tool_version(["arm-none-eabi-gcc", "--version"])
+    parts = [
+        "# Benchmarks",
+        "",
+        f"Generated by `make bench` on {date.today().isoformat()} ({platform.machine()}, {gcc}). Every number below comes "
+        "from a command in this page; rerun `make bench` to refresh it. Speed and memory are benchmarks, never timed tests.",
+        "",
+        "## Instructions per step",
+        "",
+        "Exact instruction counts of one RNN step (`<name>_step_dt`), built with arm-none-eabi-gcc -O2 for each core and "
+        "run in Unicorn, counted per executed basic block (mean over 20 steps of test inputs; the outputs and state of "
+        "every counted step equal the emulator's bit for bit). Models use 20 inputs and ncps's default initialisation. "
+        "Command: `python benchmarks/matrix.py --out build/bench/matrix.json` (part of `make bench`).",
+        "",
+        instruction_table(rows),
+        "",
+        "### Against the anchors of issue 6 (instructions per step; LTC(20, AutoNCP(19,2)))",
+        "",
+        anchor_table(rows),
+        "",
+        "### Instruction mix and estimated cycles, LTC AutoNCP(19,2)",
+        "",
+        "Cycles are an ESTIMATE from ARM's published per-class timings (`lnn_edge/instr_count.py` CYCLES), not a "
+        "measurement: no pipeline, flash wait states or caches are modelled.",
+        "",
+        mix_table(rows, "LTC AutoNCP(19,2)"),
+        "",
+        "## Flash, RAM and stack (M4F)",
+        "",
+        "Flash of the model is its code and `static const` parameters in the linked step image (`-nostdlib`: the step "
+        "needs no libc); libgcc helpers (division, soft-float) are listed apart. Static RAM is the caller-owned state; "
+        "the stack is painted before the run and measured after it.",
+        "",
+        memory_table(rows),
+        "",
+        *[f"![{name}](img/{name})" for name in images],
+        "",
+    ]
+    if args.board and args.board.is_file():
+        parts += ["## On the emulated boards (QEMU)", "", args.board.read_text(), ""]
+    if args.host and args.host.is_file():
+        parts += [
+            "## Host: generated C against ncps torch",
+            "",
+            "Per-step time at batch 1, one thread, measured in one run (`python benchmarks/host_speed.py --steps 2000`); "
+            "only the ratios carry over to other machines.",
+            "",
+            args.host.read_text(),
+            "",
+        ]
+    if args.accuracy and args.accuracy.is_file():
+        parts += [
+            "## Quantization accuracy on trained models",
+            "",
+            "Emulator (equal to the generated C bit for bit) against the float64 reference on the built-in pendulum "
+            "task: held-out sequences (32 x 64 steps) and long runs of 1 000 and 10 000 steps "
+            "(`python benchmarks/quant_accuracy.py --models .bench-models`; it trains the two models first when "
+            "they are missing, about 3 minutes). Thresholds: fixed32 <= 1e-4 and fixed16 <= 1e-2 of the output range.",
+            "",
+            args.accuracy.read_text(),
+            "",
+        ]
+    args.out.write_text("\n".join(parts))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

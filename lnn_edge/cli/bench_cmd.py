@@ -1,0 +1,74 @@
+"""``lnn-edge bench``: instructions per step, mix, flash, RAM and stack of an export on a board's core."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lnn_edge.bench import bench_export
+from lnn_edge.cli.common import print_json
+from lnn_edge.export import load_export
+from lnn_edge.verify_host import default_sequences
+
+
+def _board(name: str) -> Any:
+    from lnn_edge.boards import load_board
+
+    return load_board(name)
+
+
+def format_bench(info: dict[str, Any]) -> str:
+    mix = ", ".join(f"{kind} {count:,.0f}" for kind, count in info["instruction_mix"].items() if count)
+    total = info.get("flash_total_bytes")
+    rows = [
+        ("board", f"{info['board']} ({info['core']})"),
+        ("precision", info["precision"]),
+        ("instructions/step", f"{info['instructions_per_step']:,.0f} (min {info['min_instructions']:,}, "
+                              f"max {info['max_instructions']:,}, over {info['steps']} steps; {info['counted_by']})"),
+        ("instruction mix", mix),
+        ("cycles/step", f"~{info['estimated_cycles_per_step']:,.0f} (ESTIMATE from ARM's instruction timings)"),
+        ("flash, model", f"{info['flash_model_bytes']:,} B code + parameters, "
+                         f"{info['flash_library_bytes']:,} B libgcc"),
+        ("flash, firmware", "-" if total is None else f"{total:,} B (startup, UART, protocol, model)"),
+        ("RAM, static", f"{info['ram_static_bytes']} B (the state)"),
+        ("stack, peak", f"{info['stack_peak_bytes']} B (painted and measured)"),
+        ("bit-exact", "yes (every counted step equals the emulator)" if info["bit_exact"] else "NO"),
+    ]  # fmt: skip
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+@click.command("bench")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--board", "board_name", default="qemu-mps2-an386", show_default=True, help="Board (its core is counted)."
+)
+@click.option("--steps", type=click.IntRange(min=1, max=10_000), default=20, show_default=True, help="Steps to count.")
+@click.option("--no-firmware", is_flag=True, help="Skip building the firmware (no flash_total_bytes).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def command(directory: Path, board_name: str, steps: int, no_firmware: bool, as_json: bool) -> None:
+    """Benchmark the export in DIRECTORY on a board's core: exact instructions per step (the step image run in
+    Unicorn, counted per basic block; outputs checked bit for bit), instruction mix, estimated cycles, flash of
+    the model and of the whole firmware, static RAM and peak stack.
+
+    \b
+    Examples:
+      lnn-edge bench out/pendulum --board qemu-mps2-an386
+      lnn-edge bench out/pendulum --board qemu-microbit --steps 50 --json
+    """
+    export = load_export(directory)
+    board = _board(board_name)
+    result = bench_export(export, board.core, default_sequences(export, steps))
+    info: dict[str, Any] = {"board": board.name, **result.as_dict()}
+    if not no_firmware:
+        from lnn_edge.build import build_firmware
+
+        info["flash_total_bytes"] = build_firmware(export.directory, board).size.flash_used
+    if as_json:
+        print_json(info)
+    else:
+        click.echo(format_bench(info))
+    if not result.bit_exact:
+        raise SystemExit(1)

@@ -1,0 +1,105 @@
+"""Instruction counts: Unicorn per basic block == QEMU's TCG plugin per step; the bench verb's figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from ncps import wirings
+from ncps.torch import LTC, CfC
+
+from lnn_edge.bench import VALUE_DTYPES, bench_export
+from lnn_edge.bench_elf import build_bench_image
+from lnn_edge.cli import cli
+from lnn_edge.datafile import Sequences
+from lnn_edge.emulator import Emulator
+from lnn_edge.export import Export, export
+from lnn_edge.importers import from_module
+from lnn_edge.instr_count import classify, count_steps
+from lnn_edge.model import Calibration
+from lnn_edge.qemu_icount import qemu_step_counts
+from lnn_edge.verify_host import default_sequences, raw_inputs
+
+
+@pytest.fixture(scope="module")
+def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Export]:
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    out = {}
+    for cell, module in (("ltc", LTC(20, wirings.AutoNCP(19, 2))), ("cfc", CfC(20, wirings.AutoNCP(19, 2)))):
+        model = from_module(module)
+        model.calibration = Calibration(x=rng.normal(size=(4, 30, 20)), dt=rng.uniform(0.5, 1.5, size=(4, 30)))
+        for precision in ("float32", "fixed16", "fixed32"):
+            out[f"{cell}-{precision}"] = export(model, tmp_path_factory.mktemp(cell) / precision, precision, name="m")
+    return out
+
+
+@pytest.mark.parametrize(
+    ("key", "core"),
+    [("ltc-fixed16", "cortex-m3"), ("ltc-fixed16", "cortex-m4f"), ("ltc-float32", "cortex-m7"), ("cfc-fixed16", "cortex-m4f"),
+     ("cfc-float32", "cortex-m4f"), ("ltc-fixed32", "cortex-m4f")],
+)  # fmt: skip
+def test_unicorn_counts_equal_qemu_plugin_counts(exports: dict[str, Export], key: str, core: str) -> None:
+    """The cross-check of the two independent counters, step by step (same compiled model, different images)."""
+    exported = exports[key]
+    sequences = default_sequences(exported, 6)
+    first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
+    x_raw, dt_raw = raw_inputs(Emulator(exported.qmodel), first)
+    image = build_bench_image(exported.directory, "m", core, exported.directory / "bench")
+    dtype = np.dtype(VALUE_DTYPES[exported.manifest["value_type"]])
+    model = exported.qmodel.model
+    unicorn = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
+    qemu = qemu_step_counts(exported.directory, "m", core, x_raw[0], dt_raw[0], exported.manifest["value_type"])
+    assert qemu == unicorn.per_step
+    assert min(qemu) > 1000
+
+
+@pytest.mark.parametrize("core", ["cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33"])
+@pytest.mark.parametrize(
+    "key", ["ltc-float32", "ltc-fixed16", "ltc-fixed32", "cfc-float32", "cfc-fixed16", "cfc-fixed32"]
+)
+def test_cross_compiled_step_is_bit_exact_and_measured(exports: dict[str, Export], key: str, core: str) -> None:
+    result = bench_export(exports[key], core, default_sequences(exports[key], 4))
+    assert result.bit_exact
+    assert result.instructions_per_step > 1000
+    assert 0 < result.flash_model_bytes < 64 * 1024
+    assert 0 < result.stack_peak_bytes < 4096
+    assert sum(result.instruction_mix.values()) == pytest.approx(result.instructions_per_step)
+    if core in ("cortex-m4f", "cortex-m7", "cortex-m33") and "float32" in key:
+        assert result.instruction_mix["fp"] > 0 and result.flash_library_bytes == 0  # hardware FPU, no soft-float
+    if core == "cortex-m0" and "fixed16" in key and key.startswith("ltc"):
+        assert result.flash_library_bytes > 0  # __aeabi_idiv: M0 has no divide instruction
+
+
+def test_classify_uses_canonical_names() -> None:
+    assert [classify(n) for n in ("ldrsh", "vldr", "pop", "str", "push", "sdiv", "vdiv", "smlabb", "mla", "bl", "bne", "cbz",
+                                  "vmul", "add", "it", "bic")] == [
+        "load", "load", "load", "store", "store", "divide", "divide", "multiply", "multiply", "branch", "branch",
+        "branch", "fp", "other", "other", "other",
+    ]  # fmt: skip
+
+
+def test_bench_cli_json(exports: dict[str, Export]) -> None:
+    directory = str(exports["ltc-fixed16"].directory)
+    result = CliRunner().invoke(cli, ["bench", directory, "--board", "qemu-mps2-an386", "--steps", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    for key in (
+        "instructions_per_step",
+        "flash_model_bytes",
+        "flash_total_bytes",
+        "ram_static_bytes",
+        "stack_peak_bytes",
+    ):
+        assert info[key] > 0, key
+    assert info["flash_total_bytes"] > info["flash_model_bytes"]
+    assert info["core"] == "cortex-m4f" and info["bit_exact"] is True
+
+
+def test_bench_cli_unknown_board(exports: dict[str, Export], tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["bench", str(exports["ltc-fixed16"].directory), "--board", "no-such-board"])
+    assert result.exit_code == 1 and "no-such-board" in result.stderr
