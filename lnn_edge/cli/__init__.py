@@ -24,9 +24,23 @@ def cli() -> None:
 
 def _register() -> None:
     # Imported here so that ``lnn-edge --help`` stays fast and torch is only imported by verbs that need it.
-    from lnn_edge.cli import export_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd, train_cmd, verify_cmd
+    from lnn_edge.cli import (
+        bench_cmd,
+        boards_cmd,
+        build_cmd,
+        demo_cmd,
+        export_cmd,
+        flash_cmd,
+        import_cmd,
+        inspect_cmd,
+        quantize_cmd,
+        run_cmd,
+        train_cmd,
+        verify_cmd,
+    )
 
-    for module in (train_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd, export_cmd, verify_cmd):
+    for module in (train_cmd, import_cmd, inspect_cmd, quantize_cmd, run_cmd, export_cmd, verify_cmd, build_cmd,
+                   flash_cmd, bench_cmd, boards_cmd, demo_cmd):  # fmt: skip
         cli.add_command(module.command)
 
 

@@ -1,15 +1,20 @@
-"""``lnn-edge verify``: prove the generated C computes what Python computes (host; boards join later)."""
+"""``lnn-edge verify``: prove the generated C computes what Python computes, on the host or on a board."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
+from lnn_edge.boards import load_board
 from lnn_edge.cli.common import print_json
-from lnn_edge.datafile import load_inputs
-from lnn_edge.export import load_export
+from lnn_edge.datafile import Sequences, load_inputs
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.export import Export, load_export
 from lnn_edge.plots import plot_traces
+from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from lnn_edge.verify_board import BoardVerification, verify_on_board, verify_on_port
 from lnn_edge.verify_host import HostVerification, default_sequences, resize, verify_host
 
 
@@ -19,7 +24,8 @@ def format_verification(result: HostVerification) -> str:
         ("backend", "host C (gcc, cffi)"),
         ("precision", result.precision),
         ("data", f"{result.sequences} sequences x {result.steps} steps"),
-        ("C == emulator", "bit-exact (outputs and state, every step)" if result.bit_exact else f"NO: {result.mismatch}"),
+        ("C == emulator",
+         "bit-exact (outputs and state, every step)" if result.bit_exact else f"NO: {result.mismatch}"),
         ("outputs vs float64", f"max abs {o.max_abs:.3g} ({o.max_abs_rel_range:.2e} of range), RMSE {o.rmse:.3g}, "
                                f"MAE {o.mae:.3g}, rel L2 {o.rel_l2:.3g}, cosine {o.cosine:.8f}"),
         ("state vs float64", f"max abs {s.max_abs:.3g}, RMSE {s.rmse:.3g}"),
@@ -32,24 +38,74 @@ def format_verification(result: HostVerification) -> str:
     return "\n".join(lines)
 
 
+def format_board_verification(result: BoardVerification) -> str:
+    host = result.host
+    o = result.outputs
+    link = result.link
+    cycles = (
+        f"{result.cycles_per_step:.0f} per step (min {result.cycles.min()}, max {result.cycles.max()}; "
+        f"{result.cycles_kind}"
+    )
+    if result.instructions_per_tick is not None:
+        cycles += f", ~{result.cycles_per_step * result.instructions_per_tick:.0f} instructions"
+    rows = [
+        ("board", f"{result.board} ({result.core}, {result.device.clock_hz / 1e6:g} MHz) at {result.url}"),
+        ("precision", host.precision),
+        ("data", f"{host.sequences} sequences x {host.steps} steps"),
+        ("host C == emulator", "bit-exact" if host.bit_exact else f"NO: {host.mismatch}"),
+        ("board == host C == emulator", "bit-exact (outputs and state, every step)" if result.bit_exact
+         else f"NO: {result.mismatch}"),
+        ("board outputs vs float64",
+         f"max abs {o.max_abs:.3g} ({o.max_abs_rel_range:.2e} of range), RMSE {o.rmse:.3g}"),
+        ("threshold", f"max abs / range <= {host.threshold:g}"),
+        ("cycles", cycles + ")"),
+        ("link", f"{link.requests} requests, {link.retries} retries, {link.corrupted} corrupted frames, "
+                 f"{link.timeouts} time-outs, {link.reboots} restarts, {result.seconds:.1f} s"),
+    ]  # fmt: skip
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    lines.append("PASS" if result.passed else "FAIL")
+    return "\n".join(lines)
+
+
 @click.command("verify")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--data", type=click.Path(path_type=Path), default=None, help="Test inputs .npz ('x', optional 'dt').")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Steps per sequence (repeat or cut the data).")
 @click.option("--threshold", type=float, default=None, help="Max abs output error as a fraction of the output range.")
-@click.option("--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of traces and error.")
+@click.option(
+    "--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of traces and error."
+)
+@click.option(
+    "--port", default=None, help="Verify on the board at this pyserial URL (/dev/ttyACM0, socket://host:port)."
+)
+@click.option(
+    "--board",
+    default=None,
+    help="Verify on this board: emulated boards are built and run in QEMU; with --port, the expected board.",
+)
+@click.option("--baud", type=int, default=115200, show_default=True, help="Baud rate for --port serial devices.")
+@click.option("--timeout", type=click.FloatRange(min=0.01), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds to wait for each answer before retrying.")  # fmt: skip
+@click.option("--retries", type=click.IntRange(min=0), default=DEFAULT_RETRIES, show_default=True,
+              help="Retries per request (time-outs, corrupted frames) before giving up.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(
-    directory: Path, data: Path | None, steps: int | None, threshold: float | None, plot_path: Path | None, as_json: bool
-) -> None:
-    """Verify the export in DIRECTORY on the host: C vs emulator bit for bit, C vs the float64 reference.
+    directory: Path, data: Path | None, steps: int | None, threshold: float | None, plot_path: Path | None,
+    port: str | None, board: str | None, baud: int, timeout: float, retries: int, as_json: bool,
+) -> None:  # fmt: skip
+    """Verify the export in DIRECTORY: C vs emulator bit for bit, C vs the float64 reference.
 
-    Without --data the model's calibration sample is used (or random inputs). Exit code 1 on failure.
+    With --port or --board the model also runs on a board, step by step over the serial protocol, and the
+    board, the host C and the emulator must agree bit for bit on outputs and state at every step. Without
+    --data the model's calibration sample is used (or random inputs). Exit code 1 on failure.
 
     \b
     Examples:
       lnn-edge verify out/pendulum
       lnn-edge verify out/pendulum --data test.npz --steps 1000 --plot verify.png --json
+      lnn-edge verify out/pendulum --board qemu-mps2-an386 --json
+      lnn-edge verify out/pendulum --port /dev/ttyACM0 --board nucleo-f401re
     """
     export = load_export(directory)
     model = export.qmodel.model
@@ -57,13 +113,51 @@ def command(
         sequences = resize(load_inputs(data, model.input_size, model.dt), steps)
     else:
         sequences = default_sequences(export, steps)
-    result = verify_host(export, sequences, threshold)
+    if port is None and board is None:
+        result = verify_host(export, sequences, threshold)
+        if plot_path is not None:
+            plot_traces(plot_path, {k: v for k, v in result.traces.items() if k != "emulator"},
+                        f"{export.name} ({result.precision}): host C vs float64 reference")  # fmt: skip
+        if as_json:
+            print_json(result.as_dict())
+        else:
+            click.echo(format_verification(result))
+        if not result.passed:
+            raise SystemExit(1)
+        return
+    _verify_board(export, sequences, threshold, plot_path, port, board, baud, timeout, retries, as_json)
+
+
+def _verify_board(
+    export: Export, sequences: Sequences, threshold: float | None, plot_path: Path | None, port: str | None,
+    board_name: str | None, baud: int, timeout: float, retries: int, as_json: bool,
+) -> None:  # fmt: skip
+    board = load_board(board_name) if board_name is not None else None
+    if port is None and board is not None and not board.emulated:
+        raise LnnEdgeError(f"board {board.name} is real hardware: flash it (lnn-edge flash {export.directory} "
+                           f"--board {board.name}) and pass its serial device with --port")  # fmt: skip
+    total = int(sequences.x.shape[0] * sequences.x.shape[1])
+    show = sys.stderr.isatty()
+    with click.progressbar(length=total, label="steps on the board", file=sys.stderr, hidden=not show) as bar:
+        last = [0]
+
+        def advance(done: int) -> None:
+            bar.update(done - last[0])
+            last[0] = done
+
+        if port is not None:
+            result = verify_on_port(export, sequences, port, threshold, board=board, baud=baud,
+                                    timeout=timeout, retries=retries, on_step=advance)  # fmt: skip
+        else:
+            assert board is not None
+            result = verify_on_board(export, sequences, board, threshold, timeout=timeout,
+                                     retries=retries, on_step=advance)  # fmt: skip
     if plot_path is not None:
-        plot_traces(plot_path, {k: v for k, v in result.traces.items() if k != "emulator"},
-                    f"{export.name} ({result.precision}): host C vs float64 reference")  # fmt: skip
+        plot_traces(plot_path, {k: v for k, v in result.traces.items() if k in ("reference", "host C", "board", "dt")},
+                    f"{export.name} ({result.host.precision}) on {result.board} vs float64 reference")  # fmt: skip
     if as_json:
         print_json(result.as_dict())
     else:
-        click.echo(format_verification(result))
+        click.echo(format_board_verification(result))
     if not result.passed:
         raise SystemExit(1)

@@ -1,0 +1,231 @@
+"""Host-in-the-loop verification: the model on a board (or QEMU) against the host C, the emulator and float64.
+
+The same raw inputs the host harness gets are streamed step by step over the serial protocol; the board
+returns outputs, state and cycle counts for every step. Three backends that must agree bit for bit (board,
+host C, NumPy emulator) are compared on outputs and state at every step, and the board's outputs are
+measured against the float64 reference with the host verification's thresholds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lnn_edge.boards import Board, load_board
+from lnn_edge.datafile import Sequences
+from lnn_edge.emulator import Emulator
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.export import Export
+from lnn_edge.harness import compile_model
+from lnn_edge.metrics import ErrorMetrics, compare
+from lnn_edge.protocol import DeviceInfo
+from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LinkStats, SerialClient
+from lnn_edge.verify_host import HostVerification, Mismatch, emulator_raw, first_mismatch, raw_inputs, verify_host
+
+
+@dataclass
+class BoardMismatch:
+    """The first step where the board differs from a backend it must match bit for bit."""
+
+    against: str
+    mismatch: Mismatch
+
+    def __str__(self) -> str:
+        m = self.mismatch
+        return (f"{m.what}[{m.index}] differs at step {m.step} of sequence {m.sequence}: "
+                f"{self.against} {m.expected!r}, board {m.got!r}")  # fmt: skip
+
+
+@dataclass
+class BoardVerification:
+    """Result of ``lnn-edge verify --port/--board``: the host verification plus the board's leg."""
+
+    host: HostVerification
+    device: DeviceInfo
+    url: str
+    board: str
+    core: str
+    bit_exact: bool
+    mismatch: BoardMismatch | None
+    outputs: ErrorMetrics
+    state: ErrorMetrics
+    cycles: np.ndarray
+    cycles_kind: str
+    link: LinkStats
+    seconds: float
+    instructions_per_tick: float | None = None
+    traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.host.passed and self.bit_exact and self.outputs.max_abs_rel_range <= self.host.threshold
+
+    @property
+    def cycles_per_step(self) -> float:
+        return float(self.cycles.mean()) if self.cycles.size else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        result = self.host.as_dict()
+        result.update({
+            "passed": self.passed,
+            "bit_exact": self.bit_exact,
+            "host_bit_exact": self.host.bit_exact,
+            "max_abs_err": self.outputs.max_abs,
+            "outputs": self.outputs.as_dict(),
+            "state": self.state.as_dict(),
+            "first_mismatch": None if self.mismatch is None else str(self.mismatch),
+            "board": self.board,
+            "core": self.core,
+            "port": self.url,
+            "cycles_per_step": self.cycles_per_step,
+            "cycles_min": int(self.cycles.min()) if self.cycles.size else 0,
+            "cycles_max": int(self.cycles.max()) if self.cycles.size else 0,
+            "cycles_kind": self.cycles_kind,
+            "clock_hz": self.device.clock_hz,
+            "instructions_per_step": None if self.instructions_per_tick is None
+            else self.cycles_per_step * self.instructions_per_tick,
+            "link": self.link.as_dict(),
+            "seconds": self.seconds,
+        })  # fmt: skip
+        return result
+
+
+def host_raw(export: Export, x_raw: np.ndarray, dt_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The host C's raw outputs and states for raw inputs (the cffi build is cached by verify_host)."""
+    manifest = export.manifest
+    compiled = compile_model(export.directory, export.name, manifest["value_type"], manifest["inputs"],
+                             manifest["outputs"], manifest["state_size"])  # fmt: skip
+    return compiled.run_raw(x_raw, dt_raw)
+
+
+def _first_board_mismatch(candidates: list[tuple[str, np.ndarray, np.ndarray]], y: np.ndarray,
+                          state: np.ndarray) -> BoardMismatch | None:  # fmt: skip
+    for against, y_ref, state_ref in candidates:
+        found = first_mismatch(y_ref, y, "output") or first_mismatch(state_ref, state, "state")
+        if found is not None:
+            return BoardMismatch(against, found)
+    return None
+
+
+def verify_on_port(
+    export: Export,
+    sequences: Sequences,
+    url: str,
+    threshold: float | None = None,
+    board: Board | None = None,
+    baud: int = 115200,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    on_step: Callable[[int], None] | None = None,
+) -> BoardVerification:
+    """Stream ``sequences`` to the device at ``url`` and compare it with the host C, emulator and reference.
+
+    ``on_step`` is called after every step with the number of steps done (progress bars; tests use it to
+    disturb the link mid-run).
+    """
+    started = time.monotonic()
+    host = verify_host(export, sequences, threshold)
+    qmodel = export.qmodel
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    y_c, state_c = host_raw(export, x_raw, dt_raw)
+    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    batch, steps, _ = x_raw.shape
+    manifest = export.manifest
+    with SerialClient(url, baud=baud, timeout=timeout, retries=retries) as client:
+        device = client.check_export(export)
+        if board is not None and device.board != board.name:
+            raise LnnEdgeError(f"the device at {url} says it is board '{device.board}', not '{board.name}'")
+        dtype = client.dtype
+        y_b = np.zeros((batch, steps, manifest["outputs"]), dtype=dtype)
+        state_b = np.zeros((batch, steps, manifest["state_size"]), dtype=dtype)
+        cycles = np.zeros((batch, steps), dtype=np.int64)
+        done = 0
+        for b in range(batch):
+            client.reset()
+            for t in range(steps):
+                result = client.step(x_raw[b, t], dt_raw[b, t], want_state=True)
+                assert result.state is not None
+                y_b[b, t], state_b[b, t], cycles[b, t] = result.y, result.state, result.cycles
+                done += 1
+                if on_step is not None:
+                    on_step(done)
+        link = client.stats
+    y_b, state_b = y_b.astype(y_c.dtype), state_b.astype(state_c.dtype)
+    mismatch = _first_board_mismatch([("host C", y_c, state_c), ("emulator", y_e, state_e)], y_b, state_b)
+    if qmodel.is_fixed:
+        y_float = emulator.output_to_float(y_b.astype(np.int64))
+        state_float = emulator.state_to_float(state_b.astype(np.int64))
+    else:
+        y_float, state_float = y_b.astype(np.float64), state_b.astype(np.float64)
+    y_ref = host.traces["reference"]
+    from lnn_edge.reference import Reference
+
+    _, state_ref = Reference(qmodel.model).run(sequences.x, sequences.dt)
+    kind = _cycles_kind(device, board)
+    return BoardVerification(
+        host=host, device=device, url=url, board=device.board, core=device.core,
+        bit_exact=mismatch is None, mismatch=mismatch,
+        outputs=compare(y_float, y_ref), state=compare(state_float, state_ref),
+        cycles=cycles, cycles_kind=kind, link=link, seconds=time.monotonic() - started,
+        instructions_per_tick=_instructions_per_tick(board) if kind == "systick-icount" else None,
+        traces={**host.traces, "board": y_float},
+    )  # fmt: skip
+
+
+def _cycles_kind(device: DeviceInfo, board: Board | None) -> str:
+    """'systick-icount' under QEMU (ticks proportional to instructions), else what the device reports."""
+    if board is not None and board.emulated and device.cycles_kind == "systick":
+        return "systick-icount"
+    return device.cycles_kind
+
+
+def _instructions_per_tick(board: Board | None) -> float | None:
+    """Under QEMU -icount shift=S one instruction is 2^S ns, so a SysTick tick is 1e9 / (2^S f) instructions."""
+    if board is None or not board.emulated:
+        return None
+    return 1e9 / ((1 << board.icount_shift) * board.clock_hz)
+
+
+@contextlib.contextmanager
+def emulated_port(export_dir: str | Path, board: Board | str, qmp: bool = False) -> Iterator[Any]:
+    """Build the firmware (cached), start QEMU, yield the running instance (``.url``), stop QEMU afterwards."""
+    from lnn_edge.build import build_firmware
+    from lnn_edge.qemu import running
+
+    board = board if isinstance(board, Board) else load_board(board)
+    built = build_firmware(export_dir, board)
+    with running(board, built.elf, qmp=qmp) as instance:
+        yield instance
+
+
+def verify_on_board(
+    export: Export,
+    sequences: Sequences,
+    board: Board | str,
+    threshold: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    retries: int = DEFAULT_RETRIES,
+    on_step: Callable[[int], None] | None = None,
+) -> BoardVerification:
+    """Verify on an emulated board: build if needed, run it in QEMU, verify over its socket, stop QEMU."""
+    board = board if isinstance(board, Board) else load_board(board)
+    if not board.emulated:
+        raise LnnEdgeError(
+            f"board {board.name} is real hardware: flash it (lnn-edge flash {export.directory} --board {board.name}) "
+            f"and verify with --port (its serial device)"
+        )
+    with emulated_port(export.directory, board) as instance:
+        try:
+            return verify_on_port(export, sequences, instance.url, threshold, board=board, timeout=timeout,
+                                  retries=retries, on_step=on_step)  # fmt: skip
+        except LnnEdgeError as error:
+            if not instance.alive():
+                raise LnnEdgeError(f"{error} ({instance.describe_exit()})") from None
+            raise
