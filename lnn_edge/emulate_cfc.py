@@ -4,38 +4,47 @@ This is the specification of the CfC templates. Array, format and shift names ar
 :mod:`lnn_edge.quantize_cfc` (``L`` = ``""`` for a dense cell, ``lK_`` for wired layer K); ``B`` storage bits,
 ``W = 2B`` accumulator bits (int32_t / int64_t), ``s = B - 1``, ``ONE = 2**s``. ``sat_B`` clamps to the signed
 B-bit range; ``rshift_round(v, k) = (v + 2**(k-1)) >> k`` (arithmetic shift, k >= 0; k = 0: v itself).
-``sigmoid_q``, ``tanh_q``, ``exp_neg_q`` are :mod:`lnn_edge.fixedpoint`'s on a W-bit argument (the table clamps
-past its span); ``tanh_q`` reads its argument in Q(z+1) (tanh(x) = 2 sigmoid(2x) - 1 with the Q z table);
-``phi_q`` is ``sigmoid_q`` with ``phi_table`` (same symmetry: Phi(-x) = 1 - Phi(x)).
+``T(v)`` is the tanh table (:class:`lnn_edge.fixedpoint.CfcTable`, ``tanh_table``): ``v`` in Q``t`` is saturated
+to ``t + 4`` bits (the span [-8, 8)), the segment is addressed directly by the signed value (no abs, no
+mirroring), the result is in Q``s`` with ``abs <= ONE - 1``. A sigmoid is ``(1 + tanh(x/2)) / 2``: its argument
+``x`` is produced in Q(t-1), which the table reads as ``x/2`` in Q``t``. ``phi_q`` is
+:func:`lnn_edge.fixedpoint.sigmoid_q` with ``phi_table`` (Phi(-x) = 1 - Phi(x)); ``exp_neg_q`` is
+:mod:`lnn_edge.fixedpoint`'s.
 
 Fixed point, one step. Inputs ``x_q`` (per-feature Q``x_frac``, already saturated to B bits), state ``h``
 (Q``h``), elapsed time ``dt_q`` (Q``dt``, in [0, 2**(B-1) - 1]). The CfC layers run in order (a dense cell is
 one layer); layer 0 reads ``u = x_q``, layer K > 0 reads ``u`` = the NEW state of layer K-1; ``z = [u ; h_L]``
 where ``h_L`` is this layer's slice of the OLD state. ``Linear name(z)`` is
-``acc[r] = name_b[r] + sum_c name_w[r,c] * z[c]``, an exact W-bit integer sum (any order; wired ff1/ff2 may
-skip the synapses with ``Lmask = 0``: their weights are 0). Every line below is per neuron r.
+``acc[r] = name_b[r] + sum_c name_w[r,c] * z[c]``, an exact W-bit integer sum (any order, any grouping: wired
+ff1/ff2 may skip the synapses with ``Lmask = 0``, their weights are 0; the C adds pairs of products with SMLAD).
+The C folds rounding into biases: where an accumulator is read by ``rshift_round(acc, k)`` its bias holds
+``2**(k-1)`` and the C shifts with ``>>`` (the time_b bias also holds ``2**(Lg_s-1) << Ltb_s``, the gate's
+rounding); the quantizer proves those sums fit W bits. Every line below is per neuron r.
 
 ==========================================================================  ============================
 operation                                                                   result
 ==========================================================================  ============================
 BACKBONE (dense cells), K = 0, 1, ...: ``acc = Linear bbK(z)``               Q``bbK_acc``, W
-- tanh: ``a = rshift_round(tanh_q(rshift_round(acc, bbK_sz)), bbK_so)``     Q``bbK_act``, B
-- lecun_tanh: ``v = sat_B(rshift_round(acc, bbK_sz))``                       Q``z``, B (exact clamp)
-  ``v = rshift_round(v * lecun_in, B - 2)``                                  Q(z+1) of 0.666 x, W
-  ``a = rshift_round(tanh_q(v) * lecun_out, bbK_so)``                        Q``bbK_act``, B
+- tanh, lecun_tanh: ``a = T(rshift_round(acc, bbK_sz))``                     Q``s`` (= Q``bbK_act``), B
+  (lecun_tanh: 0.666 is in bbK's weights and bias, 1.7159 in the weights
+  of whatever reads ``a``: the next backbone layer or every head)
 - relu: ``a = sat_B(max(rshift_round(acc, bbK_sa), 0))``, logged ``bbK``     Q``bbK_act``, B
 - silu: ``v = sat_B(rshift_round(acc, bbK_sa))``, logged ``bbK``             Q``bbK_act``, B
-  ``a = rshift_round(v * sigmoid_q(rshift_round(acc, bbK_sz)), s)``          Q``bbK_act``, B
-- gelu: as silu with ``phi_q`` in place of ``sigmoid_q``                     Q``bbK_act``, B
+  ``a = rshift_round(v * (ONE + T(rshift_round(acc, bbK_sz))), s + 1)``      Q``bbK_act``, B
+- gelu: ``v`` as silu, ``a = rshift_round(v * phi_q(rshift_round(acc,        Q``bbK_act``, B
+  bbK_sz)), s)`` (phi reads Q``z``)
   then ``z = a`` (next backbone layer, or the heads)
 GATED HEADS (default, no_gate)
-``t1 = tanh_q(rshift_round(Linear Lff1(z), Lff1_sz))``                       Q``s``, abs <= ONE
-``t2 = tanh_q(rshift_round(Linear Lff2(z), Lff2_sz))``                       Q``s``, abs <= ONE
+``t1 = T(rshift_round(Linear Lff1(z), Lff1_sz))``                            Q``s``, abs <= ONE - 1
+``t2 = T(rshift_round(Linear Lff2(z), Lff2_sz))``                            Q``s``, abs <= ONE - 1
 ``ta = rshift_round(Linear Lta(z), Lta_s)``                                  Q``Lta``, B
-``gz = rshift_round(ta * dt_q, Lg_s) + rshift_round(Linear Ltb(z), Ltb_sz)``  Q``z``, W
-``g = sigmoid_q(gz)``                                                        Q``s``, in [0, ONE]
-default: ``h' = rshift_round(t1 * (ONE - g) + g * t2, h_s2)``                Q``h``, abs <= 2**h
-no_gate: ``h' = rshift_round(t1, h_s1) + rshift_round(g * t2, h_s2)``        Q``h``, abs <= 2**(h+1)
+``gz = ta * dt_q + rshift_round(Linear Ltb(z), Ltb_s)``                      Q(``Lta`` + ``dt``), W
+``tg = T(rshift_round(gz, Lg_s))`` = tanh(gz/2) = 2 sigmoid(gz) - 1          Q``s``, abs <= ONE - 1
+default: ``h' = ((t1 + t2) * ONE + tg * (t2 - t1) + 2**(h_s-1) - 1) >> h_s``  Q``h``, abs <= 2**h
+  (= t1 (1 - g) + g t2 with g = (ONE + tg) / 2; rounding half down keeps the
+  sum inside W bits: it is at most 2**(W-1) - 1; h_s = 2s + 1 - h)
+no_gate: ``g = (tg + ONE + 1) >> 1``                                         Q``s``, in [1, ONE]
+  ``h' = rshift_round(t1, h_s1) + rshift_round(g * t2, h_s2)``               Q``h``, abs <= 2**(h+1)
 PURE
 ``f1 = rshift_round(Linear Lff1(z), Lff1_sp)``                               Q``Lf1``, B
 ``k = Ltau + abs(f1)``                                                       Q``Lf1``, B
@@ -53,11 +62,13 @@ logged ``y`` (a proven no-op); without a mapping ``y = p``
 
 Float32, one step (:class:`CfcFloat32Step`): the same structure on the float32 parameters, every operation
 one IEEE binary32 operation. A Linear is ``acc = b[r]; acc = acc + w[r,0]*z[0]; acc = acc + w[r,1]*z[1]; ...``
-(bias first, then the columns in increasing index; wired ff1/ff2 skip the masked columns). Nonlinearities are
-:mod:`lnn_edge.f32math`'s. The heads follow ncps's order: ``g = sigmoid(ta*t + tb)``; default
-``h' = tanh(ff1)*(1 - g) + g*tanh(ff2)``; no_gate ``h' = tanh(ff1) + g*tanh(ff2)``;
-pure ``h' = ((-A) * exp_neg(t * (tau + abs(ff1)))) * ff1 + A``. Outputs ``y = fc(h')``, then
-``y = y*out_w + out_b``.
+(bias first, then the columns in increasing index; a wired layer's ff1/ff2 skip the masked columns unless
+:func:`lnn_edge.quantize_cfc.ff_dense` evaluates them densely, adding the zero products too). tanh is the
+rational :func:`lnn_edge.f32math.cfc_tanh` (x P(x^2) / Q(x^2) on [-9, 9]), backbone activations
+``f32math.CFC_ACTIVATIONS``. Heads: ``gate = ta*t + tb``; default ``h' = f32math.cfc_gated_mix(ff1, ff2, gate)``
+(tanh(ff1) (1 - g) + g tanh(ff2) as one fraction, one division); no_gate
+``h' = cfc_tanh(ff1) + cfc_sigmoid(gate) * cfc_tanh(ff2)``; pure
+``h' = ((-A) * exp_neg(t * (tau + abs(ff1)))) * ff1 + A``. Outputs ``y = fc(h')``, then ``y = y*out_w + out_b``.
 """
 
 from __future__ import annotations
@@ -66,9 +77,10 @@ import numpy as np
 
 from lnn_edge import f32math
 from lnn_edge.emulate_common import SaturationLog
-from lnn_edge.fixedpoint import InterpTable, exp_neg_q, rshift_round, saturate, sigmoid_q, tanh_q
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.fixedpoint import CfcTable, InterpTable, exp_neg_q, rshift_round, saturate, sigmoid_q
 from lnn_edge.qmodel import QuantizedModel
-from lnn_edge.quantize_cfc import PHI_SPAN_LOG2, cfc_layers
+from lnn_edge.quantize_cfc import CFC_SCHEME, PHI_SPAN_LOG2, cfc_layers, ff_dense
 
 Array = np.ndarray
 F32 = np.float32
@@ -104,10 +116,18 @@ class CfcFixedStep:
         self.proj = model.cfc.proj_size is not None
         self.affine = model.cfc.output_mapping == "affine"
         fz = qmodel.formats["z"]
-        self._sigmoid: InterpTable | None = None  # pure mode without a sigmoid-using backbone has no table
-        if "sigmoid_table" in self.q:
-            index_bits = int(self.c["sigmoid_index_bits"])
-            self._sigmoid = InterpTable("sigmoid", _ints(self.q["sigmoid_table"]), fz, self.s, 4, index_bits)
+        if int(self.c.get("cfc_scheme", 1)) != CFC_SCHEME:
+            raise LnnEdgeError(
+                "this quantized CfC was made by an older lnn-edge (fixed-point scheme "
+                f"{self.c.get('cfc_scheme', 1)}, now {CFC_SCHEME}): quantize the float model again"
+            )
+        self._tanh: CfcTable | None = None  # pure mode without a tanh-using backbone has no table
+        if "tanh_table" in self.q:
+            index_bits = int(self.c["tanh_index_bits"])
+            mirrored = bool(self.c.get("tanh_mirrored", 0))
+            self._tanh = CfcTable(
+                "cfc_tanh", _ints(self.q["tanh_table"]), qmodel.formats["t"], self.s, 3, index_bits, mirrored
+            )
         self.phi: InterpTable | None = None
         if "phi_table" in self.q:
             bits = int(self.c["phi_index_bits"])
@@ -121,9 +141,9 @@ class CfcFixedStep:
         self.trace: dict[str, Array] | None = None
 
     @property
-    def sigmoid(self) -> InterpTable:
-        assert self._sigmoid is not None
-        return self._sigmoid
+    def tanh(self) -> CfcTable:
+        assert self._tanh is not None
+        return self._tanh
 
     def _t(self, name: str, value: Array) -> Array:
         if self.trace is not None:
@@ -144,15 +164,8 @@ class CfcFixedStep:
             name = f"bb{k}"
             acc = self._linear(name, z)
             act = self.activation
-            if act == "tanh":
-                z = rshift_round(
-                    tanh_q(rshift_round(acc, self._sh(f"{name}_sz")), self.sigmoid), self._sh(f"{name}_so")
-                )
-            elif act == "lecun_tanh":
-                v = saturate(rshift_round(acc, self._sh(f"{name}_sz")), bits)
-                v = rshift_round(v * int(self.c["lecun_in"]), bits - 2)
-                t = self._t(f"{name}.lecun", tanh_q(v, self.sigmoid) * int(self.c["lecun_out"]))
-                z = rshift_round(t, self._sh(f"{name}_so"))
+            if act in ("tanh", "lecun_tanh"):
+                z = self.tanh(rshift_round(acc, self._sh(f"{name}_sz")))
             elif act == "relu":
                 v = np.maximum(rshift_round(acc, self._sh(f"{name}_sa")), 0)
                 z = saturate(v, bits)
@@ -163,25 +176,30 @@ class CfcFixedStep:
                 v = saturate(raw, bits)
                 if log is not None:
                     log.record(name, v != raw)
-                table = self.sigmoid if act == "silu" else self.phi
-                assert table is not None
-                gate = sigmoid_q(rshift_round(acc, self._sh(f"{name}_sz")), table)
-                z = rshift_round(self._t(f"{name}.prod", v * gate), s)
+                if act == "silu":
+                    half = self.tanh(rshift_round(acc, self._sh(f"{name}_sz")))  # tanh(x/2) = 2 sigmoid(x) - 1
+                    z = rshift_round(self._t(f"{name}.prod", v * (self.one + half)), s + 1)
+                else:
+                    assert self.phi is not None
+                    gate = sigmoid_q(rshift_round(acc, self._sh(f"{name}_sz")), self.phi)
+                    z = rshift_round(self._t(f"{name}.prod", v * gate), s)
             self._t(f"{name}.a", z)
         return z
 
     def _gated(self, pre: str, z: Array, dt_q: Array) -> Array:
-        t1 = tanh_q(rshift_round(self._linear(f"{pre}ff1", z), self._sh(f"{pre}ff1_sz")), self.sigmoid)
-        t2 = tanh_q(rshift_round(self._linear(f"{pre}ff2", z), self._sh(f"{pre}ff2_sz")), self.sigmoid)
+        t1 = self.tanh(rshift_round(self._linear(f"{pre}ff1", z), self._sh(f"{pre}ff1_sz")))
+        t2 = self.tanh(rshift_round(self._linear(f"{pre}ff2", z), self._sh(f"{pre}ff2_sz")))
         ta = self._t(f"{pre}ta.q", rshift_round(self._linear(f"{pre}ta", z), self._sh(f"{pre}ta_s")))
-        tb = rshift_round(self._linear(f"{pre}tb", z), self._sh(f"{pre}tb_sz"))
-        product = self._t(f"{pre}g.prod", ta * dt_q[:, None])
-        gz = self._t(f"{pre}g.z", rshift_round(product, self._sh(f"{pre}g_s")) + tb)
-        g = sigmoid_q(gz, self.sigmoid)
+        tb = rshift_round(self._linear(f"{pre}tb", z), self._sh(f"{pre}tb_s"))
+        gz = self._t(f"{pre}g.z", ta * dt_q[:, None] + tb)
+        tg = self.tanh(rshift_round(gz, self._sh(f"{pre}g_s")))  # tanh(gz / 2) = 2 sigmoid(gz) - 1
+        one = self.one
         if self.mode == "no_gate":
+            g = (tg + one + 1) >> 1
             return rshift_round(t1, self._sh("h_s1")) + rshift_round(self._t(f"{pre}h.prod", g * t2), self._sh("h_s2"))
-        num = self._t(f"{pre}h.num", t1 * (self.one - g) + g * t2)
-        return rshift_round(num, self._sh("h_s2"))
+        shift = self._sh("h_s")
+        num = self._t(f"{pre}h.num", (t1 + t2) * one + tg * (t2 - t1) + ((1 << (shift - 1)) - 1))
+        return num >> shift
 
     def _pure(self, pre: str, z: Array, dt_q: Array) -> Array:
         assert self.exp is not None
@@ -232,7 +250,7 @@ class CfcFloat32Step:
         assert model.cfc is not None
         self.p = qmodel.params
         self.mode = model.cfc.mode
-        self.activation = f32math.ACTIVATIONS[model.cfc.activation]
+        self.activation = f32math.CFC_ACTIVATIONS[model.cfc.activation]
         self.backbone = int(qmodel.constants["backbone_layers"])
         self.layers = cfc_layers(model)
         self.proj = model.cfc.proj_size is not None
@@ -251,12 +269,13 @@ class CfcFloat32Step:
         """x [B,S], h [B,N], dt [B] (float32) -> (y [B,M], h [B,N])."""
         x, h = np.asarray(x, dtype=F32), np.asarray(h, dtype=F32)
         t = np.asarray(dt, dtype=F32)[:, None]
-        one = F32(1.0)
         parts = []
         u = x
         for layer in self.layers:
             pre = layer.name
             mask = self.p.get(f"{pre}mask")
+            if mask is not None and ff_dense(mask, "float32"):
+                mask = None  # evaluated densely: the absent synapses' zero weights are added too
             z = np.concatenate([u, h[:, layer.start : layer.start + layer.size]], axis=1)
             for k in range(self.backbone):
                 z = self.activation(self._linear(f"bb{k}", z))
@@ -266,10 +285,12 @@ class CfcFloat32Step:
                 e = f32math.exp_neg(t * (self.p[f"{pre}tau"] + np.abs(ff1)))
                 u = ((-a) * e) * ff1 + a
             else:
-                t1 = f32math.tanh(ff1)
-                t2 = f32math.tanh(self._linear(f"{pre}ff2", z, mask))
-                g = f32math.sigmoid(self._linear(f"{pre}ta", z) * t + self._linear(f"{pre}tb", z))
-                u = t1 + g * t2 if self.mode == "no_gate" else t1 * (one - g) + g * t2
+                ff2 = self._linear(f"{pre}ff2", z, mask)
+                gate = self._linear(f"{pre}ta", z) * t + self._linear(f"{pre}tb", z)
+                if self.mode == "no_gate":
+                    u = f32math.cfc_tanh(ff1) + f32math.cfc_sigmoid(gate) * f32math.cfc_tanh(ff2)
+                else:
+                    u = f32math.cfc_gated_mix(ff1, ff2, gate)
             parts.append(u)
         y = self._linear("fc", u) if self.proj else u
         if self.affine:

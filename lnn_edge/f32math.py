@@ -116,3 +116,127 @@ def silu(x: Array) -> Array:
 
 
 ACTIVATIONS = {"lecun_tanh": lecun_tanh, "tanh": tanh, "relu": relu, "silu": silu, "gelu": gelu}
+
+
+# --- CfC: tanh as a rational function (no exp), and the gated update with one division -----------------------
+
+CFC_TANH_CLAMP = F32(9.0)
+"""tanh(9) = 1 - 3e-8 rounds to 1 in float32: inputs are clamped to [-9, 9] first, on the bit pattern: an
+input whose magnitude bits exceed those of 9.0 (NaN included) becomes 9.0 with its sign."""
+CFC_TANH_CLAMP_BITS = 0x41100000
+CFC_TANH_P = tuple(
+    F32(float.fromhex(h))
+    for h in ("0x1.fffffcp-1", "0x1.11e21p-3", "0x1.c8fe36p-9", "0x1.5775bep-16", "0x1.c50182p-27")
+)
+CFC_TANH_Q = tuple(
+    F32(float.fromhex(h)) for h in ("0x1.0p+0", "0x1.de4644p-2", "0x1.a76516p-6", "0x1.570782p-12", "0x1.9d8876p-21")
+)
+"""tanh(x) ~ x P(x^2) / Q(x^2) on [-9, 9] (P and Q of degree 4, fitted by iteratively reweighted least squares
+on the linearized problem): max error 1.9e-8 in exact arithmetic, 3.3e-7 in float32 with the operation order
+below."""
+
+
+def cfc_tanh_parts(x: Array) -> tuple[Array, Array]:
+    """Numerator and denominator of the CfC tanh: x clamped to [-9, 9] (see :data:`CFC_TANH_CLAMP`); x2 = x * x;
+    P and Q by Horner from the highest coefficient (``p = p * x2 + c``); returns (x * P, Q).
+    Q >= 1."""
+    bits = f32(x).view(np.uint32)
+    clamped = (bits & np.uint32(0x80000000)) | np.uint32(CFC_TANH_CLAMP_BITS)
+    x = np.where((bits & np.uint32(0x7FFFFFFF)) > CFC_TANH_CLAMP_BITS, clamped, bits).view(np.float32)
+    x2 = x * x
+    p = np.full_like(x2, CFC_TANH_P[-1])
+    for c in CFC_TANH_P[-2::-1]:
+        p = p * x2 + c
+    q = np.full_like(x2, CFC_TANH_Q[-1])
+    for c in CFC_TANH_Q[-2::-1]:
+        q = q * x2 + c
+    return x * p, q
+
+
+def cfc_tanh(x: Array) -> Array:
+    """tanh(x) = numerator / denominator of :func:`cfc_tanh_parts` (one division)."""
+    n, d = cfc_tanh_parts(x)
+    return n / d
+
+
+def cfc_gated_mix(f1: Array, f2: Array, u: Array) -> Array:
+    """tanh(f1) (1 - g) + g tanh(f2) with g = sigmoid(u) = (1 + tanh(u / 2)) / 2, as ONE fraction:
+    with (n1, d1), (n2, d2), (ng, dg) the parts of tanh(f1), tanh(f2), tanh(0.5 u):
+    ``p12 = n1 * d2; p21 = n2 * d1; num = (p12 + p21) * dg + ng * (p21 - p12); den = ((d1 * d2) * dg) * 2``,
+    result ``num / den``."""
+    n1, d1 = cfc_tanh_parts(f1)
+    n2, d2 = cfc_tanh_parts(f2)
+    ng, dg = cfc_tanh_parts(HALF * f32(u))
+    p12 = n1 * d2
+    p21 = n2 * d1
+    num = (p12 + p21) * dg + ng * (p21 - p12)
+    den = ((d1 * d2) * dg) * TWO
+    return num / den
+
+
+def cfc_sigmoid(u: Array) -> Array:
+    """sigmoid(u) = 0.5 + 0.5 tanh(0.5 u) with the CfC tanh."""
+    return HALF + HALF * cfc_tanh(HALF * f32(u))
+
+
+def cfc_lecun_tanh(x: Array) -> Array:
+    """1.7159 tanh(0.666 x) with the CfC tanh."""
+    return LECUN_A * cfc_tanh(LECUN_B * f32(x))
+
+
+def cfc_silu(x: Array) -> Array:
+    """x sigmoid(x) = h + h tanh(h), h = 0.5 x, with the CfC tanh."""
+    h = HALF * f32(x)
+    return h + h * cfc_tanh(h)
+
+
+CFC_ACTIVATIONS = {"lecun_tanh": cfc_lecun_tanh, "tanh": cfc_tanh, "relu": relu, "silu": cfc_silu, "gelu": gelu}
+"""Backbone activations of the float32 CfC step (tanh-based ones use :func:`cfc_tanh`)."""
+
+
+# --- LTC: 2**t from a table of 2**(j/256) and one linear correction, branch-free on the common path --------
+
+EXP2_TABLE_BITS = 8
+"""2**t = 2**k * 2**(j/256) * 2**r with n = round(t * 256) = 256 k + j and |r| <= 1/512."""
+EXP2_SHIFT = 23 - EXP2_TABLE_BITS
+EXP2_MAGIC = F32(1.5 * 2.0**EXP2_SHIFT)
+"""t + MAGIC rounds t to a multiple of 2**-8 (for |t| < 2**14): its low mantissa bits are n."""
+EXP2_MAGIC_BITS = int(np.array(EXP2_MAGIC, dtype=np.float32).view(np.int32))
+EXP2_CLAMP = F32(125.0)
+EXP2_LIMIT = 125 << EXP2_TABLE_BITS
+"""|n| beyond this (|t| > 125 + 2**-9, or NaN): t is clamped to +-125 first, so every result is a normal float
+(2**-125 (1 - 2**-9 ln 2) > 2**-126): no subnormal arithmetic, whose speed and flushing vary between FPUs."""
+EXP2_TABLE = tuple(
+    int(np.array(2.0 ** (j / (1 << EXP2_TABLE_BITS)), dtype=np.float32).view(np.uint32)) - (j << EXP2_SHIFT)
+    for j in range(1 << EXP2_TABLE_BITS)
+)
+"""bits(2**(j/256)) - (j << 15): adding (bits(t + MAGIC) << 15) (mod 2**32) gives bits(2**k * 2**(j/256))."""
+EXP2_C0, EXP2_C1 = F32(1.0000008), F32(0.69314736)
+"""2**r ~= C0 + C1 r on |r| <= 1/512 (max relative error 9e-7, rounding included)."""
+
+
+def exp2_fast(t: Array) -> Array:
+    """2**t in float32 for any float32 t: |t| <= 125 directly, beyond (or NaN) as 2**(+-125).
+
+    y = t + MAGIC; n = bits(y) - bits(MAGIC); if |n| > 125 * 256: t = (t < 0 ? -125 : 125) and y again;
+    r = t - (y - MAGIC); scale = float(TABLE[bits(y) & 255] + (bits(y) << 15)); result scale * (C0 + C1 r).
+    Max relative error 9e-7 against 2**t (tests/test_fixedpoint.py checks it densely over [-125, 125]).
+    """
+    t = f32(t)
+    with np.errstate(invalid="ignore", over="ignore"):
+        y = t + EXP2_MAGIC
+        n = y.view(np.int32).astype(np.int64) - EXP2_MAGIC_BITS
+        clamp = ~((n >= -EXP2_LIMIT) & (n <= EXP2_LIMIT))
+        t = np.where(clamp, np.where(t < F32(0.0), -EXP2_CLAMP, EXP2_CLAMP), t).astype(np.float32)
+        y = (t + EXP2_MAGIC).astype(np.float32)
+        r = t - (y - EXP2_MAGIC)
+        bits = y.view(np.uint32).astype(np.uint64)
+        table = np.asarray(EXP2_TABLE, dtype=np.uint64)
+        scale = ((table[bits & ((1 << EXP2_TABLE_BITS) - 1)] + (bits << EXP2_SHIFT)) & 0xFFFFFFFF).astype(np.uint32)
+        return scale.view(np.float32) * (EXP2_C0 + EXP2_C1 * r)
+
+
+def conductance_fast(w: Array, t: Array) -> Array:
+    """w * sigmoid(z) as w / (1 + 2**t) with t = -z log2(e): one division, no symmetry handling (2**t is
+    finite for every t, so 1 + 2**t >= 1)."""
+    return f32(w) / (ONE + exp2_fast(t))

@@ -170,3 +170,179 @@ def exp_neg_q(u: Array, table: InterpTable, factors: tuple[int, ...]) -> Array:
     factor = np.asarray(factors, dtype=np.int64)[np.where(in_range, whole, 0)]
     product = rshift_round(factor * table(fraction), table.out_frac)
     return np.where(in_range, product, 0)
+
+
+# --- CfC: a full-range (signed-index) interpolated table ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CfcTable:
+    """An odd function on [-2**span_log2, 2**span_log2) sampled at equal segments, linearly interpolated, read
+    with a signed input: the CfC's tanh.
+
+    Input: any integer ``a`` in Q``in_frac``; it is first saturated to ``n = in_frac + span_log2 + 1`` bits
+    (so the table clamps past its span: one SSAT on ARMv7-M).
+
+    * Full (``mirrored`` False): the table covers [-span, span] with ``2**index_bits`` segments and is addressed
+      directly by the signed value, no abs, no mirroring: segment ``i = (t >> fs) + 2**(index_bits - 1)``
+      (``fs = n - index_bits``), position ``r = t & (2**fs - 1)``, result
+      ``T[i] + rshift_round((T[i+1] - T[i]) * r, fs)`` in Q``out_frac``. ``T[0]`` is the value at -span.
+    * Mirrored: the table covers [0, span] with ``2**index_bits`` segments; ``t`` is saturated symmetrically to
+      ``+-(2**(n-1) - 1)``, looked up as above by ``m = abs(t)`` (``i = m >> fs``, ``fs = n - 1 - index_bits``)
+      and negated for ``t < 0``: exactly odd, half the table for the same resolution.
+
+    The table holds ``2**index_bits + 1`` signed entries.
+    """
+
+    name: str
+    values: tuple[int, ...]
+    in_frac: int
+    out_frac: int
+    span_log2: int
+    index_bits: int
+    mirrored: bool = False
+
+    @property
+    def in_bits(self) -> int:
+        """Width ``n`` the input is saturated to."""
+        return self.in_frac + self.span_log2 + 1
+
+    @property
+    def frac_shift(self) -> int:
+        return self.in_bits - self.index_bits - (1 if self.mirrored else 0)
+
+    def __call__(self, a: Array) -> Array:
+        table = np.asarray(self.values, dtype=np.int64)
+        fs = self.frac_shift
+        if self.mirrored:
+            top = (1 << (self.in_bits - 1)) - 1
+            t = np.clip(as_int(a), -top, top)
+            m = np.abs(t)
+            index = m >> fs
+            low, high = table[index], table[index + 1]
+            value = low + rshift_round((high - low) * (m & ((1 << fs) - 1)), fs)
+            return np.where(t < 0, -value, value)
+        t = saturate(as_int(a), self.in_bits)
+        index = (t >> fs) + (1 << (self.index_bits - 1))
+        low, high = table[index], table[index + 1]
+        return low + rshift_round((high - low) * (t & ((1 << fs) - 1)), fs)
+
+
+def cfc_tanh_values(index_bits: int, out_frac: int, span_log2: int = 3, mirrored: bool = False) -> tuple[int, ...]:
+    """Samples of tanh for :class:`CfcTable`: on [-2**span_log2, 2**span_log2], or on [0, 2**span_log2] when
+    ``mirrored``, ``2**index_bits + 1`` of them, in Q``out_frac``.
+
+    Each sample is tanh(x_i) - tanh''(x_i) h**2 / 16 (h the segment width), rounded: that moves the chords
+    half way across the curve, halving the worst interpolation error (|tanh''| h**2 / 16 instead of / 8).
+    Samples are clamped to +-(2**out_frac - 1): every result fits ``out_frac + 1`` signed bits, and the full
+    table is odd (``T[2**index_bits - i] = -T[i]``).
+    """
+    count = 1 << index_bits
+    start = 0.0 if mirrored else -math.ldexp(1.0, span_log2)
+    width = math.ldexp(1.0, span_log2 + (0 if mirrored else 1) - index_bits)
+    x = start + width * np.arange(count + 1, dtype=np.float64)
+    value = np.tanh(x)
+    value = value + 2.0 * value * (1.0 - value * value) * width * width / 16.0
+    one = 1 << out_frac
+    scaled = value * one
+    rounded = np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
+    return tuple(int(v) for v in np.clip(rounded, -(one - 1), one - 1))
+
+
+def cfc_tanh_table(
+    index_bits: int, in_frac: int, out_frac: int, span_log2: int = 3, mirrored: bool = False
+) -> CfcTable:
+    """tanh on [-8, 8) (``span_log2`` 3) for inputs in Q``in_frac`` (see :class:`CfcTable`)."""
+    if in_frac + span_log2 + (0 if mirrored else 1) < index_bits + 1:
+        raise ValueError(f"cfc tanh table: input format Q{in_frac} is too coarse for {2**index_bits} segments")
+    values = cfc_tanh_values(index_bits, out_frac, span_log2, mirrored)
+    return CfcTable("cfc_tanh", values, in_frac, out_frac, span_log2, index_bits, mirrored)
+
+
+# --- LTC: a sigmoid table over [-16, 16) read at a clamped segment ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ClampedTable:
+    """A function on [-2**span_log2, 2**span_log2) sampled at ``2**index_bits`` equal segments, linearly
+    interpolated, read at ANY integer position without saturating it first: the LTC's sigmoid.
+
+    Input: an integer ``t``, the argument's distance from ``-2**span_log2`` in Q``in_frac`` (``t = 0`` is
+    ``-2**span_log2``, ``t = 2**(in_frac + span_log2)`` is 0). Segment
+    ``i = clamp(t >> fs, 0, 2**index_bits - 1)`` (one USAT on ARMv7-M), position ``r = t & (2**fs - 1)`` taken
+    from ``t`` even where ``i`` was clamped, result ``T[i] + (((T[i+1] - T[i]) * r) >> fs)`` (the
+    interpolation rounds down: at most one LSB below the chord), ``fs = in_frac + span_log2 + 1 - index_bits``.
+    The end segments are flat (``T[0] == T[1]``, ``T[-2] == T[-1]``), so a clamped segment gives its end
+    sample whatever ``r`` is: no fix-up. The C computes ``i`` and ``r`` straight from a wider ``p`` with
+    ``t = p >> shift`` (:meth:`read`).
+    """
+
+    name: str
+    values: tuple[int, ...]
+    in_frac: int
+    out_frac: int
+    span_log2: int
+    index_bits: int
+
+    @property
+    def frac_shift(self) -> int:
+        return self.in_frac + self.span_log2 + 1 - self.index_bits
+
+    @property
+    def offset(self) -> int:
+        """The position of argument 0: ``2**(in_frac + span_log2)``."""
+        return 1 << (self.in_frac + self.span_log2)
+
+    def __call__(self, t: Array) -> Array:
+        t = as_int(t)
+        table = np.asarray(self.values, dtype=np.int64)
+        index = np.clip(t >> self.frac_shift, 0, (1 << self.index_bits) - 1)
+        position = t & ((1 << self.frac_shift) - 1)
+        low, high = table[index], table[index + 1]
+        return low + (((high - low) * position) >> self.frac_shift)
+
+    def read(self, p: Array, shift: int) -> Array:
+        """The table at ``t = p >> shift`` (floor): segment ``clamp(p >> (shift + fs))``, position
+        ``(p >> shift) & (2**fs - 1)``, as the C reads it."""
+        return self(as_int(p) >> shift)
+
+
+def sigmoid_clamped_values(index_bits: int, out_frac: int, span_log2: int = 4) -> tuple[int, ...]:
+    """Samples of sigmoid on [-2**span_log2, 2**span_log2] for :class:`ClampedTable`, in Q``out_frac``.
+
+    Each sample is sigmoid(x_i) - sigmoid''(x_i) h**2 / 16 (h the segment width), rounded half up: the chords
+    move half way across the curve, which halves the worst interpolation error (h**2/16 max|sigmoid''|
+    instead of h**2/8). Samples are clamped to [0, 2**out_frac - 1], so every result fits ``out_frac``
+    unsigned bits (a sigmoid of B-1 fractional bits fits a signed B-bit integer: 16x16 multiplies), and
+    the two end segments are made flat (``T[0] = T[1]``, ``T[n] = T[n-1]``; they differ from the curve by
+    at most sigmoid(-2**span_log2 + h)). The samples never decrease.
+    """
+    count = 1 << index_bits
+    width = math.ldexp(1.0, span_log2 + 1 - index_bits)
+    x = -math.ldexp(1.0, span_log2) + width * np.arange(count + 1, dtype=np.float64)
+    s = 1.0 / (1.0 + np.exp(-x))
+    value = s - s * (1.0 - s) * (1.0 - 2.0 * s) * width * width / 16.0
+    rounded = np.clip(np.floor(value * math.ldexp(1.0, out_frac) + 0.5), 0, (1 << out_frac) - 1).astype(np.int64)
+    rounded[0], rounded[-1] = rounded[1], rounded[-2]
+    return tuple(int(v) for v in rounded)
+
+
+def sigmoid_clamped_table(index_bits: int, in_frac: int, out_frac: int, span_log2: int = 4) -> ClampedTable:
+    """sigmoid on [-16, 16) (``span_log2`` 4) for positions in Q``in_frac`` (see :class:`ClampedTable`)."""
+    if in_frac + span_log2 + 1 <= index_bits:
+        raise ValueError(f"sigmoid table: input format Q{in_frac} is too coarse for {2**index_bits} segments")
+    values = sigmoid_clamped_values(index_bits, out_frac, span_log2)
+    return ClampedTable("sigmoid", values, in_frac, out_frac, span_log2, index_bits)
+
+
+def div_round_fast(num: Array, den: Array) -> Array:
+    """``num / den`` rounded to nearest the cheap way, for ``den >= 3``:
+    ``(num + ((den >> 1) ^ (num >> (W-1)))) / den`` with C's truncating division (the XOR with the sign mask
+    of ``num`` gives ``den/2`` for ``num >= 0`` and ``-den/2 - 1`` below: no branch, three instructions before
+    the divide). For ``num >= 0`` it is round half up; below zero a remainder of ``den/2 - 1`` or more rounds
+    away from zero. Error at most ``1/2 + 1/den``; for ``den >= 3`` the result is always ``floor(num/den)`` or
+    ``ceil(num/den)`` (what keeps a rounded convex combination inside its hull).
+    """
+    num, den = as_int(num), as_int(den)
+    sign = np.where(num < 0, -1, 0)
+    return div_trunc(num + ((den >> 1) ^ sign), den)

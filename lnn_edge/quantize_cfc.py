@@ -14,7 +14,13 @@ of the integer inputs (``2**(B-1)`` for saturated inputs, ``2**h`` for the defau
 accumulator format is lowered until that bound plus the rounding offset of its shifts fits ``W`` bits. Values
 requantized to ``B`` bits get the finest format their exact bound allows. Only backbone ``relu/silu/gelu``
 activations (calibrated formats) and the pure-mode state (calibrated, or proven for ``dt >= dt_min``) can
-saturate; the emulator saturates them and records it. Everything else is a proof.
+saturate; the emulator saturates them and records it. Everything else is a proof. The C folds the rounding
+offsets of the shifts that read an accumulator into its bias (see :mod:`lnn_edge.codegen_cfc`): every such bias
+plus its offsets is proven to fit W bits too, and so is the gate sum ``ta * dt_q + tb`` with its offsets
+(``Lta`` is lowered from its finest format until it does).
+
+lecun_tanh backbones: 1.7159 tanh(0.666 x) is evaluated as tanh alone; 0.666 scales the layer's weights and bias,
+1.7159 the weights of whatever reads its activations, before quantization (exact in real arithmetic).
 
 Deployable arrays (``L`` is ``""`` for a dense cell and ``l0_``, ``l1_`` ... for the layers of a wired cell;
 "B"/"W": the C type holds B or W bits):
@@ -23,7 +29,8 @@ Deployable arrays (``L`` is ``""`` for a dense cell and ``l0_``, ``l1_`` ... for
 name                shape     meaning                                         format
 ==================  ========  ==============================================  ==============================
 x_frac              [S]       input format per feature                        (fractional bits)
-bbK_w               [U, C]    backbone layer K weights (dense cells only)     col c: Q(bbK_acc-in_frac[c]) B
+bbK_w               [U, C]    backbone layer K weights (dense cells only;     col c: Q(bbK_acc-in_frac[c]) B
+                              lecun_tanh: scaled, see above)
 bbK_b               [U]       backbone layer K bias                           Q``bbK_acc``, W
 Lff1_w, Lff1_b      [H, C]    head ff1 (wired: 0 where the mask is 0), bias   as bbK_w, bbK_b (``Lff1_acc``)
 Lff2_w, Lff2_b      [H, C]    head ff2 (gated modes), bias                    ``Lff2_acc``
@@ -37,19 +44,21 @@ fc_shift            [P]       fc accumulator -> output p_k                    p_
 out_w, out_shift    [M]       output mapping weight, its shift (affine only)  Q(y_frac + out_shift - p_frac)
 out_b               [M]       output mapping bias (affine only)               Q``y_frac[k]``, B
 y_frac              [M]       output format per output                        (fractional bits)
-sigmoid_table       [2^k+1]   sigmoid on [0, 16), input Q``z`` (if used)      Q``s``, unsigned B
+tanh_table          [2^k+1]   tanh on [-8, 8] (CfcTable), input Q``t``        Q``s``, signed B, odd
 phi_table           [2^k+1]   normal CDF Phi on [0, 8), input Q``z`` (gelu)   Q``s``, unsigned B
 exp_table           [2^k+1]   exp(-u) on [0, 1), input Q``e`` (pure)          Q``s``, unsigned B
 exp_factors         [17]      exp(-n), n = 0..16 (pure)                       Q``s``, unsigned B
 ==================  ========  ==============================================  ==============================
 
-Scalar formats (``formats``; each may be overridden by name, see :func:`quantize_cfc_fixed`): ``dt``, ``z``,
-``s``, ``h``, ``e`` (pure), ``bbK_acc``, ``bbK_act``, ``Lff1_acc``, ``Lff2_acc``, ``Lta_acc``, ``Ltb_acc``,
-``Lta``, ``Lf1`` and ``LA`` (pure), ``fc_acc``. Shift amounts (``constants``, all >= 0): ``bbK_sz bbK_sa
-bbK_so Lff1_sz Lff2_sz Lta_s Ltb_sz Lg_s h_s1 h_s2`` (gated) ``Lff1_sp Lu_s LA_s`` (pure), and the integer
-constants ``lecun_in`` (0.666 in Q(B-1)), ``lecun_out`` (1.7159 in Q(B-2)), ``one`` (``2**s``),
-``sigmoid_index_bits`` (also ``phi_index_bits``, ``exp_index_bits``), ``dt_default_q``, ``layers``,
-``backbone_layers``. Their use is in the operation table of :mod:`lnn_edge.emulate_cfc`.
+Scalar formats (``formats``; each may be overridden by name, see :func:`quantize_cfc_fixed`): ``dt``, ``z``
+(Phi's input, and the least resolution asked of the tanh inputs), ``t`` (the tanh table's input: the finest,
+at most :data:`TANH_IN_MAX`, that every reader reaches with a right shift), ``s``, ``h``, ``e`` (pure),
+``bbK_acc``, ``bbK_act``, ``Lff1_acc``, ``Lff2_acc``, ``Lta_acc``, ``Ltb_acc``, ``Lta``, ``Lf1`` and ``LA``
+(pure), ``fc_acc``. Shift amounts (``constants``, all >= 0): ``bbK_sz bbK_sa Lff1_sz Lff2_sz Lta_s Ltb_s Lg_s
+h_s`` (default) ``h_s1 h_s2`` (no_gate) ``Lff1_sp Lu_s LA_s`` (pure), and the integer constants ``one``
+(``2**s``), ``tanh_index_bits`` (also ``phi_index_bits``, ``exp_index_bits``), ``dt_default_q``, ``layers``,
+``backbone_layers``, ``cfc_scheme`` (:data:`CFC_SCHEME`). Their use is in the operation table of
+:mod:`lnn_edge.emulate_cfc`.
 
 Float32 (:func:`quantize_cfc_float32`) uses the same array names holding the plain float32 parameters
 (``tau`` = abs(w_tau), masked weights zero, ``Lmask``; no shifts, formats or tables).
@@ -65,12 +74,15 @@ import numpy as np
 
 from lnn_edge import reference
 from lnn_edge.calibration import CalibrationStats
-from lnn_edge.fixedpoint import exp_neg_int_factors, exp_neg_table, make_table, quantize_value, sigmoid_table
+from lnn_edge.fixedpoint import cfc_tanh_table, exp_neg_int_factors, exp_neg_table, make_table, quantize_value
 from lnn_edge.model import Model
 from lnn_edge.qformat import QuantizationError, frac_bits_for
 from lnn_edge.qmodel import STORAGE_BITS, QuantizedModel
-from lnn_edge.quantize_ltc import SIGMOID_INDEX_BITS, Z_FRAC
 
+TABLE_BITS = {16: 8, 32: 10}
+"""log2 of the segments of the Phi and exp tables (gelu, pure mode): 257 / 1025 samples."""
+Z_FRAC = {16: 11, 32: 24}
+"""Default format Q z of the Phi table's input (gelu) and the least resolution asked of the tanh inputs."""
 EXP_IN_FRAC = {16: 12, 32: 28}
 """Fractional bits of the exp(-u) table input (pure mode): [0, 1) split in 2**k segments needs >= k bits."""
 PHI_SPAN_LOG2 = 3
@@ -82,6 +94,19 @@ STATE_MARGIN = 2.0
 """Pure-mode state: twice the largest calibrated |h| (unless the proof for dt >= dt_min is tighter)."""
 MIN_CALIBRATED = 2.0**-8
 """Floor of calibrated bounds (a dead unit must not get a format that saturates at tiny values)."""
+TANH_INDEX_BITS = {16: 8, 32: 10}
+"""log2 of the tanh table's segments: fixed16 256 on [-8, 8] (257 int16: 514 B; 9 would halve the CfC pendulum
+model's fixed16 error, 6.8e-4 -> 2.8e-4 of the output range, for 512 B more flash), fixed32 1024 on [0, 8]."""
+TANH_MIRRORED = {16: False, 32: True}
+"""fixed16 stores tanh on [-8, 8] and reads it with the signed input (no abs: fewest instructions); fixed32
+stores [0, 8] and mirrors (abs and a negation are cheap beside its 64-bit arithmetic; same flash, twice the
+resolution). See :class:`lnn_edge.fixedpoint.CfcTable`."""
+TANH_IN_MAX = {16: 15, 32: 28}
+"""Finest input format of the tanh table (:class:`lnn_edge.fixedpoint.CfcTable`): its input saturates to
+``t + 4`` bits (19 for fixed16, 32 for fixed32)."""
+CFC_SCHEME = 2
+"""Version of the fixed-point CfC step these parameters are for (stored in ``constants``): 2 = one signed
+tanh table for every tanh and sigmoid, rounding folded into the biases of the C."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +138,22 @@ def cfc_layers(model: Model) -> list[CfcLayer]:
 
 
 HEADS = {"ff1": "ff1", "ff2": "ff2", "time_a": "ta", "time_b": "tb"}
+
+DENSE_FF_DENSITY = {"fixed16": 0.3, "fixed32": 0.75, "float32": 0.4}
+"""A wired layer whose ff1/ff2 mask has at least this fraction of its synapses present evaluates them as dense
+rows (absent synapses are exact zero weights), fused with time_a/time_b in one pass over z; sparser layers
+evaluate ff1/ff2 over their synapses only (CSR). The break-even points on Cortex-M4F, measured on a wired
+AutoNCP(19, 2) with 45-58 % dense layers: fixed16's 16x16 dual multiply-accumulates make a dense column ~1.4
+instructions per head against ~3 per synapse and head (3 784 instructions per step dense, 5 700 sparse);
+fixed32 (64-bit accumulators, no dual MAC) is even there and sparse saves 1 KB of flash; float32 dense is 13 %
+faster and 850 B larger."""
+
+
+def ff_dense(mask: np.ndarray, precision: str) -> bool:
+    """Whether a wired layer's ff1/ff2 (mask [size, columns] of 0/1) are evaluated densely in ``precision``
+    (see :data:`DENSE_FF_DENSITY`); the float32 step then adds the absent synapses' zero products too."""
+    mask = np.asarray(mask)
+    return bool(mask.size) and float(np.count_nonzero(mask)) >= DENSE_FF_DENSITY[precision] * mask.size
 
 
 def effective_cfc(model: Model) -> dict[str, np.ndarray]:
@@ -353,9 +394,9 @@ def quantize_cfc_fixed(
     fdt = qz.choose("dt", calib.dt_max * 4.0, "calibration")
     dt_max_q = qz.limit
 
-    # Table input format Q z (tanh reads Q(z+1)). lecun saturates its Q z input to B bits before the multiply
-    # by 0.666: that range (2**(B-1-z)) times 0.666 must cover tanh's table span (8), so z <= B - 5.
-    table_bits = SIGMOID_INDEX_BITS[bits]
+    # Q z: Phi's input format (gelu; its table span 8 needs z <= B - 5) and the least resolution every tanh
+    # input is asked for (Q(z+1), so the tanh table's own format Q t, chosen at the end, is at least that).
+    table_bits = TABLE_BITS[bits]
     fz = qz.override("z")
     fz = Z_FRAC[bits] if fz is None else fz
     if not table_bits - 3 <= fz <= bits - 5:
@@ -379,24 +420,35 @@ def quantize_cfc_fixed(
     else:
         fh = _pure_state_format(qz, p, layers, ranges, calib)
         h_max = 1 << (bits - 1)  # saturated
-    if cfc.mode != "pure":
+    if cfc.mode == "default":
+        qz.shift("h_s", 2 * s + 1 - fh, "h")
+    elif cfc.mode == "no_gate":
         qz.shift("h_s1", s - fh, "h")
         qz.shift("h_s2", 2 * s - fh, "h")
+    uses: list[tuple[str, int, int, str, int]] = []
 
     # Backbone (dense only).
     in_frac = np.concatenate([x_frac, np.full(model.state_size if model.cell == "cfc" else 0, fh)])
     in_max = x_max + [h_max] * (model.state_size if model.cell == "cfc" else 0)
     backbone = cfc.backbone_layers if model.cell == "cfc" else 0
     if backbone and cfc.activation == "lecun_tanh":
-        lecun_in = int(quantize_value(LECUN_IN, bits - 1, bits))
-        lecun_out = int(quantize_value(LECUN_OUT, bits - 2, bits))
-        qz.constants["lecun_in"], qz.constants["lecun_out"] = lecun_in, lecun_out
+        # lecun_tanh(x) = 1.7159 tanh(0.666 x): 0.666 scales each backbone layer's weights and bias, 1.7159 the
+        # weights of whatever reads the activations (the next backbone layer, or every head), so the step
+        # only evaluates tanh. Exact in real arithmetic; the quantized weights are those of the scaled layers.
+        for k in range(backbone):
+            if k:
+                p[f"bb{k}_w"] = p[f"bb{k}_w"] * LECUN_OUT
+            p[f"bb{k}_w"] = p[f"bb{k}_w"] * LECUN_IN
+            p[f"bb{k}_b"] = p[f"bb{k}_b"] * LECUN_IN
+        for head in ("ff1",) if cfc.mode == "pure" else ("ff1", "ff2", "ta", "tb"):
+            p[f"{head}_w"] = p[f"{head}_w"] * LECUN_OUT
     for k in range(backbone):
-        in_frac, in_max = _backbone_layer(qz, params, p, k, cfc.activation, in_frac, in_max, ranges)
+        in_frac, in_max = _backbone_layer(qz, params, p, k, cfc.activation, in_frac, in_max, ranges, uses)
 
     # Heads, layer by layer.
     tau_needed = cfc.mode == "pure"
     pure_parts: list[tuple[CfcLayer, int, int]] = []
+    gates: list[_Gate] = []
     for layer in layers:
         if model.cell == "wired_cfc":
             seg_frac = x_frac if layer.index == 0 else np.full(layer.inputs, fh)
@@ -407,10 +459,26 @@ def quantize_cfc_fixed(
         if tau_needed:
             pure_parts.append((layer, *_pure_head(qz, params, p, layer, in_frac, in_max)))
         else:
-            _gated_heads(qz, params, p, layer, in_frac, in_max, fz, fdt, dt_max_q)
+            gates.append(_gated_heads(qz, params, p, layer, in_frac, in_max, fz, fdt, uses))
 
     if tau_needed:
         _pure_combination(qz, params, p, pure_parts, fdt, fh)
+
+    # The tanh table: its input format, then every shift into it.
+    tanh_used = bool(uses) or bool(gates)
+    if tanh_used:
+        ft = _table_input_format(qz, uses, gates, fdt)
+        for gate in gates:
+            _gate_shifts(qz, gate, ft, fdt, dt_max_q)
+        for shift_name, source, offset, tensor, row_max in uses:
+            amount = qz.shift(shift_name, source - (ft + offset), tensor)
+            if row_max:  # the C folds this shift's rounding into the bias of the accumulator
+                qz.require_fits(f"{tensor} (bias + rounding)", row_max + ((1 << (amount - 1)) if amount else 0))
+        mirrored = TANH_MIRRORED[bits]
+        tanh_bits = TANH_INDEX_BITS[bits]
+        params["tanh_table"] = np.array(cfc_tanh_table(tanh_bits, ft, s, mirrored=mirrored).values, dtype=np.int64)
+        qz.constants["tanh_index_bits"] = tanh_bits
+        qz.constants["tanh_mirrored"] = int(mirrored)
 
     # Outputs.
     y_frac = _outputs(qz, params, p, model, fh, h_max)
@@ -423,9 +491,6 @@ def quantize_cfc_fixed(
 
     params["x_frac"] = x_frac
     params["y_frac"] = y_frac
-    if cfc.mode != "pure" or (backbone and cfc.activation in ("tanh", "lecun_tanh", "silu")):
-        params["sigmoid_table"] = np.array(sigmoid_table(table_bits, fz, s).values, dtype=np.int64)
-        qz.constants["sigmoid_index_bits"] = table_bits
     if backbone and cfc.activation == "gelu":
         phi = make_table("phi", _phi, PHI_SPAN_LOG2, table_bits, fz, s)
         params["phi_table"] = np.array(phi.values, dtype=np.int64)
@@ -434,6 +499,7 @@ def quantize_cfc_fixed(
     qz.constants["backbone_layers"] = backbone
     qz.constants["dt_default_q"] = int(quantize_value(model.dt, fdt, bits))
     qz.constants["one"] = one
+    qz.constants["cfc_scheme"] = CFC_SCHEME
     return QuantizedModel(model, precision, params, qz.formats, qz.constants, qz.bounds, qz.sources)
 
 
@@ -470,26 +536,24 @@ def _backbone_layer(
     in_frac: np.ndarray,
     in_max: list[int],
     ranges: dict[str, float],
+    uses: list[tuple[str, int, int, str, int]],
 ) -> tuple[np.ndarray, list[int]]:
-    """Quantize backbone layer k; return the (format, proven integer bound) of its activations."""
+    """Quantize backbone layer k; return the (format, proven integer bound) of its activations. Reads of the
+    tanh table are appended to ``uses`` (shift name, source format, offset, tensor, folded bound; see
+    :func:`_table_input_format`)."""
     bits, s = qz.bits, qz.bits - 1
     fz = qz.formats["z"]
     name = f"bb{k}"
     act_name = f"{name}_act"
     if activation in ("tanh", "lecun_tanh"):
-        bound = 1.0 if activation == "tanh" else float(qz.constants["lecun_out"]) / math.ldexp(1.0, bits - 2)
-        af = qz.choose(act_name, bound, "proof")
-        # tanh_q reads its argument as Q(z+1) (tanh(x) = 2 sigmoid(2x) - 1); lecun first scales a Q(z) value.
-        target = fz + 1 if activation == "tanh" else fz
-        lin = qz.linear(name, p[f"{name}_w"], p[f"{name}_b"], in_frac, in_max, lambda acc, rows: {"z": target})
-        qz.shift(f"{name}_sz", lin.acc - target, name)
-        if activation == "tanh":
-            out_shift = qz.shift(f"{name}_so", s - af, act_name)
-            out_max = _rshift_round_int(1 << s, out_shift)
-        else:
-            out_shift = qz.shift(f"{name}_so", s + (bits - 2) - af, act_name)
-            out_max = _rshift_round_int(int(qz.constants["lecun_out"]) << s, out_shift)
-        qz.require_fits(act_name, out_max, bits)
+        # The activation is the tanh table's output itself, Q s, |a| <= 2**s - 1 (lecun_tanh: 0.666 is folded
+        # into this layer's weights, 1.7159 into the next layer's; see quantize_cfc_fixed).
+        af = s
+        qz.formats[act_name] = af
+        qz.note(act_name, 1.0, "proof")
+        lin = qz.linear(name, p[f"{name}_w"], p[f"{name}_b"], in_frac, in_max, lambda acc, rows: {"z": fz + 1})
+        uses.append((f"{name}_sz", lin.acc, 0, name, max(lin.row_max)))
+        out_max = (1 << s) - 1
     else:
         key = "pos" if activation == "relu" else "abs"
         calibrated = max(ACT_MARGIN * ranges[f"{name}_{key}"], MIN_CALIBRATED)
@@ -509,18 +573,31 @@ def _backbone_layer(
 
         lin = qz.linear(name, p[f"{name}_w"], p[f"{name}_b"], in_frac, in_max, goals)
         af = chosen["af"]
+        if activation == "silu":  # sigmoid(x) = (1 + tanh(x / 2)) / 2: the table reads x / 2, so x in Q(t - 1)
+            uses.append((f"{name}_sz", lin.acc, -1, name, 0))
         qz.formats[act_name] = af
         if chosen["proof"]:
             qz.note(act_name, max(lin.row_max) / math.ldexp(1.0, lin.acc), "proof")
         else:
             qz.note(act_name, calibrated, "calibration" if forced is None else "override")
         qz.shift(f"{name}_sa", lin.acc - af, name)
-        if activation != "relu":
+        if activation == "gelu":
             qz.shift(f"{name}_sz", lin.acc - fz, name)
         out_max = 1 << (bits - 1)  # saturated to B bits (|silu|, |gelu| <= |saturated input|)
     params[f"{name}_w"], params[f"{name}_b"] = lin.w, lin.b
     width = p[f"{name}_w"].shape[0]
     return np.full(width, af, dtype=np.int64), [out_max] * width
+
+
+@dataclass
+class _Gate:
+    """The time heads of one layer, quantized; their shifts wait for the tanh table's input format."""
+
+    pre: str
+    ta: _Linear
+    tb: _Linear
+    fta: int
+    forced: bool
 
 
 def _gated_heads(
@@ -532,15 +609,16 @@ def _gated_heads(
     in_max: list[int],
     fz: int,
     fdt: int,
-    dt_max_q: int,
-) -> None:
-    """ff1, ff2 (into tanh), time_a (requantized to B bits for the product with dt), time_b (into the gate)."""
+    uses: list[tuple[str, int, int, str, int]],
+) -> _Gate:
+    """ff1, ff2 (into the tanh table), time_a (requantized to B bits for the product with dt), time_b (added
+    to that product in its format, Q(Lta + dt))."""
     pre = layer.name
     for head in ("ff1", "ff2"):
         weight, bias = p[f"{pre}{head}_w"], p[f"{pre}{head}_b"]
         lin = qz.linear(f"{pre}{head}", weight, bias, in_frac, in_max, lambda a, r: {"z": fz + 1})
         params[f"{pre}{head}_w"], params[f"{pre}{head}_b"] = lin.w, lin.b
-        qz.shift(f"{pre}{head}_sz", lin.acc - (fz + 1), f"{pre}{head}")
+        uses.append((f"{pre}{head}_sz", lin.acc, 0, f"{pre}{head}", max(lin.row_max)))
 
     ta_name = f"{pre}ta"
     forced = qz.override(ta_name)
@@ -550,24 +628,75 @@ def _gated_heads(
         chosen["f"] = qz.fit(ta_name, max(rows), acc) if forced is None else forced
         return {"ta": chosen["f"]}
 
-    lin = qz.linear(ta_name, p[f"{ta_name}_w"], p[f"{ta_name}_b"], in_frac, in_max, ta_goals)
-    fta = chosen["f"]
-    qz.formats[ta_name] = fta
-    qz.note(ta_name, max(lin.row_max) / math.ldexp(1.0, lin.acc), "proof")
-    ta_max = _rshift_round_int(max(lin.row_max), qz.shift(f"{ta_name}_s", lin.acc - fta, ta_name))
-    qz.require_fits(ta_name, ta_max, qz.bits)
-    params[f"{ta_name}_w"], params[f"{ta_name}_b"] = lin.w, lin.b
-
+    ta = qz.linear(ta_name, p[f"{ta_name}_w"], p[f"{ta_name}_b"], in_frac, in_max, ta_goals)
+    params[f"{ta_name}_w"], params[f"{ta_name}_b"] = ta.w, ta.b
     tb_name = f"{pre}tb"
-    lin = qz.linear(tb_name, p[f"{tb_name}_w"], p[f"{tb_name}_b"], in_frac, in_max, lambda a, r: {"z": fz})
-    params[f"{tb_name}_w"], params[f"{tb_name}_b"] = lin.w, lin.b
-    tb_max = _rshift_round_int(max(lin.row_max), qz.shift(f"{tb_name}_sz", lin.acc - fz, tb_name))
+    tb = qz.linear(tb_name, p[f"{tb_name}_w"], p[f"{tb_name}_b"], in_frac, in_max, lambda a, r: {"z": fz})
+    params[f"{tb_name}_w"], params[f"{tb_name}_b"] = tb.w, tb.b
+    # The gate argument, read by the table as gz / 2, must be at least as fine as Q(t - 1).
+    return _Gate(pre, ta, tb, chosen["f"], forced is not None)
 
-    # Gate input gz = rshift_round(ta * dt_q, g_s) + tb (Q z): the product and the sum must fit W bits.
-    g_shift = qz.shift(f"{pre}g_s", fta + fdt - fz, f"{pre}time_a*dt")
-    product = ta_max * dt_max_q + ((1 << (g_shift - 1)) if g_shift else 0)
-    qz.require_fits(f"{pre}time_a*dt", product)
-    qz.require_fits(f"{pre}gate", _rshift_round_int(ta_max * dt_max_q, g_shift) + tb_max)
+
+def _table_input_format(
+    qz: _Quantizer, uses: list[tuple[str, int, int, str, int]], gates: list[_Gate], fdt: int
+) -> int:
+    """The tanh table's input format Q t: the finest (at most :data:`TANH_IN_MAX`) that every reader reaches
+    with a right shift. A reader with offset -1 passes x for tanh(x / 2) (a sigmoid), so x is in Q(t - 1)."""
+    limits = [TANH_IN_MAX[qz.bits]]
+    limits += [source - offset for _, source, offset, _, _ in uses]
+    limits += [gate.fta + fdt + 1 for gate in gates]
+    ft = min(limits)
+    forced = qz.override("t")
+    if forced is not None:
+        if forced > ft:
+            raise QuantizationError(f"format override t={forced} is finer than the step allows (at most {ft})")
+        ft = forced
+    table_bits = TANH_INDEX_BITS[qz.bits]
+    if ft + 3 - table_bits < 1:
+        raise QuantizationError(
+            f"tensor 'tanh_table' input format Q{ft} is too coarse for its {2**table_bits} segments"
+        )
+    qz.formats["t"] = ft
+    qz.note("t", 8.0, "table span")
+    return ft
+
+
+def _gate_shifts(qz: _Quantizer, gate: _Gate, ft: int, fdt: int, dt_max_q: int) -> None:
+    """gz = ta * dt_q + rshift_round(tb, Ltb_s) in Q(Lta + dt); the table reads rshift_round(gz, Lg_s) in
+    Q(t - 1). Lta is lowered from its finest format until tb reaches Q(Lta + dt) with a right shift and the
+    sum, with every rounding offset the C folds into the tb bias, fits W bits."""
+    pre = gate.pre
+    ta_name, tb_name = f"{pre}ta", f"{pre}tb"
+    ta_rows, tb_rows = max(gate.ta.row_max), max(gate.tb.row_max)
+    fta = gate.fta
+    while True:
+        ta_shift = gate.ta.acc - fta
+        g_shift = fta + fdt - (ft - 1)
+        tb_shift = gate.tb.acc - (fta + fdt)
+        if ta_shift < 0 or g_shift < 0:
+            raise QuantizationError(
+                f"tensor '{pre}time_a' cannot be held in a format fine enough for the gate: its values are too "
+                f"large for {qz.precision}; use float32 or retrain with smaller weights"
+            )
+        ta_max = _rshift_round_int(ta_rows, ta_shift)
+        g_round = (1 << (g_shift - 1)) if g_shift else 0
+        fits = tb_shift >= 0 and ta_max <= qz.limit
+        if fits:
+            tb_round = (1 << (tb_shift - 1)) if tb_shift else 0
+            total = ta_max * dt_max_q + _rshift_round_int(tb_rows, tb_shift) + g_round
+            folded_tb = tb_rows + tb_round + (g_round << tb_shift)
+            folded_ta = ta_rows + ((1 << (ta_shift - 1)) if ta_shift else 0)
+            fits = max(total, folded_tb, folded_ta) <= qz.wide_limit
+        if fits:
+            break
+        if gate.forced:
+            raise QuantizationError(f"format override {ta_name}={fta} overflows the gate of layer '{pre or 'cell'}'")
+        fta -= 1
+    qz.formats[ta_name] = fta
+    qz.note(ta_name, ta_rows / math.ldexp(1.0, gate.ta.acc), "proof")
+    qz.shift(f"{ta_name}_s", ta_shift, ta_name)
+    qz.shift(f"{tb_name}_s", tb_shift, tb_name)
+    qz.shift(f"{pre}g_s", g_shift, f"{pre}time_a*dt")
 
 
 def _pure_head(
@@ -621,7 +750,7 @@ def _pure_combination(
     """u = rshift_round(dt_q * k, Lu_s) (Q e); e = exp(-u); m = rshift_round(e * f1, s);
     h = A_h - rshift_round(A * m, LA_s)."""
     bits, s = qz.bits, qz.bits - 1
-    table_bits = SIGMOID_INDEX_BITS[bits]
+    table_bits = TABLE_BITS[bits]
     fe = qz.override("e")
     if fe is None:
         fe = min(EXP_IN_FRAC[bits], min(fdt + fp for _, fp, _ in parts))

@@ -26,7 +26,7 @@ from lnn_edge.qformat import QuantizationError
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any, save_quantized
 from lnn_edge.quantize import quantize
-from lnn_edge.quantize_cfc import cfc_layers
+from lnn_edge.quantize_cfc import cfc_layers, ff_dense
 from lnn_edge.reference import Reference
 
 THRESHOLDS = {"float32": 1e-5, "fixed32": 1e-4, "fixed16": 1e-2}
@@ -149,11 +149,21 @@ def test_wired_masks_are_exact_zeros() -> None:
 
 
 def _scalar_f32_step(qmodel: QuantizedModel, x: np.ndarray, h: np.ndarray, dt: float) -> tuple[list, list]:
-    """An independent float32 evaluation: scalar by scalar, sequential sums (bias first), f32math nonlinearities."""
+    """An independent float32 evaluation: scalar by scalar, sequential sums (bias first; a wired layer's ff1/ff2
+    skip absent synapses unless ff_dense evaluates them densely), f32math's CfC nonlinearities, the gated update
+    as one fraction of the tanh parts."""
     model = qmodel.model
     assert model.cfc is not None
     p, f = qmodel.params, np.float32
-    act = f32math.ACTIVATIONS[model.cfc.activation]
+    act = f32math.CFC_ACTIVATIONS[model.cfc.activation]
+
+    def parts(v: np.float32) -> tuple[np.float32, np.float32]:
+        n, d = f32math.cfc_tanh_parts(np.asarray([v], dtype=np.float32))
+        return f(n[0]), f(d[0])
+
+    def tanh(v: np.float32) -> np.float32:
+        n, d = parts(v)
+        return f(n / d)
 
     def linear(name: str, z: list, mask: np.ndarray | None = None) -> list:
         w, b = p[f"{name}_w"], p[f"{name}_b"]
@@ -172,6 +182,8 @@ def _scalar_f32_step(qmodel: QuantizedModel, x: np.ndarray, h: np.ndarray, dt: f
     for layer in cfc_layers(model):
         pre = layer.name
         mask = p.get(f"{pre}mask")
+        if mask is not None and ff_dense(mask, "float32"):
+            mask = None
         z = u + [f(v) for v in h[layer.start : layer.start + layer.size]]
         for k in range(int(qmodel.constants["backbone_layers"])):
             z = [f(act(v)) for v in linear(f"bb{k}", z)]
@@ -187,12 +199,16 @@ def _scalar_f32_step(qmodel: QuantizedModel, x: np.ndarray, h: np.ndarray, dt: f
             ta, tb = linear(f"{pre}ta", z), linear(f"{pre}tb", z)
             u = []
             for i in range(layer.size):
-                t1, t2 = f(f32math.tanh(ff1[i])), f(f32math.tanh(ff2[i]))
-                g = f(f32math.sigmoid(np.asarray(f(ta[i] * t) + tb[i])))
+                gate = f(f(ta[i] * t) + tb[i])
                 if model.cfc.mode == "no_gate":
-                    u.append(f(t1 + f(g * t2)))
+                    g = f(f(0.5) + f(f(0.5) * tanh(f(f(0.5) * gate))))
+                    u.append(f(tanh(ff1[i]) + f(g * tanh(ff2[i]))))
                 else:
-                    u.append(f(f(t1 * f(f(1.0) - g)) + f(g * t2)))
+                    (n1, d1), (n2, d2), (ng, dg) = parts(ff1[i]), parts(ff2[i]), parts(f(f(0.5) * gate))
+                    p12, p21 = f(n1 * d2), f(n2 * d1)
+                    num = f(f(f(p12 + p21) * dg) + f(ng * f(p21 - p12)))
+                    den = f(f(f(d1 * d2) * dg) * f(2.0))
+                    u.append(f(num / den))
         new_state += u
     y = linear("fc", u) if model.cfc.proj_size is not None else u
     if model.cfc.output_mapping == "affine":
@@ -417,3 +433,17 @@ def test_drawn_models_quantize_or_name_a_tensor(
     calib = model.calibration
     result = Emulator(qmodel).run(calib.x, calib.dt)  # type: ignore[arg-type]
     assert result.saturations.total == 0, result.saturations.events[:3]
+
+
+def test_a_quantized_cfc_of_the_previous_scheme_is_refused() -> None:
+    """Parameters quantized for the previous fixed-point step (no ``cfc_scheme``) must not run under this one."""
+    from lnn_edge.codegen import render
+    from lnn_edge.errors import LnnEdgeError
+
+    qmodel = quantize(_model("default", "ncp"), "fixed16")
+    assert qmodel.constants["cfc_scheme"] == 2
+    del qmodel.constants["cfc_scheme"]
+    with pytest.raises(LnnEdgeError, match="older lnn-edge"):
+        Emulator(qmodel)
+    with pytest.raises(LnnEdgeError, match="older lnn-edge"):
+        render(qmodel, "m")

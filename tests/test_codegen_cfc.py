@@ -26,6 +26,7 @@ from lnn_edge.harness import compile_model
 from lnn_edge.importers import from_module
 from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
 from lnn_edge.quantize import quantize
+from lnn_edge.quantize_cfc import ff_dense
 from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
 from lnn_edge.verify_host import emulator_raw, raw_inputs
 
@@ -156,6 +157,9 @@ REPRESENTATIVE = {
     "wired_default": lambda: _wired(5, wirings.NCP(6, 4, 3, 3, 3, 2, 3, seed=6), "default", None, seed=6),
     "wired_pure": lambda: _wired(7, wirings.AutoNCP(14, 3, seed=7), "pure", 2, seed=7, mapping=True),
     "wired_no_gate": lambda: _wired(4, wirings.Random(9, 9, 0.6, random_seed=8), "no_gate", 2, seed=8),
+    # Wide inputs into few neurons: layer 0 is sparse enough for its ff1/ff2 to run over the synapses (CSR).
+    "wired_sparse": lambda: _wired(64, wirings.NCP(4, 3, 2, 1, 1, 1, 1, seed=12), "default", None, seed=12),
+    "wired_sparse_pure": lambda: _wired(48, wirings.NCP(5, 3, 2, 1, 2, 1, 2, seed=13), "pure", None, seed=13),
     # Large weights: wide accumulators, saturating backbone activations and pure-mode states.
     "dense_large": lambda: _dense(8, 20, "pure", "relu", 2, 12, 3, seed=9, scale=2.0, mapping=True),
     "wired_large": lambda: _wired(24, wirings.AutoNCP(40, 4, seed=10), "default", 4, seed=10, scale=2.0),
@@ -186,7 +190,17 @@ def test_strict_compile_host_and_cores(exports: dict[tuple[str, str], Export], l
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize(
     "label",
-    ["dense_default", "dense_no_gate", "dense_pure", "wired_default", "wired_pure", "dense_large", "wired_large"],
+    [
+        "dense_default",
+        "dense_no_gate",
+        "dense_pure",
+        "wired_default",
+        "wired_pure",
+        "dense_large",
+        "wired_large",
+        "wired_sparse",
+        "wired_sparse_pure",
+    ],
 )
 def test_sanitizer_run_is_clean_and_bit_exact(
     exports: dict[tuple[str, str], Export], label: str, precision: str
@@ -230,22 +244,38 @@ def test_negative_elapsed_time_is_clamped_to_zero(exports: dict[tuple[str, str],
         assert np.array_equal(y_zero, y_neg) and np.array_equal(state_zero, state_neg)
 
 
-def test_wired_heads_are_sparse_and_sizes_documented(exports: dict[tuple[str, str], Export]) -> None:
-    """ff1/ff2 of a wired layer hold exactly the synapses of its mask; time_a/time_b stay dense."""
-    for precision in PRECISIONS:
-        exported = exports["wired_default", precision]
-        source = (exported.directory / f"{exported.name}.c").read_text()
-        params = exported.qmodel.params
-        for layer in range(3):
-            synapses = int(np.count_nonzero(params[f"l{layer}_mask"]))
-            dense = params[f"l{layer}_ta_w"].size
-            assert synapses < dense
-            assert f"l{layer}_ff1_w[{synapses}]" in source and f"l{layer}_ff2_w[{synapses}]" in source
-            assert f"l{layer}_ta_w[{dense}]" in source and f"l{layer}_col[{synapses}]" in source
+def test_wired_heads_are_evaluated_as_documented(exports: dict[tuple[str, str], Export]) -> None:
+    """ff1/ff2 of a wired layer: dense rows fused with time_a/time_b where ff_dense says so (absent synapses are
+    zero weights), else exactly the synapses of its mask (CSR, both heads per synapse); time_a/time_b stay dense."""
+    kinds = set()
+    for label in ("wired_default", "wired_sparse", "wired_sparse_pure"):
+        for precision in PRECISIONS:
+            exported = exports[label, precision]
+            source = (exported.directory / f"{exported.name}.c").read_text()
+            params = exported.qmodel.params
+            pure = "l0_ta_w" not in params
+            masked = 1 if pure else 2
+            for layer in range(3):
+                mask = params[f"l{layer}_mask"]
+                synapses = int(np.count_nonzero(mask))
+                assert synapses < mask.size
+                if ff_dense(mask, precision):
+                    kinds.add("dense")
+                    heads = "ff1" if pure else ("ff1_ff2" if precision == "fixed32" else "ff1_ff2_ta_tb")
+                    assert f"l{layer}_{heads}_w" in source and f"l{layer}_col[" not in source
+                else:
+                    kinds.add("sparse")
+                    count = masked * synapses
+                    words = f"int16_t h[{count}];\n    int32_t w[{count // 2}];\n}} l{layer}_syn_w"
+                    assert f"l{layer}_col[{synapses}]" in source
+                    assert f"l{layer}_syn_w[{count}]" in source or words in source
+                    if not pure:
+                        assert f"l{layer}_ta_tb_w" in source
         header = (exported.directory / f"{exported.name}.h").read_text()
         memory = exported.manifest["memory"]
         assert f"parameters {memory['params']} B" in header
-        assert memory["state"] == 13 * (2 if precision == "fixed16" else 4)
+    assert kinds == {"dense", "sparse"}
+    assert exports["wired_default", "fixed16"].manifest["memory"]["state"] == 13 * 2
 
 
 def test_example_main_builds_and_runs(exports: dict[tuple[str, str], Export], tmp_path: Path) -> None:
@@ -282,6 +312,7 @@ def test_saturating_tensors_stay_bit_exact_and_sanitizer_clean(tmp_path: Path, a
     x_raw, dt_raw = raw_inputs(Emulator(qmodel), sequences)
     dtype = np.dtype(np.int16 if precision == "fixed16" else np.int32)
     y, state = sanitizer_run(exported.directory, exported.name, x_raw, dt_raw, dtype, 3, model.state_size)
+    assert emulated.y_raw is not None and emulated.state_raw is not None
     assert np.array_equal(y, emulated.y_raw) and np.array_equal(state, emulated.state_raw)
 
 
@@ -328,3 +359,21 @@ def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
         shim.apply(which, x.ctypes.data_as(pointer), y.ctypes.data_as(pointer), len(x))
         expected = function(x).astype(np.float32)
         assert np.array_equal(y.view(np.uint32), expected.view(np.uint32)), function.__name__
+
+
+# --- the DSP path (SMLAD, SSAT, pair loads) and the portable path, cross-compiled and run ----------------------
+
+
+@pytest.mark.parametrize("core", ["cortex-m4f", "cortex-m0"])
+@pytest.mark.parametrize("label", ["wired_default", "wired_sparse", "dense_default", "dense_pure", "dense_no_gate"])
+def test_cross_compiled_step_is_bit_exact(exports: dict[tuple[str, str], Export], label: str, core: str) -> None:
+    """The host runs the portable C; the ARMv7E-M intrinsics (SMLAD/SMLABB/SMLATB, SSAT, the unaligned table
+    pair load) only run on a DSP core: the bench image in Unicorn must equal the emulator bit for bit too."""
+    pytest.importorskip("unicorn")
+    from lnn_edge.bench import bench_export
+    from lnn_edge.verify_host import default_sequences
+
+    for precision in ("fixed16", "fixed32", "float32") if core == "cortex-m4f" else ("fixed16",):
+        exported = exports[label, precision]
+        result = bench_export(exported, core, default_sequences(exported, 12))
+        assert result.bit_exact, (label, precision, core)

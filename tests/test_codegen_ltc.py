@@ -15,7 +15,9 @@ from ncps import wirings
 from ncps.torch import LTC
 from ncps_oracle import randomize_parameters
 
+from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
+from lnn_edge.export import Export
 from lnn_edge.importers import from_module
 from lnn_edge.model import Calibration, Model
 from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
@@ -135,3 +137,87 @@ def test_example_main_builds_and_runs(exports: dict[str, object], tmp_path: Path
         )  # fmt: skip
         output = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout
         assert output.count("step") == 10
+
+
+def _run_with_flags(exported: Export, sequences: Sequences, flags: list[str], tmp_path: Path) -> None:
+    """Build the model with extra compiler flags (a code path the host would not take) and compare it with the
+    emulator bit for bit (outputs and state, every step)."""
+    import subprocess
+
+    from lnn_edge.toolchain import SANITIZER_DRIVER
+
+    qmodel = exported.qmodel
+    name, directory = exported.name, exported.directory
+    model = qmodel.model
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    dtype = np.dtype({"float32": np.float32, "fixed16": np.int16, "fixed32": np.int32}[qmodel.precision])
+    (tmp_path / "driver.c").write_text(SANITIZER_DRIVER.format(name=name, NAME=name.upper()))
+    binary = tmp_path / "driver"
+    subprocess.run(
+        ["gcc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wconversion", "-Werror", *flags,
+         "-I", str(directory), str(tmp_path / "driver.c"), str(directory / f"{name}.c"), "-o", str(binary)],
+        check=True,
+    )  # fmt: skip
+    batch, steps, _ = x_raw.shape
+    with open(tmp_path / "in.bin", "wb") as handle:
+        handle.write(np.array([batch, steps], dtype=np.int32).tobytes())
+        for b in range(batch):
+            for t in range(steps):
+                handle.write(x_raw[b, t].astype(dtype).tobytes())
+                handle.write(np.asarray(dt_raw[b, t], dtype=dtype).tobytes())
+    subprocess.run([str(binary), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
+    raw = np.fromfile(tmp_path / "out.bin", dtype=dtype).reshape(batch, steps, -1)
+    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    outputs = model.output_size
+    assert np.array_equal(raw[..., :outputs].astype(y_e.dtype), y_e)
+    assert np.array_equal(raw[..., outputs:].astype(state_e.dtype), state_e)
+
+
+def test_thumb1_code_path_is_bit_exact_on_the_host(tmp_path: Path) -> None:
+    """The Cortex-M0 formulation of the conductance rounding (no 2^14 constant), selected on the host with
+    LNN_THUMB1: the same bits as the emulator."""
+    model = _ltc(wirings.AutoNCP(16, 3), 6, seed=11, scale=0.5)
+    sequences = random_sequences(np.random.default_rng(4), 2, 40, 6, scale=2.0)
+    exported = export_model(model, tmp_path / "out", "fixed16", dt="variable")
+    _run_with_flags(exported, sequences, ["-DLNN_THUMB1"], tmp_path)
+
+
+@pytest.mark.parametrize("precision", PRECISIONS)
+@pytest.mark.parametrize("missing", ["internal", "sensory", "both"])
+def test_wirings_without_internal_or_sensory_synapses(tmp_path: Path, precision: str, missing: str) -> None:
+    """No neuron with internal synapses (every update is the leaf form), or no sensory synapse at all: the
+    generated C still compiles strictly and matches the emulator."""
+    model = _ltc(wirings.Random(7, 2, 0.5, random_seed=3), 4, seed=8)
+    if missing in ("internal", "both"):
+        model.arrays["sparsity_mask"] = np.zeros_like(model.arrays["sparsity_mask"])
+    if missing in ("sensory", "both"):
+        model.arrays["sensory_sparsity_mask"] = np.zeros_like(model.arrays["sensory_sparsity_mask"])
+    exported = export_model(model, tmp_path / "out", precision)
+    assert_c_matches_emulator(exported, random_sequences(np.random.default_rng(1), 2, 25, 4))
+    for core in (None, "cortex-m0", "cortex-m4f"):
+        result = strict_compile(exported.directory, exported.name, core)
+        assert result.ok, result.output
+
+
+@settings(max_examples=4, deadline=None)
+@given(wiring=wiring_draws(), inputs=st.integers(1, 12), seed=st.integers(0, 10_000))
+def test_cross_compiled_paths_bit_exact_on_random_wirings(
+    tmp_path_factory: pytest.TempPathFactory, wiring: wirings.Wiring, inputs: int, seed: int
+) -> None:
+    """The DSP (M4/M7), saturation-only (M3) and Thumb-1 (M0) code paths of the fixed-point step, and the float
+    step on an FPU, run in Unicorn on random wirings: bit-exact with the emulator (the host tests above only
+    take the portable path)."""
+    pytest.importorskip("unicorn")
+    from lnn_edge.bench import bench_export
+    from lnn_edge.verify_host import default_sequences
+
+    model = _ltc(wiring, inputs, seed, scale=0.5 if seed % 2 else None)
+    for precision, cores in (
+        ("fixed16", ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7")),
+        ("float32", ("cortex-m4f",)),
+    ):
+        exported = export_model(model, tmp_path_factory.mktemp(precision) / "out", precision, dt="variable")
+        sequences = default_sequences(exported, 6)
+        for core in cores:
+            assert bench_export(exported, core, sequences).bit_exact, (precision, core)

@@ -15,7 +15,7 @@ def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert code, "docs/python-api.md has no python example"
     monkeypatch.chdir(tmp_path)
     namespace: dict[str, object] = {}
-    exec(compile(code.group(1), str(DOC), "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(code.group(1), str(DOC), "exec"), namespace)
     board = namespace["board"]
     assert board.bit_exact and board.passed  # type: ignore[attr-defined]
     assert (tmp_path / "out" / "my" / "my.h").is_file()

@@ -224,3 +224,52 @@ def test_quantize_cli_bad_override(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1 and result.stderr.startswith("error: --format 'g'")
     assert not (tmp_path / "q.lnn").exists()
+
+
+# --- the fast step's invariants -----------------------------------------------------------------------------
+
+
+@settings(max_examples=20)
+@given(
+    units=st.integers(2, 20),
+    inputs=st.integers(1, 10),
+    scale=st.sampled_from([0.05, 0.3, 1.0, 3.0, 20.0]),
+    precision=st.sampled_from(["fixed16", "fixed32"]),
+    seed=st.integers(0, 10_000),
+)
+def test_sigmoid_position_formats_and_offsets(units: int, inputs: int, scale: float, precision: str, seed: int) -> None:
+    """The table position p = sigma * pre + c fits W - 1 bits for ANY B-bit pre (formats capped so that
+    fsig + fv <= 2B - 7); its shift below z keeps the embedded presynaptic index harmless (z_shift >= 10, and
+    c's low 8 bits are the source); every base conductance is >= 3 (div_round_fast)."""
+    torch.manual_seed(seed)
+    module = LTC(inputs, wirings.Random(units, max(1, units // 3), 0.4, random_seed=seed))
+    randomize_parameters(module, np.random.default_rng(seed), scale=scale)
+    model = from_module(module)
+    rng = np.random.default_rng(seed)
+    model.calibration = Calibration(x=rng.normal(size=(2, 20, inputs)) * scale, dt=rng.uniform(0.2, 2.0, (2, 20)))
+    try:
+        qmodel = quantize(model, precision)
+    except QuantizationError:
+        return
+    bits, f, q = qmodel.bits, qmodel.formats, qmodel.params
+    assert f["sig"] + f["v"] <= 2 * bits - 7 and f["ssig"] + f["xm"] <= 2 * bits - 7
+    limit = 1 << (2 * bits - 1)
+    for prefix in ("", "s_"):
+        reach = np.abs(q[f"{prefix}sigma"]) * (1 << (bits - 1)) + np.abs(q[f"{prefix}c"])
+        assert int(reach.max(initial=0)) < limit
+    assert q["gleak_eps"].min() >= 3
+    assert min(qmodel.constants["z_shift"], qmodel.constants["s_z_shift"]) >= 10
+    assert max(qmodel.constants["z_shift"], qmodel.constants["s_z_shift"]) <= bits
+    for prefix, mask in (("", q["mask"]), ("s_", q["s_mask"])):
+        sources = np.nonzero(mask)[0]
+        assert np.array_equal(q[f"{prefix}c"][mask.astype(bool)] & 0xFF, sources & 0xFF)
+
+
+def test_tiny_leak_gets_the_minimum_base_conductance() -> None:
+    model = _model(wirings.AutoNCP(10, 2))
+    model.arrays["gleak"] = np.full_like(model.arrays["gleak"], -30.0)  # softplus(-30) ~ 1e-13: 0 LSB
+    qmodel = quantize(model, "fixed16")
+    assert int(qmodel.params["gleak"].max()) == 0 and qmodel.params["gleak_eps"].min() == 3
+    assert model.calibration is not None and model.calibration.dt is not None
+    result = Emulator(qmodel).run(model.calibration.x, model.calibration.dt)
+    assert result.saturations.total == 0
