@@ -369,7 +369,6 @@ def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
 def test_cross_compiled_step_is_bit_exact(exports: dict[tuple[str, str], Export], label: str, core: str) -> None:
     """The host runs the portable C; the ARMv7E-M intrinsics (SMLAD/SMLABB/SMLATB, SSAT, the unaligned table
     pair load) only run on a DSP core: the bench image in Unicorn must equal the emulator bit for bit too."""
-    pytest.importorskip("unicorn")
     from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 

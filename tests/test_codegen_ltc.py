@@ -208,7 +208,6 @@ def test_cross_compiled_paths_bit_exact_on_random_wirings(
     """The DSP (M4/M7), saturation-only (M3) and Thumb-1 (M0) code paths of the fixed-point step, and the float
     step on an FPU, run in Unicorn on random wirings: bit-exact with the emulator (the host tests above only
     take the portable path)."""
-    pytest.importorskip("unicorn")
     from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from lnn_edge.datafile import Sequences
-from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, export, load_export, load_model_source
 from lnn_edge.verify_host import default_sequences
 
@@ -48,17 +47,6 @@ def shared_export(factory: pytest.TempPathFactory, precision: str, cell: str = "
         export(source, target, precision, name=cell, calib=calib if precision != "float32" else None)
         _EXPORTS[key] = target
     return load_export(_EXPORTS[key])
-
-
-def cfc_export_or_xfail(factory: pytest.TempPathFactory, precision: str) -> Export:
-    """A CfC export, or an explicit xfail naming why (CfC code generation is being finished elsewhere)."""
-    try:
-        return shared_export(factory, precision, cell="cfc")
-    except (ImportError, NotImplementedError, LnnEdgeError) as error:
-        if isinstance(error, LnnEdgeError) and "support" not in str(error):
-            raise  # a real export error, not a missing feature
-        pytest.xfail(f"lnn-edge export does not support CfC yet ({type(error).__name__}: {error}); "
-                     "this test runs as soon as it does")  # fmt: skip
 
 
 def short_sequences(exported: Export, batch: int = 2, steps: int = 30) -> Sequences:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_firmware_helpers import cfc_export_or_xfail, shared_export, short_sequences
+from test_firmware_helpers import shared_export, short_sequences
 
 from lnn_edge.boards import load_board
 from lnn_edge.build import build_firmware
@@ -98,7 +98,7 @@ CFC_CASES = [
 
 @pytest.mark.parametrize(("board", "precision"), CFC_CASES)
 def test_cfc_bit_exact_on_emulated_board(tmp_path_factory: pytest.TempPathFactory, board: str, precision: str) -> None:
-    exported = cfc_export_or_xfail(tmp_path_factory, precision)
+    exported = shared_export(tmp_path_factory, precision, cell="cfc")
     result = verify_on_board(exported, short_sequences(exported), board)
     assert result.passed and result.bit_exact, str(result.mismatch)
 
