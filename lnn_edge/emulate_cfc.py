@@ -78,20 +78,20 @@ import numpy as np
 from lnn_edge import f32math
 from lnn_edge.emulate_common import SaturationLog
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.fixedpoint import CfcTable, InterpTable, exp_neg_q, rshift_round, saturate, sigmoid_q
+from lnn_edge.fixedpoint import (
+    CfcTable,
+    InterpTable,
+    exp_neg_q,
+    rshift_round,
+    rshift_round_columns,
+    saturate,
+    sigmoid_q,
+)
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.quantize_cfc import CFC_SCHEME, PHI_SPAN_LOG2, cfc_layers, ff_dense
 
 Array = np.ndarray
 F32 = np.float32
-
-
-def _shift_each(x: Array, shifts: Array) -> Array:
-    """rshift_round with a per-column shift (left shift where negative)."""
-    out = np.empty_like(x)
-    for column, shift in enumerate(np.asarray(shifts, dtype=np.int64)):
-        out[..., column] = rshift_round(x[..., column], int(shift))
-    return out
 
 
 class CfcFixedStep:
@@ -228,10 +228,10 @@ class CfcFixedStep:
         if log is not None:
             log.record("h", h_new != h_raw)
 
-        p = _shift_each(self._linear("fc", u), self.q["fc_shift"]) if self.proj else u
+        p = rshift_round_columns(self._linear("fc", u), self.q["fc_shift"]) if self.proj else u
         if not self.affine:
             return p, h_new
-        y_raw = _shift_each(self._t("y.prod", p * self.q["out_w"]), self.q["out_shift"]) + self.q["out_b"]
+        y_raw = rshift_round_columns(self._t("y.prod", p * self.q["out_w"]), self.q["out_shift"]) + self.q["out_b"]
         y = saturate(y_raw, self.bits)
         if log is not None:
             log.record("y", y != y_raw)

@@ -17,7 +17,7 @@ import numpy as np
 
 from lnn_edge import f32math
 from lnn_edge.emulate_common import SaturationLog
-from lnn_edge.fixedpoint import ClampedTable, div_round, div_round_fast, rshift_round, saturate
+from lnn_edge.fixedpoint import ClampedTable, div_round, div_round_fast, rshift_round, rshift_round_columns, saturate
 from lnn_edge.qmodel import QuantizedModel
 
 Array = np.ndarray
@@ -66,7 +66,7 @@ class LtcFixedStep:
     def step(self, x_q: Array, v: Array, dt_q: Array, log: SaturationLog | None = None) -> tuple[Array, Array]:
         """x_q [B,S] (per-feature Q ``x_frac``), v [B,N] (Q``v``), dt_q [B] (Q``dt``) -> (y_q [B,M], v [B,N])."""
         q, bits = self.q, self.bits
-        xm_raw = _shift_each(x_q * q["in_w"], q["in_shift"]) + q["in_b"]
+        xm_raw = rshift_round_columns(x_q * q["in_w"], q["in_shift"]) + q["in_b"]
         xm = saturate(xm_raw, bits)
         if log is not None:
             log.record("xm", xm != xm_raw)
@@ -92,19 +92,11 @@ class LtcFixedStep:
             # with cm_t, and v + round(.) is the rounded convex combination (den >= 3: floor or ceil).
             v = v + div_round_fast(num, den)
 
-        y_raw = _shift_each(v[:, : self.outputs] * q["out_w"], q["out_shift"]) + q["out_b"]
+        y_raw = rshift_round_columns(v[:, : self.outputs] * q["out_w"], q["out_shift"]) + q["out_b"]
         y = saturate(y_raw, bits)
         if log is not None:
             log.record("y", y != y_raw)
         return y, v
-
-
-def _shift_each(x: Array, shifts: Array) -> Array:
-    """rshift_round with a per-column shift (left shift where negative)."""
-    out = np.empty_like(x)
-    for column, shift in enumerate(np.asarray(shifts, dtype=np.int64)):
-        out[..., column] = rshift_round(x[..., column], int(shift))
-    return out
 
 
 class LtcFloat32Step:

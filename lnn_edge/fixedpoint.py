@@ -51,6 +51,14 @@ def rshift_round(x: Array, shift: int) -> Array:
     return x
 
 
+def rshift_round_columns(x: Array, shifts: Array) -> Array:
+    """:func:`rshift_round` with one shift per last-axis column (per-feature formats)."""
+    out = np.empty_like(as_int(x))
+    for column, shift in enumerate(np.asarray(shifts, dtype=np.int64)):
+        out[..., column] = rshift_round(x[..., column], int(shift))
+    return out
+
+
 def div_trunc(num: Array, den: Array) -> Array:
     """C's integer division: the quotient truncated toward zero (den != 0)."""
     num, den = as_int(num), as_int(den)

@@ -55,8 +55,10 @@ def fold_normalization(model: Model, norm: Normalization) -> Model:
     folded = copy.deepcopy(model)
     if norm.x_mean.shape != (model.input_size,) or norm.x_std.shape != (model.input_size,):
         raise ImportModelError(f"input normalization has the wrong size for {model.input_size} inputs")
-    wrong_targets = norm.y_mean is not None and norm.y_std is not None and (
-        norm.y_mean.shape != (model.output_size,) or norm.y_std.shape != (model.output_size,)
+    wrong_targets = (
+        norm.y_mean is not None
+        and norm.y_std is not None
+        and (norm.y_mean.shape != (model.output_size,) or norm.y_std.shape != (model.output_size,))
     )
     if wrong_targets:
         raise ImportModelError(f"target normalization has the wrong size for {model.output_size} outputs")
