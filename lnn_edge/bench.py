@@ -17,7 +17,7 @@ from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export
 from lnn_edge.instr_count import count_steps
-from lnn_edge.verify_host import emulator_raw, first_mismatch, raw_inputs
+from lnn_edge.verify_host import default_sequences, emulator_raw, first_mismatch, raw_inputs
 
 VALUE_DTYPES = {"int16_t": np.int16, "int32_t": np.int32, "float": np.float32}
 
@@ -75,4 +75,47 @@ def bench_export(export: Export, core: str, sequences: Sequences) -> BenchResult
         ram_static_bytes=dtype.itemsize * model.state_size + image.data_bytes + image.bss_bytes,
         stack_peak_bytes=counts.stack_peak_bytes,
         bit_exact=mismatch is None,
+    )
+
+
+@dataclass
+class DeviceBench:
+    """Cycles per step measured by the device itself (BENCH over the serial line)."""
+
+    url: str
+    board: str
+    core: str
+    cycles_kind: str
+    clock_hz: int
+    steps: int
+    cycles_per_step: float
+    cycles_min: int
+    cycles_max: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def bench_on_device(export: Export, url: str, steps: int, emulated: bool = False) -> DeviceBench:
+    """Ask the device at ``url`` to run ``steps`` steps of the export's model on a test input and count cycles
+    (DWT CYCCNT on M3/M4/M7/M33 hardware, SysTick otherwise; under QEMU ``-icount`` SysTick ticks are
+    proportional to instructions, reported as ``systick-icount``). The model hash is checked first."""
+    from lnn_edge.serial_host import SerialClient
+
+    sequences = default_sequences(export, 1)
+    x_raw, dt_raw = raw_inputs(Emulator(export.qmodel), Sequences(x=sequences.x[:1, :1], dt=sequences.dt[:1, :1]))
+    with SerialClient(url) as client:
+        device = client.check_export(export)
+        result = client.bench(steps, x_raw[0, 0], dt_raw[0, 0], timeout=max(10.0, steps * 0.05))
+    kind = "systick-icount" if emulated and device.cycles_kind == "systick" else device.cycles_kind
+    return DeviceBench(
+        url=url,
+        board=device.board,
+        core=device.core,
+        cycles_kind=kind,
+        clock_hz=device.clock_hz,
+        steps=result.count,
+        cycles_per_step=result.mean,
+        cycles_min=result.min,
+        cycles_max=result.max,
     )

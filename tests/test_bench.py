@@ -103,3 +103,18 @@ def test_bench_cli_json(exports: dict[str, Export]) -> None:
 def test_bench_cli_unknown_board(exports: dict[str, Export], tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bench", str(exports["ltc-fixed16"].directory), "--board", "no-such-board"])
     assert result.exit_code == 1 and "no-such-board" in result.stderr
+
+
+def test_bench_on_the_emulated_board_measures_cycles_over_serial(exports: dict[str, Export]) -> None:
+    """The same verb asks the firmware (in QEMU) to BENCH itself: SysTick ticks under -icount track the exact count."""
+    directory = str(exports["ltc-fixed16"].directory)
+    result = CliRunner().invoke(
+        cli, ["bench", directory, "--board", "qemu-mps2-an386", "--steps", "20", "--on-board", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    device = info["device"]
+    assert device["cycles_kind"] == "systick-icount" and device["board"] == "qemu-mps2-an386"
+    # an386 runs -icount shift=6 at 25 MHz: 1.6 ticks per instruction; the BENCH loop adds a few instructions.
+    instructions = device["cycles_per_step"] / 1.6
+    assert info["instructions_per_step"] <= instructions <= info["instructions_per_step"] * 1.05

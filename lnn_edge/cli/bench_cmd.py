@@ -9,6 +9,7 @@ import click
 
 from lnn_edge.bench import bench_export
 from lnn_edge.cli.common import print_json
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import load_export
 from lnn_edge.verify_host import default_sequences
 
@@ -17,6 +18,19 @@ def _board(name: str) -> Any:
     from lnn_edge.boards import load_board
 
     return load_board(name)
+
+
+def _device_bench(export: Any, board: Any, port: str | None, steps: int) -> dict[str, Any]:
+    from lnn_edge.bench import bench_on_device
+
+    if port is not None:
+        return bench_on_device(export, port, steps, emulated=board.emulated).as_dict()
+    if not board.emulated:
+        raise LnnEdgeError(f"board {board.name} is real hardware: flash it and pass its serial device with --port")
+    from lnn_edge.verify_board import emulated_port
+
+    with emulated_port(export.directory, board) as instance:
+        return bench_on_device(export, instance.url, steps, emulated=True).as_dict()
 
 
 def format_bench(info: dict[str, Any]) -> str:
@@ -36,6 +50,15 @@ def format_bench(info: dict[str, Any]) -> str:
         ("stack, peak", f"{info['stack_peak_bytes']} B (painted and measured)"),
         ("bit-exact", "yes (every counted step equals the emulator)" if info["bit_exact"] else "NO"),
     ]  # fmt: skip
+    device = info.get("device")
+    if device:
+        rows.append(
+            (
+                "on the device",
+                f"{device['cycles_per_step']:,.0f} {device['cycles_kind']} cycles per step "
+                f"(min {device['cycles_min']:,}, max {device['cycles_max']:,}) at {device['url']}",
+            )
+        )
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
@@ -47,8 +70,17 @@ def format_bench(info: dict[str, Any]) -> str:
 )
 @click.option("--steps", type=click.IntRange(min=1, max=10_000), default=20, show_default=True, help="Steps to count.")
 @click.option("--no-firmware", is_flag=True, help="Skip building the firmware (no flash_total_bytes).")
+@click.option(
+    "--port",
+    default=None,
+    metavar="URL",
+    help="Also measure cycles on the device at this pyserial URL (a real board: DWT cycles).",
+)
+@click.option("--on-board", is_flag=True, help="Emulated boards: also run the firmware in QEMU and measure there.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def command(directory: Path, board_name: str, steps: int, no_firmware: bool, as_json: bool) -> None:
+def command(
+    directory: Path, board_name: str, steps: int, no_firmware: bool, port: str | None, on_board: bool, as_json: bool
+) -> None:
     """Benchmark the export in DIRECTORY on a board's core: exact instructions per step (the step image run in
     Unicorn, counted per basic block; outputs checked bit for bit), instruction mix, estimated cycles, flash of
     the model and of the whole firmware, static RAM and peak stack.
@@ -57,6 +89,8 @@ def command(directory: Path, board_name: str, steps: int, no_firmware: bool, as_
     Examples:
       lnn-edge bench out/pendulum --board qemu-mps2-an386
       lnn-edge bench out/pendulum --board qemu-microbit --steps 50 --json
+      lnn-edge bench out/pendulum --board nucleo-f401re --port /dev/ttyACM0     # + DWT cycles on the board
+      lnn-edge bench out/pendulum --board qemu-mps2-an386 --on-board            # + SysTick ticks in QEMU
     """
     export = load_export(directory)
     board = _board(board_name)
@@ -66,6 +100,8 @@ def command(directory: Path, board_name: str, steps: int, no_firmware: bool, as_
         from lnn_edge.build import build_firmware
 
         info["flash_total_bytes"] = build_firmware(export.directory, board).size.flash_used
+    if port is not None or on_board:
+        info["device"] = _device_bench(export, board, port, steps)
     if as_json:
         print_json(info)
     else:
