@@ -68,6 +68,10 @@ def run(out: Path, steps: int) -> list[dict[str, Any]]:
                         "parameters": model.parameter_count(),
                         **result.as_dict(),
                     }
+                    if core == "cortex-m4f":  # the whole firmware (startup, UART, protocol, model) on the M4F board
+                        from lnn_edge.build import build_firmware
+
+                        row["flash_total_bytes"] = build_firmware(exported.directory, "qemu-mps2-an386").size.flash_used
                     rows.append(row)
                     print(
                         f"{label:28s} {precision:8s} {core:11s} {row['instructions_per_step']:>10.0f} instr/step "

@@ -98,6 +98,69 @@ def anchor_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+# Targets of issue 6 for LTC AutoNCP(19,2) (and the wired CfC): (label, model, precision, core, field, limit).
+TARGETS = [
+    ("M4F fixed16 instructions/step", "LTC AutoNCP(19,2)", "fixed16", "cortex-m4f", "instructions_per_step", 6000),
+    ("M4F float32 instructions/step", "LTC AutoNCP(19,2)", "float32", "cortex-m4f", "instructions_per_step", 12000),
+    ("M3 fixed16 instructions/step", "LTC AutoNCP(19,2)", "fixed16", "cortex-m3", "instructions_per_step", 8000),
+    ("M0 fixed16 instructions/step", "LTC AutoNCP(19,2)", "fixed16", "cortex-m0", "instructions_per_step", 25000),
+    (
+        "fixed16 flash, parameters + step code (M4F)",
+        "LTC AutoNCP(19,2)",
+        "fixed16",
+        "cortex-m4f",
+        "flash_model_bytes",
+        3072,
+    ),
+    (
+        "float32 flash, parameters + step code (M4F)",
+        "LTC AutoNCP(19,2)",
+        "float32",
+        "cortex-m4f",
+        "flash_model_bytes",
+        5120,
+    ),
+    ("static RAM, fixed16", "LTC AutoNCP(19,2)", "fixed16", "cortex-m4f", "ram_static_bytes", 100),
+    ("stack, fixed16 (M4F)", "LTC AutoNCP(19,2)", "fixed16", "cortex-m4f", "stack_peak_bytes", 256),
+    ("stack, float32 (M4F)", "LTC AutoNCP(19,2)", "float32", "cortex-m4f", "stack_peak_bytes", 256),
+    (
+        "wired CfC M4F fixed16 instructions/step",
+        "CfC wired AutoNCP(19,2)",
+        "fixed16",
+        "cortex-m4f",
+        "instructions_per_step",
+        4000,
+    ),
+    ("complete firmware flash, M4F fixed16", "LTC AutoNCP(19,2)", "fixed16", "cortex-m4f", "flash_total_bytes", 8192),
+]
+
+TARGET_NOTES = """Where a target is missed, why (measured while doing the speed work; details in docs/number-formats.md):
+
+- **LTC instructions per step.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds); on
+  M4F the inner loop is 18 instructions per synapse (load the 10-byte record, the presynaptic state, one
+  SMLABB for the table position, USAT, the {sample, slope} table read, the interpolation, w x sigmoid, two
+  accumulations, the loop). Even hand-scheduled it is about 16, i.e. ~5,900 before the 114 divisions and the
+  per-neuron updates, so 6,000 needs a sigmoid without interpolation: about 35x the sigmoid error and ~2 KB more
+  table. M3 has no DSP multiply-accumulate (about 21 per synapse). On M0, `__aeabi_idiv` alone costs ~10,300
+  instructions per step (one rounding division per neuron per unfold, which the proof of the state bound rests
+  on), and GCC 12's Thumb-1 register allocation gives ~44 instructions per synapse where ~32 are possible.
+- **float32 on M4F** is ~31 instructions per synapse: one division per sigmoid, and a range check per exponent
+  that keeps the result finite for any input.
+- **Stack (fixed16)** is 16 B over: the step keeps one scratch state vector and the per-neuron sensory sums.
+"""
+
+
+def targets_table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| target | limit | measured | met |", "|---|---:|---:|---|"]
+    for label, model, precision, core, key, limit in TARGETS:
+        found = [r.get(key) for r in rows if r["model"] == model and r["precision"] == precision and r["core"] == core]
+        value = found[0] if found and found[0] is not None else None
+        measured = "-" if value is None else f"{value:,.0f}"
+        met = "-" if value is None else ("yes" if value <= limit else "**no**")
+        lines.append(f"| {label} | {limit:,} | {measured} | {met} |")
+    return "\n".join(lines)
+
+
 def plots(rows: list[dict[str, Any]], directory: Path) -> list[str]:
     import matplotlib
 
@@ -179,6 +242,11 @@ def main() -> None:
         "",
         anchor_table(rows),
         "",
+        "### The targets of issue 6",
+        "",
+        targets_table(rows),
+        "",
+        TARGET_NOTES,
         "### Instruction mix and estimated cycles, LTC AutoNCP(19,2)",
         "",
         "Cycles are an ESTIMATE from ARM's published per-class timings (`lnn_edge/instr_count.py` CYCLES), not a "
