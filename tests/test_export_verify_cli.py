@@ -106,3 +106,41 @@ def test_export_replaces_an_existing_export_atomically(tmp_path: Path, state_dic
     second = json.loads((out / "manifest.json").read_text())
     assert second["model_hash"] != first and second["cell"] == "wired_cfc"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
+def test_run_export_with_c_and_emulator_backends_gives_the_same_bits(
+    tmp_path: Path, state_dicts: dict[str, Path], precision: str
+) -> None:
+    out = tmp_path / "out"
+    invoke(
+        "export",
+        str(state_dicts["ltc"]),
+        "-o",
+        str(out),
+        "--precision",
+        precision,
+        "--calib",
+        str(tmp_path / "calib.npz"),
+    )
+    x = np.random.default_rng(5).normal(size=(2, 25, 6))
+    np.savez(tmp_path / "in.npz", x=x, dt=np.random.default_rng(6).uniform(0.5, 1.5, size=(2, 25)))
+    results = {}
+    for backend in ("c", "emulator", "reference"):
+        code, _, err = invoke("run", str(out), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / f"{backend}.npz"),
+                              "--backend", backend)  # fmt: skip
+        assert code == 0, err
+        with np.load(tmp_path / f"{backend}.npz") as data:
+            results[backend] = {name: data[name] for name in data.files}
+    assert results["c"].keys() == results["emulator"].keys()
+    for name in results["c"]:
+        assert np.array_equal(results["c"][name], results["emulator"][name]), name
+    assert results["c"]["y"].shape == results["reference"]["y"].shape == (2, 25, 2)
+
+
+def test_run_backend_c_needs_an_export(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
+    invoke("import", str(state_dicts["ltc"]), "-o", str(tmp_path / "m.lnn"))
+    np.savez(tmp_path / "in.npz", x=np.zeros((5, 6)))
+    code, _, err = invoke("run", str(tmp_path / "m.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz"),
+                          "--backend", "c")  # fmt: skip
+    assert code == 1 and "export" in err

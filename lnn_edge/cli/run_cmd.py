@@ -8,15 +8,18 @@ import click
 import numpy as np
 
 from lnn_edge.cli.common import progress
-from lnn_edge.datafile import load_inputs, save_outputs
+from lnn_edge.datafile import Sequences, load_inputs, save_outputs
 from lnn_edge.emulator import Emulator
 from lnn_edge.errors import LnnEdgeError
+from lnn_edge.export import Export, load_export
+from lnn_edge.harness import compile_model
 from lnn_edge.model import Model
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any
 from lnn_edge.reference import Reference
+from lnn_edge.verify_host import raw_inputs
 
-BACKENDS = ("auto", "reference", "emulator")
+BACKENDS = ("auto", "reference", "emulator", "c")
 
 
 def run_reference(model: Model, x: np.ndarray, dt: np.ndarray, show: bool) -> dict[str, np.ndarray]:
@@ -44,6 +47,28 @@ def run_emulator(qmodel: QuantizedModel, x: np.ndarray, dt: np.ndarray) -> dict[
     return arrays
 
 
+def run_compiled(exported: Export, sequences: Sequences) -> dict[str, np.ndarray]:
+    """The export's C compiled on the host, fed the same raw inputs the emulator converts to."""
+    qmodel = exported.qmodel
+    model = qmodel.model
+    compiled = compile_model(
+        exported.directory, exported.name, exported.manifest["value_type"], model.input_size, model.output_size,
+        model.state_size,
+    )  # fmt: skip
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    y_raw, state_raw = compiled.run_raw(x_raw, dt_raw)
+    if not qmodel.is_fixed:
+        return {"y": y_raw.astype(np.float64), "state": state_raw.astype(np.float64)}
+    y_raw, state_raw = y_raw.astype(np.int64), state_raw.astype(np.int64)
+    return {
+        "y": emulator.output_to_float(y_raw),
+        "state": emulator.state_to_float(state_raw),
+        "y_raw": y_raw,
+        "state_raw": state_raw,
+    }
+
+
 @click.command("run")
 @click.argument("model", type=click.Path(path_type=Path))
 @click.option(
@@ -59,11 +84,12 @@ def run_emulator(qmodel: QuantizedModel, x: np.ndarray, dt: np.ndarray) -> dict[
     default="auto",
     show_default=True,
     help="reference: float64 NumPy (matches ncps in double); emulator: the bit-exact twin of the "
-    "generated C for a quantized model; auto: emulator for quantized models, else reference.",
+    "generated C for a quantized model; c: the generated C of an export folder, compiled on the host; "
+    "auto: emulator for quantized models and exports, else reference.",
 )
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) -> None:
-    """Run MODEL over the sequences in --data; write 'y' [B,T,outputs] and 'state' [B,T,state] to -o.
+    """Run MODEL (a .lnn file or an export folder) over --data; write 'y' [B,T,outputs] and 'state' [B,T,state].
 
     Every sequence starts from a zero state. 'dt' ([T] or [B,T]) is the elapsed time of each step; without
     it every step uses the model's time step. For a quantized model the output also holds the raw integers
@@ -74,13 +100,19 @@ def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) ->
       lnn-edge run pendulum.lnn --data inputs.npz -o outputs.npz
       lnn-edge run pendulum-q16.lnn --data inputs.npz -o q16.npz          # the emulator
       lnn-edge run pendulum-q16.lnn --data inputs.npz -o ref.npz --backend reference
+      lnn-edge run out/pendulum --data inputs.npz -o c.npz --backend c           # the compiled C
     """
-    loaded = load_any(model)
+    exported = load_export(model) if model.is_dir() else None
+    loaded = exported.qmodel if exported is not None else load_any(model)
     net = loaded.model if isinstance(loaded, QuantizedModel) else loaded
     sequences = load_inputs(data, net.input_size, net.dt)
     if backend == "auto":
         backend = "emulator" if isinstance(loaded, QuantizedModel) else "reference"
-    if backend == "emulator":
+    if backend == "c":
+        if exported is None:
+            raise LnnEdgeError(f"--backend c runs an export folder, and {model} is a file: lnn-edge export it first")
+        arrays = run_compiled(exported, sequences)
+    elif backend == "emulator":
         if not isinstance(loaded, QuantizedModel):
             raise LnnEdgeError(f"{model} is a float model: quantize it first (lnn-edge quantize) to use the emulator")
         arrays = run_emulator(loaded, sequences.x, sequences.dt)
