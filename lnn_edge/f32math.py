@@ -46,7 +46,7 @@ def exp_neg(a: Array) -> Array:
     """exp(-a) for a >= 0, in float32."""
     a = f32(a)
     t = a * LOG2E
-    big = t >= EXP_CUTOFF
+    big = ~(t < EXP_CUTOFF)  # NaN too, as the C does (it never converts NaN to an integer)
     t = np.where(big, F32(0.0), t)
     k = t.astype(np.int32)  # C: (int32_t)t, truncation; t >= 0
     r = t - k.astype(np.float32)
