@@ -22,10 +22,9 @@ from ncps.torch import LTC, CfC
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import export
-from lnn_edge.harness import compile_model
 from lnn_edge.importers import from_module
 from lnn_edge.model import Calibration
-from lnn_edge.verify_host import raw_inputs
+from lnn_edge.verify_host import compile_export, raw_inputs
 
 
 def torch_seconds_per_step(module: torch.nn.Module, x: np.ndarray) -> float:
@@ -50,14 +49,7 @@ def c_seconds_per_step(module: torch.nn.Module, x: np.ndarray, precision: str, w
     model = from_module(module)
     model.calibration = Calibration(x=x, dt=np.ones(x.shape[:2]))
     exported = export(model, workdir / precision, precision, name="bench")
-    compiled = compile_model(
-        exported.directory,
-        "bench",
-        exported.manifest["value_type"],
-        model.input_size,
-        model.output_size,
-        model.state_size,
-    )
+    compiled = compile_export(exported)
     x_raw, dt_raw = raw_inputs(Emulator(exported.qmodel), Sequences(x=x, dt=np.ones(x.shape[:2])))
 
     def run() -> float:

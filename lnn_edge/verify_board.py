@@ -22,11 +22,10 @@ from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export
-from lnn_edge.harness import compile_model
 from lnn_edge.metrics import ErrorMetrics, compare
 from lnn_edge.protocol import DeviceInfo
 from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LinkStats, SerialClient
-from lnn_edge.verify_host import HostVerification, Mismatch, emulator_raw, first_mismatch, raw_inputs, verify_host
+from lnn_edge.verify_host import HostVerification, Mismatch, first_mismatch, raw_to_float, verify_host
 
 
 @dataclass
@@ -96,14 +95,6 @@ class BoardVerification:
         return result
 
 
-def host_raw(export: Export, x_raw: np.ndarray, dt_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The host C's raw outputs and states for raw inputs (the cffi build is cached by verify_host)."""
-    manifest = export.manifest
-    compiled = compile_model(export.directory, export.name, manifest["value_type"], manifest["inputs"],
-                             manifest["outputs"], manifest["state_size"])  # fmt: skip
-    return compiled.run_raw(x_raw, dt_raw)
-
-
 def _first_board_mismatch(candidates: list[tuple[str, np.ndarray, np.ndarray]], y: np.ndarray,
                           state: np.ndarray) -> BoardMismatch | None:  # fmt: skip
     for against, y_ref, state_ref in candidates:
@@ -130,12 +121,12 @@ def verify_on_port(
     disturb the link mid-run).
     """
     started = time.monotonic()
-    host = verify_host(export, sequences, threshold)
+    host = verify_host(export, sequences, threshold)  # the board is compared with exactly these runs
     qmodel = export.qmodel
     emulator = Emulator(qmodel)
-    x_raw, dt_raw = raw_inputs(emulator, sequences)
-    y_c, state_c = host_raw(export, x_raw, dt_raw)
-    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    raw = host.raw
+    x_raw, dt_raw = raw["x"], raw["dt"]
+    y_c, state_c, y_e, state_e = raw["c_y"], raw["c_state"], raw["emulator_y"], raw["emulator_state"]
     batch, steps, _ = x_raw.shape
     manifest = export.manifest
     with SerialClient(url, baud=baud, timeout=timeout, retries=retries) as client:
@@ -159,15 +150,8 @@ def verify_on_port(
         link = client.stats
     y_b, state_b = y_b.astype(y_c.dtype), state_b.astype(state_c.dtype)
     mismatch = _first_board_mismatch([("host C", y_c, state_c), ("emulator", y_e, state_e)], y_b, state_b)
-    if qmodel.is_fixed:
-        y_float = emulator.output_to_float(y_b.astype(np.int64))
-        state_float = emulator.state_to_float(state_b.astype(np.int64))
-    else:
-        y_float, state_float = y_b.astype(np.float64), state_b.astype(np.float64)
-    y_ref = host.traces["reference"]
-    from lnn_edge.reference import Reference
-
-    _, state_ref = Reference(qmodel.model).run(sequences.x, sequences.dt)
+    y_float, state_float = raw_to_float(emulator, y_b, state_b)
+    y_ref, state_ref = host.traces["reference"], raw["reference_state"]
     kind = _cycles_kind(device, board)
     return BoardVerification(
         host=host, device=device, url=url, board=device.board, core=device.core,

@@ -14,7 +14,7 @@ import numpy as np
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator, EmulatorResult
 from lnn_edge.export import Export
-from lnn_edge.harness import compile_model
+from lnn_edge.harness import CompiledModel, compile_model
 from lnn_edge.metrics import ErrorMetrics, compare
 from lnn_edge.quantize import DEFAULT_THRESHOLDS
 from lnn_edge.reference import Reference
@@ -53,6 +53,9 @@ class HostVerification:
     saturations: int
     mismatch: Mismatch | None
     traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    raw: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    """The arrays behind the verdict, for a board leg to reuse: inputs ``x``/``dt`` in the C's types, ``c_y``,
+    ``c_state``, ``emulator_y``, ``emulator_state`` (raw) and ``reference_state`` (float64)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -102,29 +105,37 @@ def emulator_raw(result: EmulatorResult, fixed: bool) -> tuple[np.ndarray, np.nd
     return result.y.astype(np.float32), result.state.astype(np.float32)
 
 
+def compile_export(export: Export) -> CompiledModel:
+    """The export's C compiled for the host (cached by source hash, see :mod:`lnn_edge.harness`)."""
+    manifest = export.manifest
+    return compile_model(
+        export.directory,
+        export.name,
+        manifest["value_type"],
+        manifest["inputs"],
+        manifest["outputs"],
+        manifest["state_size"],
+    )
+
+
+def raw_to_float(emulator: Emulator, y_raw: np.ndarray, state_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outputs and state in the C's types as float64 (dequantized for fixed point)."""
+    if emulator.qmodel.is_fixed:
+        return emulator.output_to_float(y_raw.astype(np.int64)), emulator.state_to_float(state_raw.astype(np.int64))
+    return y_raw.astype(np.float64), state_raw.astype(np.float64)
+
+
 def verify_host(export: Export, sequences: Sequences, threshold: float | None = None) -> HostVerification:
     """Compile the export's C, run it, the emulator and the reference on ``sequences``, and compare."""
     qmodel = export.qmodel
     model = qmodel.model
-    compiled = compile_model(
-        export.directory,
-        export.name,
-        export.manifest["value_type"],
-        model.input_size,
-        model.output_size,
-        model.state_size,
-    )
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, sequences)
-    y_c, state_c = compiled.run_raw(x_raw, dt_raw)
+    y_c, state_c = compile_export(export).run_raw(x_raw, dt_raw)
     emulated = emulator.run(sequences.x, sequences.dt, check=True)
     y_e, state_e = emulator_raw(emulated, qmodel.is_fixed)
     mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
-    if qmodel.is_fixed:
-        y_c_float = emulator.output_to_float(y_c.astype(np.int64))
-        state_c_float = emulator.state_to_float(state_c.astype(np.int64))
-    else:
-        y_c_float, state_c_float = y_c.astype(np.float64), state_c.astype(np.float64)
+    y_c_float, state_c_float = raw_to_float(emulator, y_c, state_c)
     y_ref, state_ref = Reference(model).run(sequences.x, sequences.dt)
     outputs = compare(y_c_float, y_ref)
     limit = DEFAULT_THRESHOLDS[qmodel.precision] if threshold is None else threshold
@@ -141,6 +152,15 @@ def verify_host(export: Export, sequences: Sequences, threshold: float | None = 
         saturations=emulated.saturations.total,
         mismatch=mismatch,
         traces={"reference": y_ref, "host C": y_c_float, "emulator": emulated.y, "dt": sequences.dt},
+        raw={
+            "x": x_raw,
+            "dt": dt_raw,
+            "c_y": y_c,
+            "c_state": state_c,
+            "emulator_y": y_e,
+            "emulator_state": state_e,
+            "reference_state": state_ref,
+        },
     )
 
 

@@ -9,9 +9,8 @@ import numpy as np
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export, export
-from lnn_edge.harness import compile_model
 from lnn_edge.model import Model
-from lnn_edge.verify_host import emulator_raw, first_mismatch, raw_inputs
+from lnn_edge.verify_host import compile_export, emulator_raw, first_mismatch, raw_inputs
 
 
 def export_model(
@@ -23,14 +22,9 @@ def export_model(
 def assert_c_matches_emulator(exported: Export, sequences: Sequences) -> None:
     """Bit for bit, every step, outputs and state."""
     qmodel = exported.qmodel
-    model = qmodel.model
-    compiled = compile_model(
-        exported.directory, exported.name, exported.manifest["value_type"], model.input_size, model.output_size,
-        model.state_size,
-    )  # fmt: skip
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, sequences)
-    y_c, state_c = compiled.run_raw(x_raw, dt_raw)
+    y_c, state_c = compile_export(exported).run_raw(x_raw, dt_raw)
     y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
     mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
     assert mismatch is None, str(mismatch)

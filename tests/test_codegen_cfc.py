@@ -22,13 +22,12 @@ from lnn_edge import f32math
 from lnn_edge.codegen import environment, f32_constants
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export
-from lnn_edge.harness import compile_model
 from lnn_edge.importers import from_module
 from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
 from lnn_edge.quantize import quantize
 from lnn_edge.quantize_cfc import ff_dense
 from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
-from lnn_edge.verify_host import emulator_raw, raw_inputs
+from lnn_edge.verify_host import compile_export, emulator_raw, raw_inputs
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]
 MODES = ["default", "no_gate", "pure"]
@@ -232,10 +231,7 @@ def test_negative_elapsed_time_is_clamped_to_zero(exports: dict[tuple[str, str],
     for label in ("dense_pure", "wired_default"):
         exported = exports[label, precision]
         model = exported.qmodel.model
-        compiled = compile_model(
-            exported.directory, exported.name, exported.manifest["value_type"], model.input_size,
-            model.output_size, model.state_size,
-        )  # fmt: skip
+        compiled = compile_export(exported)
         x_raw, _ = raw_inputs(
             Emulator(exported.qmodel), random_sequences(np.random.default_rng(1), 1, 10, model.input_size)
         )

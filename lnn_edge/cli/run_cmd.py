@@ -12,12 +12,11 @@ from lnn_edge.datafile import Sequences, load_inputs, save_outputs
 from lnn_edge.emulator import Emulator
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export
-from lnn_edge.harness import compile_model
 from lnn_edge.model import Model
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any
 from lnn_edge.reference import Reference
-from lnn_edge.verify_host import raw_inputs
+from lnn_edge.verify_host import compile_export, raw_inputs, raw_to_float
 
 BACKENDS = ("auto", "reference", "emulator", "c")
 
@@ -49,24 +48,13 @@ def run_emulator(qmodel: QuantizedModel, x: np.ndarray, dt: np.ndarray) -> dict[
 
 def run_compiled(exported: Export, sequences: Sequences) -> dict[str, np.ndarray]:
     """The export's C compiled on the host, fed the same raw inputs the emulator converts to."""
-    qmodel = exported.qmodel
-    model = qmodel.model
-    compiled = compile_model(
-        exported.directory, exported.name, exported.manifest["value_type"], model.input_size, model.output_size,
-        model.state_size,
-    )  # fmt: skip
-    emulator = Emulator(qmodel)
+    emulator = Emulator(exported.qmodel)
     x_raw, dt_raw = raw_inputs(emulator, sequences)
-    y_raw, state_raw = compiled.run_raw(x_raw, dt_raw)
-    if not qmodel.is_fixed:
-        return {"y": y_raw.astype(np.float64), "state": state_raw.astype(np.float64)}
-    y_raw, state_raw = y_raw.astype(np.int64), state_raw.astype(np.int64)
-    return {
-        "y": emulator.output_to_float(y_raw),
-        "state": emulator.state_to_float(state_raw),
-        "y_raw": y_raw,
-        "state_raw": state_raw,
-    }
+    y_raw, state_raw = compile_export(exported).run_raw(x_raw, dt_raw)
+    y, state = raw_to_float(emulator, y_raw, state_raw)
+    if not exported.qmodel.is_fixed:
+        return {"y": y, "state": state}
+    return {"y": y, "state": state, "y_raw": y_raw.astype(np.int64), "state_raw": state_raw.astype(np.int64)}
 
 
 @click.command("run")

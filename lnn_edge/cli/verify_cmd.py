@@ -115,15 +115,8 @@ def command(
         sequences = default_sequences(export, steps)
     if port is None and board is None:
         result = verify_host(export, sequences, threshold)
-        if plot_path is not None:
-            plot_traces(plot_path, {k: v for k, v in result.traces.items() if k != "emulator"},
-                        f"{export.name} ({result.precision}): host C vs float64 reference")  # fmt: skip
-        if as_json:
-            print_json(result.as_dict())
-        else:
-            click.echo(format_verification(result))
-        if not result.passed:
-            raise SystemExit(1)
+        title = f"{export.name} ({result.precision}): host C vs float64 reference"
+        _finish(result, format_verification(result), plot_path, title, ("reference", "host C", "dt"), as_json)
         return
     _verify_board(export, sequences, threshold, plot_path, port, board, baud, timeout, retries, as_json)
 
@@ -152,12 +145,21 @@ def _verify_board(
             assert board is not None
             result = verify_on_board(export, sequences, board, threshold, timeout=timeout,
                                      retries=retries, on_step=advance)  # fmt: skip
+    title = f"{export.name} ({result.host.precision}) on {result.board} vs float64 reference"
+    keep = ("reference", "host C", "board", "dt")
+    _finish(result, format_board_verification(result), plot_path, title, keep, as_json)
+
+
+def _finish(
+    result: HostVerification | BoardVerification, text: str, plot_path: Path | None, title: str,
+    traces: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
+    """Plot the chosen traces, print the table or the JSON, and exit 1 unless the verification passed."""
     if plot_path is not None:
-        plot_traces(plot_path, {k: v for k, v in result.traces.items() if k in ("reference", "host C", "board", "dt")},
-                    f"{export.name} ({result.host.precision}) on {result.board} vs float64 reference")  # fmt: skip
+        plot_traces(plot_path, {k: v for k, v in result.traces.items() if k in traces}, title)
     if as_json:
         print_json(result.as_dict())
     else:
-        click.echo(format_board_verification(result))
+        click.echo(text)
     if not result.passed:
         raise SystemExit(1)
