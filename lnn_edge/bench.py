@@ -30,6 +30,8 @@ class BenchResult:
     precision: str
     steps: int
     instructions_per_step: float
+    library_instructions_per_step: float
+    """Of those, the instructions executed in libgcc helpers (division on M0, soft-float without an FPU)."""
     min_instructions: int
     max_instructions: int
     instruction_mix: dict[str, float]
@@ -65,6 +67,7 @@ def bench_export(export: Export, core: str, sequences: Sequences) -> BenchResult
         precision=qmodel.precision,
         steps=counts.steps,
         instructions_per_step=counts.instructions_per_step,
+        library_instructions_per_step=counts.library_instructions_per_step,
         min_instructions=counts.min_instructions,
         max_instructions=counts.max_instructions,
         instruction_mix=counts.mix,

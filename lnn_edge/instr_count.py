@@ -54,6 +54,8 @@ class StepCounts:
     mix: dict[str, float]
     estimated_cycles_per_step: float
     stack_peak_bytes: int
+    library_instructions_per_step: float
+    """Of ``instructions_per_step``, those executed inside libgcc helpers (``__aeabi_idiv``, soft-float...)."""
     per_step: list[int] = field(repr=False)
     outputs: np.ndarray = field(repr=False)
     states: np.ndarray = field(repr=False)
@@ -125,8 +127,10 @@ class StepRunner:
             self.uc.reg_write(arm.UC_ARM_REG_C1_C0_2, 0xF << 20)
             self.uc.reg_write(arm.UC_ARM_REG_FPEXC, 0x40000000)
         self.disassembler = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-        self.blocks: dict[tuple[int, int], tuple[int, Counter[str]]] = {}
+        self.blocks: dict[tuple[int, int], tuple[int, Counter[str], bool]] = {}
+        self.library = [(start, start + size) for name, (start, size) in image.symbols.items() if name.startswith("__")]
         self.count = 0
+        self.library_count = 0
         self.mix: Counter[str] = Counter()
         self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
         self.uc.mem_write(STATE_ADDR, bytes(self.dtype.itemsize * state_size))
@@ -138,10 +142,13 @@ class StepRunner:
         if known is None:
             code = bytes(uc.mem_read(address, size))
             mix: Counter[str] = Counter(classify(i.insn_name()) for i in self.disassembler.disasm(code, address))
-            known = (len(_thumb_lengths(code)), mix)
+            in_library = any(start <= address < end for start, end in self.library)
+            known = (len(_thumb_lengths(code)), mix, in_library)
             self.blocks[key] = known
         self.count += known[0]
         self.mix.update(known[1])
+        if known[2]:
+            self.library_count += known[0]
 
     def step(self, x: np.ndarray, dt: Any) -> tuple[int, np.ndarray, np.ndarray]:
         """Run one step; return (instructions, outputs, state)."""
@@ -206,6 +213,7 @@ def count_steps(
         mix=mix,
         estimated_cycles_per_step=sum(costs[name] * value for name, value in mix.items()),
         stack_peak_bytes=runner.stack_peak(),
+        library_instructions_per_step=runner.library_count / steps,
         per_step=counts,
         outputs=np.stack(ys),
         states=np.stack(states),

@@ -69,10 +69,17 @@ def test_cross_compiled_step_is_bit_exact_and_measured(exports: dict[str, Export
     assert 0 < result.flash_model_bytes < 64 * 1024
     assert 0 < result.stack_peak_bytes < 4096
     assert sum(result.instruction_mix.values()) == pytest.approx(result.instructions_per_step)
+    assert 0 <= result.library_instructions_per_step < result.instructions_per_step
     if core in ("cortex-m4f", "cortex-m7", "cortex-m33") and "float32" in key:
         assert result.instruction_mix["fp"] > 0 and result.flash_library_bytes == 0  # hardware FPU, no soft-float
+        assert result.library_instructions_per_step == 0
     if core == "cortex-m0" and "fixed16" in key and key.startswith("ltc"):
-        assert result.flash_library_bytes > 0  # __aeabi_idiv: M0 has no divide instruction
+        # __aeabi_idiv: M0 has no divide instruction; at least one division per neuron per unfold, each dozens of
+        # instructions, is counted inside libgcc
+        assert result.flash_library_bytes > 0
+        model = exports[key].qmodel.model
+        assert model.ltc is not None
+        assert result.library_instructions_per_step > 20 * model.state_size * model.ltc.ode_unfolds
 
 
 def test_classify_uses_canonical_names() -> None:

@@ -41,6 +41,7 @@ def format_bench(info: dict[str, Any]) -> str:
         ("precision", info["precision"]),
         ("instructions/step", f"{info['instructions_per_step']:,.0f} (min {info['min_instructions']:,}, "
                               f"max {info['max_instructions']:,}, over {info['steps']} steps; {info['counted_by']})"),
+        ("in libgcc", f"{info['library_instructions_per_step']:,.0f} of them (division, soft-float helpers)"),
         ("instruction mix", mix),
         ("cycles/step", f"~{info['estimated_cycles_per_step']:,.0f} (ESTIMATE from ARM's instruction timings)"),
         ("flash, model", f"{info['flash_model_bytes']:,} B code + parameters, "
