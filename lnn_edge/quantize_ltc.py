@@ -178,6 +178,12 @@ def quantize_ltc_fixed(
     # Each synapse's presynaptic index is kept in the low src_bits of c (no field of its own): that moves the
     # position by less than 2^(src_bits - 1), so the shift below z's LSB must be at least src_bits + 2.
     src_bits = source_bits(model)
+    if src_bits + 2 > bits:  # the shift below z's LSB is at most B (z_shift <= B, below)
+        raise QuantizationError(
+            f"{precision} keeps a synapse's presynaptic index in {bits // 2} bits, so it takes at most "
+            f"{1 << (bits // 2)} inputs and neurons; this model has {model.input_size} inputs and "
+            f"{model.state_size} neurons: use fixed32 or float32"
+        )
     gap = src_bits + 2
     fz = overrides.pop("z", min(Z_FRAC[bits], fsig + fv - gap, fssig + fxm - gap))
     if fz + 4 <= table_bits:

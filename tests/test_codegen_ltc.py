@@ -220,3 +220,15 @@ def test_cross_compiled_paths_bit_exact_on_random_wirings(
         sequences = default_sequences(exported, 6)
         for core in cores:
             assert bench_export(exported, core, sequences).bit_exact, (precision, core)
+
+
+def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
+    """fixed16 packs the presynaptic index into the low 8 bits of c: a model with more inputs says so and names
+    the precisions that take it (fixed32 does, bit-exactly)."""
+    from lnn_edge.qformat import QuantizationError
+
+    model = _ltc(wirings.Random(6, 2, 0.5, random_seed=5), 300, seed=6)
+    with pytest.raises(QuantizationError, match=r"at most 256 inputs and neurons; this model has 300 inputs.*fixed32"):
+        export_model(model, tmp_path / "f16", "fixed16")
+    exported = export_model(model, tmp_path / "f32", "fixed32")
+    assert_c_matches_emulator(exported, random_sequences(np.random.default_rng(2), 2, 12, 300))
