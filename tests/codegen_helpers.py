@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
+import subprocess
 from pathlib import Path
 
 import numpy as np
 
+from lnn_edge.codegen import environment, f32_constants
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export, export
@@ -34,3 +37,17 @@ def random_sequences(rng: np.random.Generator, batch: int, steps: int, inputs: i
     return Sequences(
         x=rng.normal(0.0, scale, size=(batch, steps, inputs)), dt=rng.uniform(0.05, 3.0, size=(batch, steps))
     )
+
+
+def runtime_shim(directory: Path, source: str, flags: list[str]) -> ctypes.CDLL:
+    """Compile ``source`` (C that includes lnn_runtime.h) into a shared library with the host gcc and load it."""
+    runtime = environment().get_template("lnn_runtime.h.j2").render(version="test", f32=f32_constants())
+    (directory / "lnn_runtime.h").write_text(runtime)
+    (directory / "shim.c").write_text(source)
+    library = directory / "shim.so"
+    subprocess.run(
+        ["gcc", "-std=c99", "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-Wconversion", *flags,
+         "-I", str(directory), str(directory / "shim.c"), "-o", str(library)],
+        check=True,
+    )  # fmt: skip
+    return ctypes.CDLL(str(library))

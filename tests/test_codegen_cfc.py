@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codegen_helpers import assert_c_matches_emulator, export_model, random_sequences
+from codegen_helpers import assert_c_matches_emulator, export_model, random_sequences, runtime_shim
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from ncps import wirings
@@ -19,7 +19,6 @@ from ncps.torch import CfC
 from ncps_oracle import randomize_parameters
 
 from lnn_edge import f32math
-from lnn_edge.codegen import environment, f32_constants
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export
 from lnn_edge.importers import from_module
@@ -334,16 +333,7 @@ void apply(int which, const float *x, float *y, int n)
 
 
 def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
-    runtime = environment().get_template("lnn_runtime.h.j2").render(version="test", f32=f32_constants())
-    (tmp_path / "lnn_runtime.h").write_text(runtime)
-    (tmp_path / "shim.c").write_text(ACTIVATION_SHIM)
-    library = tmp_path / "shim.so"
-    subprocess.run(
-        ["gcc", "-std=c99", "-O2", "-ffp-contract=off", "-fno-fast-math", "-shared", "-fPIC", "-Wall", "-Werror",
-         "-Wdouble-promotion", "-Wconversion", "-I", str(tmp_path), str(tmp_path / "shim.c"), "-o", str(library)],
-        check=True,
-    )  # fmt: skip
-    shim = ctypes.CDLL(str(library))
+    shim = runtime_shim(tmp_path, ACTIVATION_SHIM, ["-ffp-contract=off", "-fno-fast-math", "-Wdouble-promotion"])
     rng = np.random.default_rng(0)
     x = np.concatenate(
         [rng.normal(0.0, 3.0, 20_000), rng.uniform(-60.0, 60.0, 5_000), [0.0, -0.0, 1e-30, -1e-30, 88.0, -88.0]]

@@ -5,12 +5,10 @@ C's quotient exactly: compiled on the host and compared with integer division ov
 from __future__ import annotations
 
 import ctypes
-import subprocess
 from pathlib import Path
 
 import numpy as np
-
-from lnn_edge.codegen import environment, f32_constants
+from codegen_helpers import runtime_shim
 
 SHIM = """
 #include <stdint.h>
@@ -27,16 +25,7 @@ void divide(const int32_t *n, const uint32_t *d, int32_t *q, int count)
 
 
 def test_reciprocal_division_equals_c_division(tmp_path: Path) -> None:
-    runtime = environment().get_template("lnn_runtime.h.j2").render(version="test", f32=f32_constants())
-    (tmp_path / "lnn_runtime.h").write_text(runtime)
-    (tmp_path / "shim.c").write_text(SHIM)
-    library = tmp_path / "shim.so"
-    subprocess.run(
-        ["gcc", "-std=c99", "-O2", "-shared", "-fPIC", "-Wall", "-Wextra", "-Wconversion", "-Werror",
-         "-fsanitize=undefined", "-fno-sanitize-recover=all", "-I", str(tmp_path), str(tmp_path / "shim.c"),
-         "-o", str(library)],
-        check=True,
-    )  # fmt: skip
+    library_handle = runtime_shim(tmp_path, SHIM, ["-Wextra", "-fsanitize=undefined", "-fno-sanitize-recover=all"])
     rng = np.random.default_rng(0)
     limit = (1 << 31) - 1
     edge_d = [1, 2, 3, 4, 5, 7, 255, 256, 257, 65535, 65536, 65537, 1 << 20, (1 << 30) - 1, 1 << 30, (1 << 31) - 1]
@@ -60,7 +49,6 @@ def test_reciprocal_division_equals_c_division(tmp_path: Path) -> None:
     n[-100_000:] = np.clip(multiples, -limit, limit)
     n32, d32 = n.astype(np.int32), d.astype(np.uint32)
     q = np.empty_like(n32)
-    library_handle = ctypes.CDLL(str(library))
     library_handle.divide(
         n32.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)),
         d32.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)),
