@@ -67,15 +67,16 @@ def memory_table(rows: list[dict[str, Any]], core: str = "cortex-m4f") -> str:
 def mix_table(rows: list[dict[str, Any]], model: str) -> str:
     kinds = ("load", "store", "multiply", "divide", "branch", "fp", "other")
     lines = [
-        "| precision | core | " + " | ".join(kinds) + " | estimated cycles |",
-        "|---|---|" + "---:|" * (len(kinds) + 1),
+        "| precision | core | " + " | ".join(kinds) + " | of all: in libgcc | estimated cycles |",
+        "|---|---|" + "---:|" * (len(kinds) + 2),
     ]
     for row in rows:
         if row["model"] == model:
             mix = row["instruction_mix"]
             cells = " | ".join(f"{mix.get(k, 0):,.0f}" for k in kinds)
             lines.append(
-                f"| {row['precision']} | {CORE_NAMES[row['core']]} | {cells} | {row['estimated_cycles_per_step']:,.0f} |"
+                f"| {row['precision']} | {CORE_NAMES[row['core']]} | {cells} "
+                f"| {row['library_instructions_per_step']:,.0f} | {row['estimated_cycles_per_step']:,.0f} |"
             )
     return "\n".join(lines)
 
@@ -136,17 +137,28 @@ TARGETS = [
 
 TARGET_NOTES = """Where a target is missed, why (measured while doing the speed work; details in docs/number-formats.md):
 
-- **LTC instructions per step.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds); on
-  M4F the inner loop is 18 instructions per synapse (load the 10-byte record, the presynaptic state, one
-  SMLABB for the table position, USAT, the {sample, slope} table read, the interpolation, w x sigmoid, two
-  accumulations, the loop). Even hand-scheduled it is about 16, i.e. ~5,900 before the 114 divisions and the
-  per-neuron updates, so 6,000 needs a sigmoid without interpolation: about 35x the sigmoid error and ~2 KB more
-  table. M3 has no DSP multiply-accumulate (about 21 per synapse). On M0, `__aeabi_idiv` alone costs ~10,300
-  instructions per step (one rounding division per neuron per unfold, which the proof of the state bound rests
-  on), and GCC 12's Thumb-1 register allocation gives ~44 instructions per synapse where ~32 are possible.
+- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds). On
+  M4F GCC's inner loop is 18 instructions a synapse, the same as the hand-scheduled sequence for this arithmetic
+  (LDRD of the record, UXTB + LDRSH of the presynaptic value, SMLABB for the table position, USAT for the segment,
+  UBFX for the weight, the {sample, slope} table load, SMULTB + ASR + UXTAH to interpolate, SMLATB + ASR for
+  g = w x sigmoid rounded, LDRSH + SMLABB + ADD to accumulate S and G, the loop): 370 x 18 = 6,660 before the
+  114 per-neuron divisions and updates, so 6,000 cannot be reached with an interpolated sigmoid. Without
+  interpolation (3-4 instructions less a synapse) the same table (512 B as 256 samples) has about 35x the
+  sigmoid error, and matching today's 4.5e-4 needs about 9,000 samples (18 KB): far past the 3 KB flash target.
+  M3 has no 16-bit DSP multiply-accumulates: 22 instructions a synapse, 8,140 for the synapses alone (the
+  rest of the step, per-neuron updates and set-up, is another ~3,700).
 - **float32 on M4F** is ~31 instructions per synapse: one division per sigmoid, and a range check per exponent
-  that keeps the result finite for any input.
-- **Stack (fixed16)** is 16 B over: the step keeps one scratch state vector and the per-neuron sensory sums.
+  that keeps the result finite for any input; a cheaper sigmoid (a float table) would lose float32 accuracy.
+- **Stack (fixed16)** is 16 B over: four words of register spills in the unfold loop. Loops bounded by end
+  pointers remove them (256 B) but cost instructions on every model (M4F: AutoNCP(19,2) 10,466 instead of
+  10,340, AutoNCP(32,2) 24,206 instead of 23,614, AutoNCP(64,2) 76,116 instead of 73,427, FullyConnected(19,2)
+  52,927 instead of 51,017), so the faster loops are kept.
+
+M0 fixed16 meets its target through three measured changes: the synapse loop in Thumb-1 assembly (30 instructions
+a synapse, GCC 12 needs about 40), division through a reciprocal computed once per step where a divisor repeats
+(dt for cm/dt; each leaf neuron's denominator over its 6 unfolds; exact, see `lnn_div_recip`), and `-Os` for the
+rest of the step on ARMv6-M. The `in libgcc` column below is what remains of `__aeabi_idiv` (one division per
+neuron with internal synapses per unfold, and the reciprocals).
 """
 
 
