@@ -66,12 +66,15 @@ def _tool(name: str) -> str:
     return path
 
 
-def build_bench_image(source_dir: Path, name: str, core: str, cache_dir: Path) -> BenchImage:
-    """Compile and link the model step for ``core`` into ``cache_dir`` (reused while the sources are unchanged)."""
+def build_bench_image(
+    source_dir: Path, name: str, core: str, cache_dir: Path, extra_flags: tuple[str, ...] = ()
+) -> BenchImage:
+    """Compile and link the model step for ``core`` into ``cache_dir`` (reused while the sources are unchanged).
+    ``extra_flags`` go last, so they can override the optimisation level (to test builds like a user's)."""
     if core not in CORE_FLAGS:
         raise LnnEdgeError(f"unknown core {core!r}; known: {', '.join(CORE_FLAGS)}")
     gcc = _tool("arm-none-eabi-gcc")
-    flags = [*CORE_FLAGS[core], "-std=c99", *NUMERIC_FLAGS, "-ffunction-sections", "-fdata-sections"]
+    flags = [*CORE_FLAGS[core], "-std=c99", *NUMERIC_FLAGS, "-ffunction-sections", "-fdata-sections", *extra_flags]
     digest = hashlib.sha256(" ".join(flags).encode())
     for path in sorted(Path(source_dir).glob("*.[ch]")):
         digest.update(path.name.encode() + path.read_bytes())

@@ -232,3 +232,29 @@ def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
         export_model(model, tmp_path / "f16", "fixed16")
     exported = export_model(model, tmp_path / "f32", "fixed32")
     assert_c_matches_emulator(exported, random_sequences(np.random.default_rng(2), 2, 12, 300))
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [("-O0",), ("-Og",), ("-Os",), ("-O3",), ("-O2", "-fno-omit-frame-pointer"), ("-Os", "-flto")],
+    ids=" ".join,
+)
+def test_m0_assembly_loop_builds_and_is_bit_exact_under_other_flags(tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """The ARMv6-M synapse loop pins eight low registers: it must compile and stay bit-exact whatever optimisation
+    level or frame-pointer setting a user's firmware build passes (the step is run in Unicorn on a Cortex-M0)."""
+    from lnn_edge.bench import VALUE_DTYPES
+    from lnn_edge.bench_elf import build_bench_image
+    from lnn_edge.instr_count import count_steps
+    from lnn_edge.verify_host import default_sequences
+
+    model = _ltc(wirings.AutoNCP(12, 2), 5, seed=9, scale=0.5)
+    exported = export_model(model, tmp_path / "out", "fixed16", dt="variable")
+    sequences = default_sequences(exported, 8)
+    first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
+    emulator = Emulator(exported.qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, first)
+    image = build_bench_image(exported.directory, exported.name, "cortex-m0", tmp_path / "bench", flags)
+    dtype = np.dtype(VALUE_DTYPES[exported.manifest["value_type"]])
+    counts = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
+    y_e, state_e = emulator_raw(emulator.run(first.x, first.dt, check=False), True)
+    assert np.array_equal(counts.outputs, y_e[0]) and np.array_equal(counts.states, state_e[0])
