@@ -258,3 +258,20 @@ def test_m0_assembly_loop_builds_and_is_bit_exact_under_other_flags(tmp_path: Pa
     counts = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
     y_e, state_e = emulator_raw(emulator.run(first.x, first.dt, check=False), True)
     assert np.array_equal(counts.outputs, y_e[0]) and np.array_equal(counts.states, state_e[0])
+
+
+def test_m0_paths_without_reciprocals_are_bit_exact(tmp_path: Path) -> None:
+    """Below 4 neurons or 4 unfolds the Cortex-M0 step divides directly instead of through reciprocals (they would
+    cost more than they save): both paths, built for the M0, match the emulator."""
+    from lnn_edge.bench import bench_export
+    from lnn_edge.verify_host import default_sequences
+
+    for wiring, unfolds, expected in (
+        (wirings.FullyConnected(3, 1), 6, "RECIPROCAL_LEAVES"),
+        (wirings.AutoNCP(9, 2), 2, "RECIPROCAL_CM"),
+    ):
+        model = _ltc(wiring, 4, seed=12, scale=0.5, ode_unfolds=unfolds)
+        exported = export_model(model, tmp_path / f"u{unfolds}", "fixed16", dt="variable")
+        source = (exported.directory / f"{exported.name}.c").read_text()
+        assert f"#define {expected} 1" in source and source.count("#define RECIPROCAL_") == 1
+        assert bench_export(exported, "cortex-m0", default_sequences(exported, 6)).bit_exact
