@@ -82,14 +82,10 @@ def quantize_value(real: Array | float, frac_bits: int, bits: int) -> Array:
 
 
 @dataclass(frozen=True)
-class InterpTable:
-    """A function on [0, span) sampled at ``2**index_bits`` equal segments, linearly interpolated.
-
-    Input: a non-negative integer ``a`` in Q``in_frac``. Segment ``i = a >> frac_shift`` and the position
-    inside it ``r = a & (2**frac_shift - 1)``; result ``T[i] + rshift_round((T[i+1] - T[i]) * r, frac_shift)``
-    in Q``out_frac``. Inputs at or beyond ``span`` give ``T[-1]``. The table holds ``2**index_bits + 1``
-    unsigned entries of ``B`` bits.
-    """
+class SampledTable:
+    """What every interpolated table shares: ``values``, the samples of a function at the ends of
+    ``2**index_bits`` equal segments of a span of ``2**span_log2`` (or twice that), inputs in Q``in_frac``,
+    samples in Q``out_frac``. The subclasses differ in how an input becomes a segment and a position."""
 
     name: str
     values: tuple[int, ...]
@@ -97,6 +93,24 @@ class InterpTable:
     out_frac: int
     span_log2: int
     index_bits: int
+
+    def interpolate(self, index: Array, position: Array, frac_shift: int, round_half_up: bool = True) -> Array:
+        """``T[i] + ((T[i+1] - T[i]) * r) / 2**frac_shift``, rounded half up or down (as the C does)."""
+        table = np.asarray(self.values, dtype=np.int64)
+        low, high = table[index], table[index + 1]
+        step = (high - low) * position
+        return low + (rshift_round(step, frac_shift) if round_half_up else step >> frac_shift)
+
+
+@dataclass(frozen=True)
+class InterpTable(SampledTable):
+    """A function on [0, span) sampled at ``2**index_bits`` equal segments, linearly interpolated.
+
+    Input: a non-negative integer ``a`` in Q``in_frac``. Segment ``i = a >> frac_shift`` and the position
+    inside it ``r = a & (2**frac_shift - 1)``; result ``T[i] + rshift_round((T[i+1] - T[i]) * r, frac_shift)``
+    in Q``out_frac``. Inputs at or beyond ``span`` give ``T[-1]``. The table holds ``2**index_bits + 1``
+    unsigned entries of ``B`` bits.
+    """
 
     @property
     def frac_shift(self) -> int:
@@ -109,13 +123,9 @@ class InterpTable:
 
     def __call__(self, a: Array) -> Array:
         a = as_int(a)
-        table = np.asarray(self.values, dtype=np.int64)
         clamped = np.minimum(a, self.limit - 1)
-        index = clamped >> self.frac_shift
-        position = clamped & ((1 << self.frac_shift) - 1)
-        low, high = table[index], table[index + 1]
-        value = low + rshift_round((high - low) * position, self.frac_shift)
-        return np.where(a >= self.limit, table[-1], value)
+        value = self.interpolate(clamped >> self.frac_shift, clamped & ((1 << self.frac_shift) - 1), self.frac_shift)
+        return np.where(a >= self.limit, self.values[-1], value)
 
 
 def make_table(
@@ -184,7 +194,7 @@ def exp_neg_q(u: Array, table: InterpTable, factors: tuple[int, ...]) -> Array:
 
 
 @dataclass(frozen=True)
-class CfcTable:
+class CfcTable(SampledTable):
     """An odd function on [-2**span_log2, 2**span_log2) sampled at equal segments, linearly interpolated, read
     with a signed input: the CfC's tanh.
 
@@ -202,12 +212,6 @@ class CfcTable:
     The table holds ``2**index_bits + 1`` signed entries.
     """
 
-    name: str
-    values: tuple[int, ...]
-    in_frac: int
-    out_frac: int
-    span_log2: int
-    index_bits: int
     mirrored: bool = False
 
     @property
@@ -220,20 +224,15 @@ class CfcTable:
         return self.in_bits - self.index_bits - (1 if self.mirrored else 0)
 
     def __call__(self, a: Array) -> Array:
-        table = np.asarray(self.values, dtype=np.int64)
         fs = self.frac_shift
         if self.mirrored:
             top = (1 << (self.in_bits - 1)) - 1
             t = np.clip(as_int(a), -top, top)
             m = np.abs(t)
-            index = m >> fs
-            low, high = table[index], table[index + 1]
-            value = low + rshift_round((high - low) * (m & ((1 << fs) - 1)), fs)
+            value = self.interpolate(m >> fs, m & ((1 << fs) - 1), fs)
             return np.where(t < 0, -value, value)
         t = saturate(as_int(a), self.in_bits)
-        index = (t >> fs) + (1 << (self.index_bits - 1))
-        low, high = table[index], table[index + 1]
-        return low + rshift_round((high - low) * (t & ((1 << fs) - 1)), fs)
+        return self.interpolate((t >> fs) + (1 << (self.index_bits - 1)), t & ((1 << fs) - 1), fs)
 
 
 def cfc_tanh_values(index_bits: int, out_frac: int, span_log2: int = 3, mirrored: bool = False) -> tuple[int, ...]:
@@ -271,7 +270,7 @@ def cfc_tanh_table(
 
 
 @dataclass(frozen=True)
-class ClampedTable:
+class ClampedTable(SampledTable):
     """A function on [-2**span_log2, 2**span_log2) sampled at ``2**index_bits`` equal segments, linearly
     interpolated, read at ANY integer position without saturating it first: the LTC's sigmoid.
 
@@ -285,13 +284,6 @@ class ClampedTable:
     ``t = p >> shift`` (:meth:`read`).
     """
 
-    name: str
-    values: tuple[int, ...]
-    in_frac: int
-    out_frac: int
-    span_log2: int
-    index_bits: int
-
     @property
     def frac_shift(self) -> int:
         return self.in_frac + self.span_log2 + 1 - self.index_bits
@@ -303,11 +295,9 @@ class ClampedTable:
 
     def __call__(self, t: Array) -> Array:
         t = as_int(t)
-        table = np.asarray(self.values, dtype=np.int64)
         index = np.clip(t >> self.frac_shift, 0, (1 << self.index_bits) - 1)
         position = t & ((1 << self.frac_shift) - 1)
-        low, high = table[index], table[index + 1]
-        return low + (((high - low) * position) >> self.frac_shift)
+        return self.interpolate(index, position, self.frac_shift, round_half_up=False)
 
     def read(self, p: Array, shift: int) -> Array:
         """The table at ``t = p >> shift`` (floor): segment ``clamp(p >> (shift + fs))``, position
