@@ -8,6 +8,7 @@ fw/<board>/ and are reused across modules through the build cache.
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,26 @@ def short_sequences(exported: Export, batch: int = 2, steps: int = 30) -> Sequen
     """The default verification data cut to ``batch`` sequences of ``steps`` steps."""
     sequences = default_sequences(exported, steps)
     return Sequences(x=sequences.x[:batch], dt=sequences.dt[:batch])
+
+
+def write_records(path: Path, records: list[bytes]) -> None:
+    """The input file of the firmware's host drivers: each record as its u32 length and its bytes."""
+    path.write_bytes(b"".join(struct.pack("<I", len(record)) + record for record in records))
+
+
+def read_writes(path: Path) -> list[list[bytes]]:
+    """The output file of the firmware's host drivers: per record, the UART writes it caused (index 0: BOOT)."""
+    data, at, out = path.read_bytes(), 0, []
+    while at < len(data):
+        (count,) = struct.unpack_from("<I", data, at)
+        at += 4
+        writes = []
+        for _ in range(count):
+            (length,) = struct.unpack_from("<I", data, at)
+            writes.append(data[at + 4 : at + 4 + length])
+            at += 4 + length
+        out.append(writes)
+    return out
 
 
 def test_shared_export_is_memoised(tmp_path_factory: pytest.TempPathFactory) -> None:

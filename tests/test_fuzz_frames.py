@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_firmware_helpers import shared_export
+from test_firmware_helpers import read_writes, shared_export, write_records
 
 from lnn_edge import protocol as P
 from lnn_edge.build import build_host_server
@@ -81,21 +81,11 @@ class Oracle:
 def run_fuzz(binary: Path, records: list[bytes], tmp: Path) -> int:
     """Run the sanitized driver on ``records`` and check every answer; returns the number of frames."""
     source, sink = tmp / "in.bin", tmp / "out.bin"
-    source.write_bytes(b"".join(struct.pack("<I", len(record)) + record for record in records))
+    write_records(source, records)
     ran = subprocess.run([str(binary), str(source), str(sink)], capture_output=True, text=True, timeout=600,
                          env={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0", "UBSAN_OPTIONS": "print_stacktrace=1"})  # fmt: skip
     assert ran.returncode == 0 and not ran.stderr.strip(), f"sanitizer or driver failure:\n{ran.stderr[:3000]}"
-    data, at = sink.read_bytes(), 0
-    writes_per_record = []
-    while at < len(data):
-        (count,) = struct.unpack_from("<I", data, at)
-        at += 4
-        writes = []
-        for _ in range(count):
-            (length,) = struct.unpack_from("<I", data, at)
-            writes.append(data[at + 4 : at + 4 + length])
-            at += 4 + length
-        writes_per_record.append(writes)
+    writes_per_record = read_writes(sink)
     boot = writes_per_record.pop(0)
     assert len(boot) == 1
     boot_frame = P.decode_frame(boot[0][:-1])

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_firmware_helpers import shared_export
+from test_firmware_helpers import read_writes, shared_export, write_records
 
 from lnn_edge import protocol as P
 from lnn_edge.build import build_host_server
@@ -132,19 +132,9 @@ def host_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run_server(binary: Path, records: list[bytes], tmp: Path) -> list[list[bytes]]:
     """Feed records to the host build of the firmware's server; the writes per record (index 0: BOOT)."""
     source, sink = tmp / "in.bin", tmp / "out.bin"
-    source.write_bytes(b"".join(struct.pack("<I", len(r)) + r for r in records))
+    write_records(source, records)
     subprocess.run([str(binary), str(source), str(sink)], check=True, timeout=120)
-    data, at, out = sink.read_bytes(), 0, []
-    while at < len(data):
-        (count,) = struct.unpack_from("<I", data, at)
-        at += 4
-        writes = []
-        for _ in range(count):
-            (length,) = struct.unpack_from("<I", data, at)
-            writes.append(data[at + 4 : at + 4 + length])
-            at += 4 + length
-        out.append(writes)
-    return out
+    return read_writes(sink)
 
 
 def test_c_and_python_agree_on_frames(host_server: Path, tmp_path: Path) -> None:
