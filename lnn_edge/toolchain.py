@@ -113,8 +113,10 @@ def sanitizer_run(
     value_dtype: np.dtype,
     outputs: int,
     state: int,
+    extra_flags: tuple[str, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Build the model with ASan+UBSan (aborting on the first report), run it on raw inputs, return y, state."""
+    """Build the model with ASan+UBSan (aborting on the first report), run it on raw inputs, return y, state.
+    ``extra_flags`` (e.g. ``-DLNN_THUMB1``) select code paths the host would not otherwise take."""
     compiler = _require(os.environ.get("CC", "gcc"), "gcc")
     batch, steps, _ = x_raw.shape
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -129,6 +131,7 @@ def sanitizer_run(
             "-ffp-contract=off",
             "-fsanitize=address,undefined",
             "-fno-sanitize-recover=all",
+            *extra_flags,
         ]
         command = [
             compiler,

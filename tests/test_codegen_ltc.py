@@ -139,39 +139,21 @@ def test_example_main_builds_and_runs(exports: dict[str, object], tmp_path: Path
         assert output.count("step") == 10
 
 
-def _run_with_flags(exported: Export, sequences: Sequences, flags: list[str], tmp_path: Path) -> None:
-    """Build the model with extra compiler flags (a code path the host would not take) and compare it with the
-    emulator bit for bit (outputs and state, every step)."""
-    import subprocess
-
-    from lnn_edge.toolchain import SANITIZER_DRIVER
-
+def _run_with_flags(exported: Export, sequences: Sequences, flags: list[str]) -> None:
+    """Build the model with extra compiler flags (a code path the host would not take), warnings as errors and
+    ASan/UBSan, and compare it with the emulator bit for bit (outputs and state, every step)."""
     qmodel = exported.qmodel
-    name, directory = exported.name, exported.directory
     model = qmodel.model
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, sequences)
     dtype = np.dtype({"float32": np.float32, "fixed16": np.int16, "fixed32": np.int32}[qmodel.precision])
-    (tmp_path / "driver.c").write_text(SANITIZER_DRIVER.format(name=name, NAME=name.upper()))
-    binary = tmp_path / "driver"
-    subprocess.run(
-        ["gcc", "-std=c99", "-O2", "-ffp-contract=off", "-Wall", "-Wextra", "-Wconversion", "-Werror", *flags,
-         "-I", str(directory), str(tmp_path / "driver.c"), str(directory / f"{name}.c"), "-o", str(binary)],
-        check=True,
-    )  # fmt: skip
-    batch, steps, _ = x_raw.shape
-    with open(tmp_path / "in.bin", "wb") as handle:
-        handle.write(np.array([batch, steps], dtype=np.int32).tobytes())
-        for b in range(batch):
-            for t in range(steps):
-                handle.write(x_raw[b, t].astype(dtype).tobytes())
-                handle.write(np.asarray(dt_raw[b, t], dtype=dtype).tobytes())
-    subprocess.run([str(binary), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], check=True)
-    raw = np.fromfile(tmp_path / "out.bin", dtype=dtype).reshape(batch, steps, -1)
+    strict = ("-Wall", "-Wextra", "-Wconversion", "-Werror", *flags)
+    y, state = sanitizer_run(
+        exported.directory, exported.name, x_raw, dt_raw, dtype, model.output_size, model.state_size, strict
+    )
     y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
-    outputs = model.output_size
-    assert np.array_equal(raw[..., :outputs].astype(y_e.dtype), y_e)
-    assert np.array_equal(raw[..., outputs:].astype(state_e.dtype), state_e)
+    assert np.array_equal(y.astype(y_e.dtype), y_e)
+    assert np.array_equal(state.astype(state_e.dtype), state_e)
 
 
 def test_thumb1_code_path_is_bit_exact_on_the_host(tmp_path: Path) -> None:
@@ -180,7 +162,7 @@ def test_thumb1_code_path_is_bit_exact_on_the_host(tmp_path: Path) -> None:
     model = _ltc(wirings.AutoNCP(16, 3), 6, seed=11, scale=0.5)
     sequences = random_sequences(np.random.default_rng(4), 2, 40, 6, scale=2.0)
     exported = export_model(model, tmp_path / "out", "fixed16", dt="variable")
-    _run_with_flags(exported, sequences, ["-DLNN_THUMB1"], tmp_path)
+    _run_with_flags(exported, sequences, ["-DLNN_THUMB1"])
 
 
 @pytest.mark.parametrize("precision", PRECISIONS)
