@@ -40,6 +40,17 @@ def _model(wiring: wirings.Wiring | int = 8, inputs: int = 5, seed: int = 0, **o
     return model
 
 
+def _random_model(units: int, inputs: int, scale: float, seed: int, steps: int, unfolds: int = 6) -> Model:
+    """A Random-wiring LTC with randomised parameters of the given scale, calibrated on inputs of that scale."""
+    torch.manual_seed(seed)
+    module = LTC(inputs, wirings.Random(units, max(1, units // 3), 0.4, random_seed=seed), ode_unfolds=unfolds)
+    randomize_parameters(module, np.random.default_rng(seed), scale=scale)
+    model = from_module(module)
+    rng = np.random.default_rng(seed)
+    model.calibration = Calibration(x=rng.normal(size=(2, steps, inputs)) * scale, dt=rng.uniform(0.2, 2.0, (2, steps)))
+    return model
+
+
 @pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
 @pytest.mark.parametrize(
     "wiring",
@@ -101,12 +112,7 @@ def test_state_bound_holds_under_adversarial_inputs(precision: str) -> None:
 def test_random_models_quantize_without_saturation_or_say_why(
     units: int, inputs: int, unfolds: int, scale: float, precision: str, seed: int
 ) -> None:
-    torch.manual_seed(seed)
-    module = LTC(inputs, wirings.Random(units, max(1, units // 3), 0.4, random_seed=seed), ode_unfolds=unfolds)
-    randomize_parameters(module, np.random.default_rng(seed), scale=scale)
-    model = from_module(module)
-    rng = np.random.default_rng(seed)
-    model.calibration = Calibration(x=rng.normal(size=(2, 30, inputs)) * scale, dt=rng.uniform(0.2, 2.0, (2, 30)))
+    model = _random_model(units, inputs, scale, seed, steps=30, unfolds=unfolds)
     try:
         qmodel = quantize(model, precision)
     except QuantizationError as error:
@@ -241,12 +247,7 @@ def test_sigmoid_position_formats_and_offsets(units: int, inputs: int, scale: fl
     """The table position p = sigma * pre + c fits W - 1 bits for ANY B-bit pre (formats capped so that
     fsig + fv <= 2B - 7); its shift below z keeps the embedded presynaptic index harmless (z_shift >= 10, and
     c's low 8 bits are the source); every base conductance is >= 3 (div_round_fast)."""
-    torch.manual_seed(seed)
-    module = LTC(inputs, wirings.Random(units, max(1, units // 3), 0.4, random_seed=seed))
-    randomize_parameters(module, np.random.default_rng(seed), scale=scale)
-    model = from_module(module)
-    rng = np.random.default_rng(seed)
-    model.calibration = Calibration(x=rng.normal(size=(2, 20, inputs)) * scale, dt=rng.uniform(0.2, 2.0, (2, 20)))
+    model = _random_model(units, inputs, scale, seed, steps=20)
     try:
         qmodel = quantize(model, precision)
     except QuantizationError:
