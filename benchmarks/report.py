@@ -150,9 +150,8 @@ TARGET_NOTES = """Where a target is missed, why (measured while doing the speed 
 - **float32 on M4F** is ~31 instructions per synapse: one division per sigmoid, and a range check per exponent
   that keeps the result finite for any input; a cheaper sigmoid (a float table) would lose float32 accuracy.
 - **Stack (fixed16)** is 16 B over: four words of register spills in the unfold loop. Loops bounded by end
-  pointers remove them (256 B) but cost instructions on every model (M4F: AutoNCP(19,2) 10,466 instead of
-  10,340, AutoNCP(32,2) 24,206 instead of 23,614, AutoNCP(64,2) 76,116 instead of 73,427, FullyConnected(19,2)
-  52,927 instead of 51,017), so the faster loops are kept.
+  pointers remove them (256 B) but cost 0.4-3.7% more instructions on every LTC model on M4F (measured when the
+  loop shapes were chosen; the figures are in the message of commit f43eb1a), so the faster loops are kept.
 
 M0 fixed16 meets its target through three measured changes: the synapse loop in Thumb-1 assembly (30 instructions
 a synapse, GCC 12 needs about 40), division through a reciprocal computed once per step where a divisor repeats
