@@ -7,7 +7,7 @@ max conductance, so evaluating them adds exact zeros: the C skips them and gets 
 
 Fixed point (``docs/number-formats.md``): a synapse's conductance is ``rshift_round(w * sig, B-1)`` with
 ``sig`` the :class:`~lnn_edge.fixedpoint.ClampedTable` sigmoid read at ``(sigma * pre + c) >> z_shift``; the
-update is ``v + div_round_fast(S - G v, cm_t + G)``. Float32: ``w / (1 + exp2_fast(a * pre + b))``, see
+update is ``v + div_round_fast(S - G v, cm_t + G)``. Float32: ``w / (1 + exp2_fast(b + a * pre))``, see
 :class:`LtcFloat32Step`.
 """
 
@@ -103,11 +103,11 @@ class LtcFloat32Step:
     """One float32 LTC step in the C's operation order (no FMA, sequential sums, no libm).
 
     Per step, per neuron: ``cm_t = cm * (unfolds / dt)``; ``num = leak``, ``den = (cm_t + gleak) + eps``, then
-    for each sensory synapse (inputs ascending) ``g = s_w / (1 + 2**(s_a x + s_b))``, ``num = num + g s_erev``,
+    for each sensory synapse (inputs ascending) ``g = s_w / (1 + 2**(s_b + s_a x))``, ``num = num + g s_erev``,
     ``den = den + g`` (:func:`lnn_edge.f32math.conductance_fast`). A neuron without internal synapses then
-    updates as ``v = alpha v + beta`` with ``alpha = cm_t / den``, ``beta = num / den``; the others, every unfold,
+    updates as ``v = beta + alpha v`` with ``alpha = cm_t / den``, ``beta = num / den``; the others, every unfold,
     add their internal synapses (sources ascending) to copies of num and den and take
-    ``v = (cm_t v + num) / den``; all from the previous unfold's potentials.
+    ``v = (num + cm_t v) / den``; all from the previous unfold's potentials.
     """
 
     def __init__(self, qmodel: QuantizedModel) -> None:
@@ -125,16 +125,16 @@ class LtcFloat32Step:
         num_base = np.broadcast_to(p["leak"], v.shape).astype(np.float32)
         den_base = (cm_t + p["gleak"]) + self.eps
         for j in range(x.shape[1]):
-            g = f32math.conductance_fast(p["s_w"][j], p["s_a"][j] * x[:, j, None] + p["s_b"][j])
+            g = f32math.conductance_fast(p["s_w"][j], p["s_b"][j] + p["s_a"][j] * x[:, j, None])
             num_base = num_base + g * p["s_erev"][j]
             den_base = den_base + g
         alpha, beta = cm_t / den_base, num_base / den_base
         for _ in range(self.unfolds):
             num, den = num_base, den_base
             for j in range(v.shape[1]):
-                g = f32math.conductance_fast(p["w"][j], p["a"][j] * v[:, j, None] + p["b"][j])
+                g = f32math.conductance_fast(p["w"][j], p["b"][j] + p["a"][j] * v[:, j, None])
                 num = num + g * p["erev"][j]
                 den = den + g
-            v = np.where(self.wired, (cm_t * v + num) / den, alpha * v + beta)
+            v = np.where(self.wired, (num + cm_t * v) / den, beta + alpha * v)
         y = v[:, : self.outputs] * p["out_w"] + p["out_b"]
         return y, v

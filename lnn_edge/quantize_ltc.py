@@ -39,7 +39,7 @@ out_b, y_frac    [M]       output bias, output format         Q``y_frac[k]``
 sigmoid_table    [2^k+1]   sigmoid on [-16, 16]               Q``s`` (:class:`~lnn_edge.fixedpoint.ClampedTable`)
 ===============  ========  =================================  ===========================
 
-float32 (:func:`quantize_ltc_float32`): ``s_a, s_b, s_w, s_erev`` [S,N], ``a, b, w, erev`` [N,N] (t = a * pre + b
+float32 (:func:`quantize_ltc_float32`): ``s_a, s_b, s_w, s_erev`` [S,N], ``a, b, w, erev`` [N,N] (t = b + a * pre
 is -z log2(e)), ``gleak, cm, leak`` [N], ``out_w, out_b`` [M], the masks.
 """
 
