@@ -354,7 +354,8 @@ def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
 @pytest.mark.parametrize("label", ["wired_default", "wired_sparse", "dense_default", "dense_pure", "dense_no_gate"])
 def test_cross_compiled_step_is_bit_exact(exports: dict[tuple[str, str], Export], label: str, core: str) -> None:
     """The host runs the portable C; the ARMv7E-M intrinsics (SMLAD/SMLABB/SMLATB, SSAT, the unaligned table
-    pair load) only run on a DSP core: the bench image in Unicorn must equal the emulator bit for bit too."""
+    pair load) and float32's VMLA only run on a DSP/FPU core: the bench image in Unicorn must equal the emulator
+    bit for bit too."""
     from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 
