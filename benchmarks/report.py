@@ -137,21 +137,28 @@ TARGETS = [
 
 TARGET_NOTES = """Where a target is missed, why (measured while doing the speed work; details in docs/number-formats.md):
 
-- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds). On
-  M4F GCC's inner loop is 18 instructions a synapse, the same as the hand-scheduled sequence for this arithmetic
-  (LDRD of the record, UXTB + LDRSH of the presynaptic value, SMLABB for the table position, USAT for the segment,
-  UBFX for the weight, the {sample, slope} table load, SMULTB + ASR + UXTAH to interpolate, SMLATB + ASR for
-  g = w x sigmoid rounded, LDRSH + SMLABB + ADD to accumulate S and G, the loop): 370 x 18 = 6,660 before the
-  114 per-neuron divisions and updates, so 6,000 cannot be reached with an interpolated sigmoid. Without
-  interpolation (3-4 instructions less a synapse) the same table (512 B as 256 samples) has about 35x the
-  sigmoid error, and matching today's 4.5e-4 needs about 9,000 samples (18 KB): far past the 3 KB flash target.
-  M3 has no 16-bit DSP multiply-accumulates: 22 instructions a synapse, 8,140 for the synapses alone (the
-  rest of the step, per-neuron updates and set-up, is another ~3,700).
-- **float32 on M4F** is ~31 instructions per synapse: one division per sigmoid, and a range check per exponent
-  that keeps the result finite for any input; a cheaper sigmoid (a float table) would lose float32 accuracy.
-- **Stack (fixed16)** is 16 B over: four words of register spills in the unfold loop. Loops bounded by end
-  pointers remove them (256 B) but cost 0.4-3.7% more instructions on every LTC model on M4F (measured when the
-  loop shapes were chosen; the figures are in the message of commit f43eb1a), so the faster loops are kept.
+- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds), and
+  the rest of the step (114 divisions and neuron updates, the input mapping, set-up) measures about 3,700
+  instructions on both cores. On M4F GCC's inner loop is 18 instructions a synapse; by hand this arithmetic
+  takes 16 (LDRD with post-increment, UXTB + LDRSH of the presynaptic value, SMLABB for the table position, USAT
+  for the segment, AND for the interpolation weight times 2^7, the {sample, slope} table load, UXTH + SMLAWT to
+  interpolate, SMLATB + ASR for g = w x sigmoid rounded, LDRSH + SMLABB + ADD for S and G, SUBS + BNE):
+  370 x 16 = 5,920 before that rest, so 6,000 cannot be reached with an interpolated sigmoid. (SMLAWT through
+  its ACLE intrinsic measured 1-4% fewer instructions on M4F, but more on M7 and M33 and 8 B more stack; not
+  kept.) Without interpolation (3-4 instructions less a synapse) the same table (512 B as 256 samples) has about
+  35x the sigmoid error, and matching today's 4.5e-4 needs about 9,000 samples (18 KB): far past the 3 KB flash
+  target. M3 has no 16-bit DSP multiply-accumulates (no SMLABB, SMLAWT or UXTAH): GCC takes 22 instructions a
+  synapse and a hand-scheduled loop 21, 7,770 for the synapses alone.
+- **Stack (fixed16)** is 16 B over: 192 B of arrays (the potentials' second buffer and the per-step neuron
+  constants, both needed) plus GCC's register saves and spills. Loops bounded by end pointers give 256 B on M4F
+  but cost 0.4-3.7% more instructions on every LTC model there (the figures are in the message of commit
+  f43eb1a), and on M7 and M33 the same loops still take 268 B: the spills follow GCC's register allocation per
+  core, not the source, so the faster loops are kept.
+
+float32 on M4F meets its target through the synapse loop in VFP assembly (FPU cores with GCC: M4F, M7, M33): one
+VLDM loads a synapse's record and VMLA does each multiply-add, 25 instructions a synapse where GCC 12 takes 31
+(GCC emits no VMLA for Cortex-M, although VMLA rounds exactly like the C's `acc + a * b`). The neuron updates, and
+every CfC float32 multiply-add, use VMLA through `lnn_mla_f32`.
 
 M0 fixed16 meets its target through three measured changes: the synapse loop in Thumb-1 assembly (30 instructions
 a synapse, GCC 12 needs about 40), division through a reciprocal computed once per step where a divisor repeats
