@@ -36,8 +36,9 @@ bench: setup
 	$(BIN)/python benchmarks/matrix.py --out $(BENCH_OUT)/matrix.json
 	$(BIN)/python benchmarks/host_speed.py --steps 2000 --out $(BENCH_OUT)/host.md
 	$(BIN)/python benchmarks/quant_accuracy.py --models .bench-models --out $(BENCH_OUT)/accuracy.md
+	$(BIN)/python benchmarks/sigmoid_tables.py --models .bench-models --out $(BENCH_OUT)/sigmoid.md
 	$(BIN)/python benchmarks/report.py --matrix $(BENCH_OUT)/matrix.json --host $(BENCH_OUT)/host.md \
-		--accuracy $(BENCH_OUT)/accuracy.md --out docs/benchmarks.md
+		--accuracy $(BENCH_OUT)/accuracy.md --sigmoid $(BENCH_OUT)/sigmoid.md --out docs/benchmarks.md
 
 lint: setup
 	$(BIN)/ruff check lnn_edge tests

@@ -51,10 +51,14 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 
 
 class Reference:
-    """Float64 simulator of one model. ``step`` advances a batch by one RNN step; ``run`` a whole sequence."""
+    """Float64 simulator of one model. ``step`` advances a batch by one RNN step; ``run`` a whole sequence.
 
-    def __init__(self, model: Model) -> None:
+    ``synapse_sigmoid`` replaces the logistic function of the LTC synapses (everything else stays float64 and
+    exact): it measures the error a cheaper sigmoid would cause on its own (``benchmarks/sigmoid_tables.py``)."""
+
+    def __init__(self, model: Model, synapse_sigmoid: Callable[[Array], Array] = sigmoid) -> None:
         self.model = model
+        self._synapse_sigmoid = synapse_sigmoid
         self.state_size = model.state_size
         self.output_size = model.output_size
         self._p = {name: np.asarray(array, dtype=np.float64) for name, array in model.arrays.items()}
@@ -104,13 +108,13 @@ class Reference:
         if opts.input_mapping == "affine":
             x = x + p["input_b"]
         # Sensory synapses are evaluated once per step and held over the unfolds: [B, S, N].
-        sensory = p["sensory_w"] * sigmoid(p["sensory_sigma"] * (x[:, :, None] - p["sensory_mu"]))
+        sensory = p["sensory_w"] * self._synapse_sigmoid(p["sensory_sigma"] * (x[:, :, None] - p["sensory_mu"]))
         sensory = sensory * p["sensory_sparsity_mask"]
         numerator_sensory = np.sum(sensory * p["sensory_erev"], axis=1)
         denominator_sensory = np.sum(sensory, axis=1)
         cm_t = p["cm"] / (elapsed / opts.ode_unfolds)
         for _ in range(opts.ode_unfolds):
-            act = p["w"] * sigmoid(p["sigma"] * (v[:, :, None] - p["mu"]))
+            act = p["w"] * self._synapse_sigmoid(p["sigma"] * (v[:, :, None] - p["mu"]))
             act = act * p["sparsity_mask"]
             numerator = np.sum(act * p["erev"], axis=1) + numerator_sensory
             denominator = np.sum(act, axis=1) + denominator_sensory

@@ -193,3 +193,27 @@ def test_autoncp_19_2_ltc_and_cfc_reference_sizes() -> None:
     }
     _compare(ltc.double(), seed=1)
     _compare(CfC(20, wirings.AutoNCP(19, 2)).double(), seed=2)
+
+
+def test_synapse_sigmoid_replaces_every_ltc_synapse_sigmoid() -> None:
+    """``synapse_sigmoid`` (used to measure cheaper sigmoid tables) is applied once to the sensory synapses and
+    once per unfold to the internal ones; the default is the exact logistic function, bit for bit."""
+    from lnn_edge.reference import sigmoid
+
+    torch.manual_seed(3)
+    model = from_module(LTC(5, wirings.AutoNCP(9, 2), ode_unfolds=4))
+    rng = np.random.default_rng(3)
+    x, dt = rng.normal(size=(2, 5)), rng.uniform(0.5, 1.5, size=2)
+    calls: list[tuple[int, ...]] = []
+
+    def counted(z: np.ndarray) -> np.ndarray:
+        calls.append(z.shape)
+        return sigmoid(z)
+
+    state = Reference(model).initial_state(2)
+    y_default, s_default = Reference(model).step(x, state, dt)
+    y_counted, s_counted = Reference(model, synapse_sigmoid=counted).step(x, state, dt)
+    assert calls == [(2, 5, 9)] + [(2, 9, 9)] * 4
+    assert np.array_equal(y_counted, y_default) and np.array_equal(s_counted, s_default)
+    y_half, _ = Reference(model, synapse_sigmoid=lambda z: 0.5 * sigmoid(z)).step(x, state, dt)
+    assert not np.allclose(y_half, y_default)
