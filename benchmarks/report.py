@@ -139,26 +139,26 @@ TARGETS = [
 
 TARGET_NOTES = """Where a target is missed, why (measured while doing the speed work; details in docs/number-formats.md):
 
-- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds).
-  The rest of the step (48 updates of neurons with internal synapses and 66 of the others, each with a
-  division, plus the input mapping and set-up) measures about 3,700 instructions on both cores, and even by
-  hand it would not drop below about 2,300 (some 17 instructions per update, 8 per neuron of set-up). On M4F
-  GCC's inner loop is 18 instructions a synapse; by hand this arithmetic takes 16 (LDRD with post-increment,
-  UXTB + LDRSH of the presynaptic value, SMLABB for the table position, USAT for the segment, AND for the
-  interpolation weight times 2^7, the {sample, slope} table load, UXTH + SMLAWT to interpolate, SMLATB + ASR for
-  g = w x sigmoid rounded, LDRSH + SMLABB + ADD for S and G, SUBS + BNE): 370 x 16 + 2,300 = 8,220, over 6,000.
-  (SMLAWT through its ACLE intrinsic measured 1-4% fewer instructions on M4F, but more on M7 and M33 and 8 B
-  more stack; not kept.) M3 has no 16-bit DSP multiply-accumulates (no SMLABB, SMLAWT or UXTAH): GCC takes 22
-  instructions a synapse and a hand-scheduled loop 21, so 370 x 21 + 2,300 = 10,070, over 8,000. Reading the
-  table without interpolation (3-4 instructions a synapse cheaper) does not fit the accuracy target: on its own
-  it puts the trained model's output 3.8e-2 of its range off with 256 samples (512 B), and 1.5e-2 after 1,000
-  steps with 1,024 (2 KB), against fixed16's 1e-2; 2,048 samples (4 KB) would fit the error but not the 3 KB
-  flash target ("Sigmoid tables" below).
-- **Stack (fixed16)** is 16 B over: 192 B of arrays (the potentials' second buffer and the per-step neuron
-  constants, both needed) plus GCC's register saves and spills. Loops bounded by end pointers give 256 B on M4F
-  but cost 0.4-3.7% more instructions on every LTC model there (the figures are in the message of commit
-  f43eb1a), and on M7 and M33 the same loops still take 268 B: the spills follow GCC's register allocation per
-  core, not the source, so the faster loops are kept.
+- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds). The
+  rest of the step (48 updates of neurons with internal synapses and 66 of the others, each with a division, plus
+  the input mapping and set-up) measures about 3,700 instructions on both cores, and even by hand it would not drop
+  below about 2,300 (some 17 instructions per update, 8 per neuron of set-up). On M4F GCC's inner loop is 16
+  instructions a synapse, and 15 by hand (LDRD with post-increment, UXTB + LDRSH of the presynaptic value, SMLABB
+  for the table position, USAT for the segment, AND for the interpolation weight, the {sample, slope} table load,
+  SMLAWT to interpolate, SMLATB + ASR for g = w x sigmoid rounded, LDRSH + SMLABB + ADD for S and G, SUBS + BNE):
+  370 x 15 + 2,300 = 7,850, over 6,000. M3 has no 16-bit DSP multiply-accumulates (no SMLABB or SMLAWT): GCC takes
+  22 instructions a synapse and a hand-scheduled loop 21, so 370 x 21 + 2,300 = 10,070, over 8,000. Reading the
+  table without interpolation (2 instructions a synapse cheaper on M4F, 3-4 on M3) does not fit the accuracy
+  target: on its own it puts the trained model's output 3.8e-2 of its range off with 256 samples (512 B), and
+  1.5e-2 after 1,000 steps with 1,024 (2 KB), against fixed16's 1e-2; 2,048 samples (4 KB) would fit the error but
+  not the 3 KB flash target ("Sigmoid tables" below).
+- **Stack (fixed16)** is 16 B over on M4F (272 B; 276 B on M7 and M33): 192 B of arrays (the potentials' second
+  buffer and the per-step neuron constants, both needed) plus GCC's register saves and spills. No loop shape
+  measured keeps it within 256 B on every core: loops bounded by end pointers take 264 B on M4F and 268 B on M7 and
+  M33 (before the SMLAWT interpolation they reached 256 B on M4F only, at 0.4-3.7% more instructions; commit
+  f43eb1a), and GCC's loop and register-allocation options did not help. Moving the second buffer into the
+  caller-owned state would meet it (static RAM 38 -> 76 B, stack about 232 B) with the same total RAM: a change of
+  the generated API, left to the owner of the target.
 
 float32 on M4F meets its target through the synapse loop in VFP assembly (FPU cores with GCC: M4F, M7, M33): one
 VLDM loads a synapse's record and VMLA does each multiply-add, 25 instructions a synapse where GCC 12 takes 31
@@ -319,7 +319,7 @@ def main() -> None:
             "",
             "The output error each candidate sigmoid table causes on its own: the float64 reference of the trained "
             "pendulum LTC with only its synapse sigmoid replaced (`python benchmarks/sigmoid_tables.py --models "
-            ".bench-models`). Reading without interpolation saves 3-4 instructions a synapse; fixed16 must stay "
+            ".bench-models`). Reading without interpolation saves 2-4 instructions a synapse; fixed16 must stay "
             "within 1e-2 of the output range with all its other roundings on top, and within 3 KB of flash for "
             "parameters and step code.",
             "",

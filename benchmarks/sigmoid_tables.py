@@ -4,7 +4,7 @@ The float64 reference of the trained pendulum LTC (the model of benchmarks/quant
 here when missing) runs with its synapse sigmoid replaced by a table over [-16, 16):
 
 - the shipped one: 128 linearly interpolated segments (512 B of {sample, slope} pairs), read at 2^-16 steps;
-- tables read without interpolation (the nearest of N samples, 2 B each), 3-4 instructions a synapse cheaper.
+- tables read without interpolation (the nearest of N samples, 2 B each), 2-4 instructions a synapse cheaper.
 
 Everything else stays float64, so each error is the table's alone. fixed16 must keep the whole error (this plus
 every other rounding) within 1e-2 of the output range (lnn_edge.quantize.DEFAULT_THRESHOLDS), and parameters plus

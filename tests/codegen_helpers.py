@@ -13,11 +13,12 @@ from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export, export
 from lnn_edge.model import Model
+from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.verify_host import compile_export, emulator_raw, first_mismatch, raw_inputs
 
 
 def export_model(
-    model: Model, directory: Path, precision: str, name: str = "m", dt: float | str | None = None
+    model: Model | QuantizedModel, directory: Path, precision: str, name: str = "m", dt: float | str | None = None
 ) -> Export:
     return export(model, directory, precision, name=name, dt=dt)
 

@@ -288,6 +288,27 @@ def test_float32_fpu_loop_reads_16_bit_source_indices(tmp_path: Path) -> None:
     assert same
 
 
+@pytest.mark.parametrize("overrides", [{"v": 9, "sig": 8}, {"v": 9, "sig": 5, "ssig": 5, "xm": 9}], ids=["z7", "z4"])
+def test_dsp_sigmoid_weight_moves_left_for_coarse_sigmoid_inputs(tmp_path: Path, overrides: dict[str, int]) -> None:
+    """With a coarse sigmoid input format the interpolation weight sits below bit 16 - SIG_FS of p and the SMLAWT
+    path shifts it left instead of right (weight_x16): still bit-exact on the DSP cores."""
+    import re
+
+    from lnn_edge.bench import bench_export
+    from lnn_edge.quantize import quantize
+    from lnn_edge.verify_host import default_sequences
+
+    model = _ltc(wirings.FullyConnected(4, 1), 3, seed=4)
+    qmodel = quantize(model, "fixed16", overrides=dict(overrides))
+    exported = export_model(qmodel, tmp_path / "out", "fixed16")
+    source = (exported.directory / f"{exported.name}.c").read_text()
+    sig_fs = re.search(r"#define SIG_FS (\d+)", source)
+    assert sig_fs is not None and "#define SIGMOID_SMLAWT 1" in source
+    assert int(qmodel.constants["z_shift"]) < 16 - int(sig_fs.group(1))
+    for core in ("cortex-m4f", "cortex-m7"):
+        assert bench_export(exported, core, default_sequences(exported, 12)).bit_exact, core
+
+
 def test_m0_paths_without_reciprocals_are_bit_exact(tmp_path: Path) -> None:
     """Below 4 neurons or 4 unfolds the Cortex-M0 step divides directly instead of through reciprocals (they would
     cost more than they save): both paths, built for the M0, match the emulator."""
