@@ -235,6 +235,13 @@ def plots(rows: list[dict[str, Any]], directory: Path) -> list[str]:
     return names
 
 
+def optional_section(path: Path | None, heading: str, intro: str = "") -> list[str]:
+    """A section made of a markdown file another benchmark script wrote; nothing when the file is missing."""
+    if path is None or not path.is_file():
+        return []
+    return [heading, "", *([intro, ""] if intro else []), path.read_text(), ""]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--matrix", type=Path, required=True)
@@ -289,43 +296,30 @@ def main() -> None:
         *[f"![{name}](img/{name})" for name in images],
         "",
     ]
-    if args.board and args.board.is_file():
-        parts += ["## On the emulated boards (QEMU)", "", args.board.read_text(), ""]
-    if args.host and args.host.is_file():
-        parts += [
-            "## Host: generated C against ncps torch",
-            "",
-            "Per-step time at batch 1, one thread, measured in one run (`python benchmarks/host_speed.py --steps 2000`); "
-            "only the ratios carry over to other machines.",
-            "",
-            args.host.read_text(),
-            "",
-        ]
-    if args.accuracy and args.accuracy.is_file():
-        parts += [
-            "## Quantization accuracy on trained models",
-            "",
-            "Emulator (equal to the generated C bit for bit) against the float64 reference on the built-in pendulum "
-            "task: held-out sequences (32 x 64 steps) and long runs of 1 000 and 10 000 steps "
-            "(`python benchmarks/quant_accuracy.py --models .bench-models`; it trains the two models first when "
-            "they are missing, about 3 minutes). Thresholds: fixed32 <= 1e-4 and fixed16 <= 1e-2 of the output range.",
-            "",
-            args.accuracy.read_text(),
-            "",
-        ]
-    if args.sigmoid and args.sigmoid.is_file():
-        parts += [
-            "## Sigmoid tables for the fixed16 LTC",
-            "",
-            "The output error each candidate sigmoid table causes on its own: the float64 reference of the trained "
-            "pendulum LTC with only its synapse sigmoid replaced (`python benchmarks/sigmoid_tables.py --models "
-            ".bench-models`). Reading without interpolation saves 2-4 instructions a synapse; fixed16 must stay "
-            "within 1e-2 of the output range with all its other roundings on top, and within 3 KB of flash for "
-            "parameters and step code.",
-            "",
-            args.sigmoid.read_text(),
-            "",
-        ]
+    parts += optional_section(args.board, "## On the emulated boards (QEMU)")
+    parts += optional_section(
+        args.host,
+        "## Host: generated C against ncps torch",
+        "Per-step time at batch 1, one thread, measured in one run (`python benchmarks/host_speed.py --steps 2000`); "
+        "only the ratios carry over to other machines.",
+    )
+    parts += optional_section(
+        args.accuracy,
+        "## Quantization accuracy on trained models",
+        "Emulator (equal to the generated C bit for bit) against the float64 reference on the built-in pendulum "
+        "task: held-out sequences (32 x 64 steps) and long runs of 1 000 and 10 000 steps "
+        "(`python benchmarks/quant_accuracy.py --models .bench-models`; it trains the two models first when "
+        "they are missing, about 3 minutes). Thresholds: fixed32 <= 1e-4 and fixed16 <= 1e-2 of the output range.",
+    )
+    parts += optional_section(
+        args.sigmoid,
+        "## Sigmoid tables for the fixed16 LTC",
+        "The output error each candidate sigmoid table causes on its own: the float64 reference of the trained "
+        "pendulum LTC with only its synapse sigmoid replaced (`python benchmarks/sigmoid_tables.py --models "
+        ".bench-models`). Reading without interpolation saves 2-4 instructions a synapse; fixed16 must stay "
+        "within 1e-2 of the output range with all its other roundings on top, and within 3 KB of flash for "
+        "parameters and step code.",
+    )
     args.out.write_text("\n".join(parts))
     print(f"wrote {args.out}")
 
