@@ -48,12 +48,13 @@ class BenchResult:
         return asdict(self)
 
 
-def bench_export(export: Export, core: str, sequences: Sequences) -> BenchResult:
-    """Count the step of ``export`` on ``core`` over the first of ``sequences`` and check it bit for bit."""
+def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: tuple[str, ...] = ()) -> BenchResult:
+    """Count the step of ``export`` on ``core`` over the first of ``sequences`` and check it bit for bit.
+    ``extra_flags`` go last on the compiler's command line (a user's optimisation level, say)."""
     qmodel = export.qmodel
     model = qmodel.model
     dtype = np.dtype(VALUE_DTYPES[export.manifest["value_type"]])
-    image = build_bench_image(export.directory, export.name, core, export.directory / "bench")
+    image = build_bench_image(export.directory, export.name, core, export.directory / "bench", extra_flags)
     first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, first)

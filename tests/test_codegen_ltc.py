@@ -217,31 +217,6 @@ def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
     assert_c_matches_emulator(exported, random_sequences(np.random.default_rng(2), 2, 12, 300))
 
 
-def _unicorn_matches_emulator(
-    exported: Export, core: str, sequences: Sequences, cache: Path, flags: tuple[str, ...] = ()
-) -> tuple[bool, Path]:
-    """Run the first sequence through the step built for ``core`` (with ``flags``) in Unicorn: are outputs and
-    state bitwise equal to the emulator's at every step (NaN payloads included)? Also returns the ELF."""
-    from lnn_edge.bench import VALUE_DTYPES
-    from lnn_edge.bench_elf import build_bench_image
-    from lnn_edge.instr_count import count_steps
-
-    first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
-    emulator = Emulator(exported.qmodel)
-    x_raw, dt_raw = raw_inputs(emulator, first)
-    image = build_bench_image(exported.directory, exported.name, core, cache, flags)
-    dtype = np.dtype(VALUE_DTYPES[exported.manifest["value_type"]])
-    model = exported.qmodel.model
-    counts = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
-    with np.errstate(invalid="ignore", over="ignore"):  # inf and NaN inputs are the point of some callers
-        y_e, state_e = emulator_raw(emulator.run(first.x, first.dt, check=False), exported.qmodel.is_fixed)
-    same = all(
-        a.shape == b.shape and a.tobytes() == b.astype(a.dtype).tobytes()
-        for a, b in ((counts.outputs, y_e[0]), (counts.states, state_e[0]))
-    )
-    return same, image.elf
-
-
 @pytest.mark.parametrize("core, precision", [("cortex-m0", "fixed16"), ("cortex-m4f", "float32")])
 @pytest.mark.parametrize(
     "flags",
@@ -254,38 +229,42 @@ def test_assembly_loops_build_and_are_bit_exact_under_other_flags(
     """The hand-scheduled synapse loops (ARMv6-M fixed16: eight pinned low registers; FPU float32: VLDM/VMLA) must
     compile and stay bit-exact whatever optimisation level or frame-pointer setting a user's firmware build passes
     (the step runs in Unicorn)."""
+    from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 
     model = _ltc(wirings.AutoNCP(12, 2), 5, seed=9, scale=0.5)
     exported = export_model(model, tmp_path / "out", precision, dt="variable")
-    same, _ = _unicorn_matches_emulator(exported, core, default_sequences(exported, 8), tmp_path / "bench", flags)
-    assert same
+    assert bench_export(exported, core, default_sequences(exported, 8), flags).bit_exact
 
 
 def test_float32_fpu_loop_clamps_extreme_inputs_like_the_emulator(tmp_path: Path) -> None:
     """Inputs far outside any calibration (+-1e30, +-inf, NaN, +-300) put 2^t past its +-125 clamp: the Cortex-M4F
     assembly loop takes its out-of-line clamp exactly as the C and the emulator do, bit for bit."""
+    from lnn_edge.bench import bench_export
+    from lnn_edge.bench_elf import build_bench_image
+
     model = _ltc(wirings.AutoNCP(10, 2), 4, seed=13, scale=0.5)
     exported = export_model(model, tmp_path / "out", "float32", dt="variable")
     rng = np.random.default_rng(5)
     x = rng.normal(size=(1, 16, 4))
     x[0, 2:, :] = rng.choice([1e30, -1e30, np.inf, -np.inf, np.nan, 300.0, -300.0, 0.5], size=(14, 4))
     sequences = Sequences(x=x, dt=rng.uniform(0.5, 1.5, size=(1, 16)))
-    same, elf = _unicorn_matches_emulator(exported, "cortex-m4f", sequences, tmp_path / "bench")
-    assert same
+    with np.errstate(invalid="ignore", over="ignore"):  # the emulator meets the inf and NaN inputs too
+        assert bench_export(exported, "cortex-m4f", sequences).bit_exact  # bitwise, NaN payloads included
+    elf = build_bench_image(exported.directory, exported.name, "cortex-m4f", exported.directory / "bench").elf
     listing = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True, check=True)
     assert "{s0-s3}" in listing.stdout and "vmla.f32" in listing.stdout  # the assembly path is the one that ran
 
 
 def test_float32_fpu_loop_reads_16_bit_source_indices(tmp_path: Path) -> None:
     """More than 255 inputs: presynaptic indices are 16-bit and the FPU loop loads them with LDRH (bit-exact)."""
+    from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 
     model = _ltc(wirings.Random(6, 2, 0.5, random_seed=5), 300, seed=6)
     exported = export_model(model, tmp_path / "out", "float32")
     assert "static const uint16_t s_src" in (exported.directory / f"{exported.name}.c").read_text()
-    same, _ = _unicorn_matches_emulator(exported, "cortex-m4f", default_sequences(exported, 4), tmp_path / "bench")
-    assert same
+    assert bench_export(exported, "cortex-m4f", default_sequences(exported, 4)).bit_exact
 
 
 @pytest.mark.parametrize("overrides", [{"v": 9, "sig": 8}, {"v": 9, "sig": 5, "ssig": 5, "xm": 9}], ids=["z7", "z4"])
