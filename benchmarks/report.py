@@ -146,19 +146,21 @@ TARGET_NOTES = """Where a target is missed, why (measured while doing the speed 
   instructions a synapse, and 15 by hand (LDRD with post-increment, UXTB + LDRSH of the presynaptic value, SMLABB
   for the table position, USAT for the segment, AND for the interpolation weight, the {sample, slope} table load,
   SMLAWT to interpolate, SMLATB + ASR for g = w x sigmoid rounded, LDRSH + SMLABB + ADD for S and G, SUBS + BNE):
-  370 x 15 + 2,300 = 7,850, over 6,000. M3 has no 16-bit DSP multiply-accumulates (no SMLABB or SMLAWT): GCC takes
-  22 instructions a synapse and a hand-scheduled loop 21, so 370 x 21 + 2,300 = 10,070, over 8,000. Reading the
-  table without interpolation (2 instructions a synapse cheaper on M4F, 3-4 on M3) does not fit the accuracy
-  target: on its own it puts the trained model's output 3.8e-2 of its range off with 256 samples (512 B), and
-  1.5e-2 after 1,000 steps with 1,024 (2 KB), against fixed16's 1e-2; 2,048 samples (4 KB) would fit the error but
-  not the 3 KB flash target ("Sigmoid tables" below).
-- **Stack (fixed16)** is 16 B over on M4F (272 B; 276 B on M7 and M33): 192 B of arrays (the potentials' second
-  buffer and the per-step neuron constants, both needed) plus GCC's register saves and spills. No loop shape
-  measured keeps it within 256 B on every core: loops bounded by end pointers take 264 B on M4F and 268 B on M7 and
-  M33 (before the SMLAWT interpolation they reached 256 B on M4F only, at 0.4-3.7% more instructions; commit
-  f43eb1a), and GCC's loop and register-allocation options did not help. Moving the second buffer into the
-  caller-owned state would meet it (static RAM 38 -> 76 B, stack about 232 B) with the same total RAM: a change of
-  the generated API, left to the owner of the target.
+  370 x 15 + 2,300 = 7,850, over 6,000. Unrolling every synapse (no loop control, the presynaptic index a
+  constant offset) leaves 12 instructions a synapse, 370 x 12 + 2,300 = 6,740, still over 6,000, and about 44 B
+  of Thumb-2 code a synapse: some 6.4 KB for the 145 synapses, twice the 3 KB flash target. M3 has no 16-bit DSP
+  multiply-accumulates (no SMLABB or SMLAWT): GCC takes 22 instructions a synapse and a hand-scheduled loop 21, so
+  370 x 21 + 2,300 = 10,070, over 8,000. Reading the table without interpolation (2 instructions a synapse
+  cheaper on M4F, 3-4 on M3) does not fit the accuracy target: on its own it puts the trained model's output
+  3.8e-2 of its range off with 256 samples (512 B), and 1.5e-2 after 1,000 steps with 1,024 (2 KB), against
+  fixed16's 1e-2; 2,048 samples (4 KB) would fit the error but not the 3 KB flash target ("Sigmoid tables"
+  below).
+
+fixed16 meets the stack target because the step's buffer (the mapped inputs, then the potentials of odd unfolds;
+max(inputs, neurons) values) lives in the caller-owned state struct as `scratch`, not on the stack: 40 B more
+static RAM, 32-40 B less stack (the rest of the difference was register saves), and 1.5-2% fewer instructions on
+Thumb-2 cores because GCC addresses it from the state pointer (0.5% more on M0). On the stack it was 272 B on M4F
+and 276 B on M7/M33, and no loop shape measured brought it within 256 B on every core.
 
 float32 on M4F meets its target through the synapse loop in VFP assembly (FPU cores with GCC: M4F, M7, M33): one
 VLDM loads a synapse's record and VMLA does each multiply-add, 25 instructions a synapse where GCC 12 takes 31

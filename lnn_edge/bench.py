@@ -58,7 +58,8 @@ def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: t
     first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, first)
-    counts = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
+    state_bytes = int(export.manifest["memory"]["state"])  # the caller-owned struct, with any scratch
+    counts = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size, state_bytes)
     y_e, state_e = emulator_raw(emulator.run(first.x, first.dt, check=False), qmodel.is_fixed)
     mismatch = first_mismatch(y_e, counts.outputs[None], "output") or first_mismatch(
         state_e, counts.states[None], "state"
@@ -76,7 +77,7 @@ def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: t
         flash_model_bytes=image.model_bytes(export.name),
         flash_library_bytes=image.library_bytes(),
         flash_total_bytes=None,
-        ram_static_bytes=dtype.itemsize * model.state_size + image.data_bytes + image.bss_bytes,
+        ram_static_bytes=state_bytes + image.data_bytes + image.bss_bytes,
         stack_peak_bytes=counts.stack_peak_bytes,
         bit_exact=mismatch is None,
     )

@@ -33,7 +33,7 @@ def ltc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
     value = 4 if not fixed else qmodel.bits // 8
     context["memory"] = {
         "params": context.pop("params_bytes"),
-        "state": value * qmodel.model.state_size,
+        "state": value * (qmodel.model.state_size + context.get("scratch_size", 0)),
         "stack": context.pop("stack_bytes"),
     }
     return context
@@ -110,7 +110,7 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         "nnz_alloc": max(1, int(p["mask"].sum())),
         "src_type": "uint8_t" if source_bits(qmodel.model) == 8 else "uint16_t",
         "src_bits": source_bits(qmodel.model),
-        "buf_size": max(n, s),
+        "scratch_size": max(n, s),
         "cm_type": cm_type,
         "cm_t_max": cm_t_max,
         "gleak_eps": c_array(p["gleak_eps"][order], "int", bits),
@@ -134,7 +134,7 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         + 2 * (s + m)  # shifts, input/output formats
         + index_bytes * (2 * n + n_wired)  # s_count, wired, leaf
     )
-    context["stack_bytes"] = value * max(n, s) + n * ((wide // 8) + cm_bytes + value)
+    context["stack_bytes"] = n * ((wide // 8) + cm_bytes + value)  # the per-step neuron constants
     return context
 
 

@@ -100,7 +100,7 @@ def _cdef(name: str, value_type: str, inputs: int, outputs: int, state: int) -> 
     return f"""
 typedef {value_type} {name}_value_t;
 typedef {value_type} {name}_time_t;
-typedef struct {{ {name}_value_t state[{state}]; }} {name}_state_t;
+typedef struct {{ {name}_value_t state[{state}]; ...; }} {name}_state_t; /* and a scratch, in some cells */
 int {name}_init({name}_state_t *s);
 int {name}_step_dt({name}_state_t *s, const {name}_value_t *x, {name}_time_t dt, {name}_value_t *y);
 int {name}_run_batch(const {name}_value_t *x, const {name}_time_t *dt, int batch, int steps,

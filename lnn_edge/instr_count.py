@@ -106,10 +106,19 @@ def _thumb_lengths(code: bytes) -> list[int]:
 class StepRunner:
     """Calls ``<name>_step_dt`` of a bench image in Unicorn, one step at a time, counting instructions."""
 
-    def __init__(self, image: BenchImage, value_dtype: np.dtype, state_size: int, outputs: int) -> None:
+    def __init__(
+        self, image: BenchImage, value_dtype: np.dtype, state_size: int, outputs: int, state_bytes: int = 0
+    ) -> None:
+        """``state_bytes`` is the size of the whole state struct (with a scratch, where the cell has one)."""
         unicorn, arm, capstone = _unicorn()
         self.image, self.dtype = image, np.dtype(value_dtype)
         self.state_size, self.outputs = state_size, outputs
+        state_bytes = max(state_bytes, self.dtype.itemsize * state_size)
+        if state_bytes > X_ADDR - STATE_ADDR:
+            raise LnnEdgeError(
+                f"the state struct ({state_bytes} B) does not fit the {X_ADDR - STATE_ADDR} B the Unicorn bench "
+                "layout gives it: bench a smaller model, or raise X_ADDR in lnn_edge/instr_count.py"
+            )
         self.arm = arm
         models = {
             "cortex-m0": arm.UC_CPU_ARM_CORTEX_M0,
@@ -133,7 +142,7 @@ class StepRunner:
         self.library_count = 0
         self.mix: Counter[str] = Counter()
         self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
-        self.uc.mem_write(STATE_ADDR, bytes(self.dtype.itemsize * state_size))
+        self.uc.mem_write(STATE_ADDR, bytes(state_bytes))
         self.uc.mem_write(STACK_BOTTOM, bytes([STACK_PAINT]) * (STACK_TOP - STACK_BOTTOM))
 
     def _on_block(self, uc: Any, address: int, size: int, _: Any) -> None:
@@ -188,10 +197,16 @@ class StepRunner:
 
 
 def count_steps(
-    image: BenchImage, value_dtype: np.dtype, state_size: int, x_raw: np.ndarray, dt_raw: np.ndarray, outputs: int
+    image: BenchImage,
+    value_dtype: np.dtype,
+    state_size: int,
+    x_raw: np.ndarray,
+    dt_raw: np.ndarray,
+    outputs: int,
+    state_bytes: int = 0,
 ) -> StepCounts:
     """Run one sequence (``x_raw`` [T,S], ``dt_raw`` [T], in the C's types) from a zero state."""
-    runner = StepRunner(image, value_dtype, state_size, outputs)
+    runner = StepRunner(image, value_dtype, state_size, outputs, state_bytes)
     counts, ys, states = [], [], []
     for t in range(x_raw.shape[0]):
         count, y, state = runner.step(x_raw[t], dt_raw[t])

@@ -67,9 +67,12 @@ def strict_compile(
 SANITIZER_DRIVER = """
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "{name}.h"
 
-/* Reads B, T and then x [B,T,S] and dt [B,T] as raw {name}_value_t from argv[1]; writes y and state to argv[2]. */
+/* Reads B, T and then x [B,T,S] and dt [B,T] as raw {name}_value_t from argv[1]; writes y and state to argv[2].
+ * Before every step it fills the struct past the state (a cell's scratch) with a pattern: the results must not
+ * depend on it. */
 int main(int argc, char **argv)
 {{
     FILE *in, *out;
@@ -89,6 +92,7 @@ int main(int argc, char **argv)
             if (fread(x, sizeof x, 1, in) != 1 || fread(&dt, sizeof dt, 1, in) != 1) {{
                 return 4;
             }}
+            memset((unsigned char *)&s + sizeof s.state, 0xA5, sizeof s - sizeof s.state);
             if ({name}_step_dt(&s, x, dt, y) != {NAME}_OK) {{
                 return 5;
             }}

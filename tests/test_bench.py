@@ -52,7 +52,8 @@ def test_unicorn_counts_equal_qemu_plugin_counts(exports: dict[str, Export], key
     image = build_bench_image(exported.directory, "m", core, exported.directory / "bench")
     dtype = np.dtype(VALUE_DTYPES[exported.manifest["value_type"]])
     model = exported.qmodel.model
-    unicorn = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size)
+    state_bytes = exported.manifest["memory"]["state"]
+    unicorn = count_steps(image, dtype, model.state_size, x_raw[0], dt_raw[0], model.output_size, state_bytes)
     qemu = qemu_step_counts(exported.directory, "m", core, x_raw[0], dt_raw[0], exported.manifest["value_type"])
     assert qemu == unicorn.per_step
     assert min(qemu) > 1000

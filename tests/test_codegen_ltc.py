@@ -140,6 +140,27 @@ def test_example_main_builds_and_runs(exports: dict[str, object], tmp_path: Path
         assert output.count("step") == 10
 
 
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_state_struct_size_is_the_reported_static_ram(
+    exports: dict[str, object], tmp_path: Path, precision: str
+) -> None:
+    """sizeof the state struct is what the manifest, the header and the bench report; fixed point carries the
+    scratch of max(inputs, neurons) values (the sanitizer runs fill it with a pattern before every step)."""
+    exported = exports[precision]
+    directory, name = exported.directory, exported.name  # type: ignore[attr-defined]
+    (tmp_path / "size.c").write_text(
+        f'#include <stdio.h>\n#include "{name}.h"\n'
+        f'int main(void) {{ printf("%u", (unsigned)sizeof({name}_state_t)); return 0; }}\n'
+    )
+    binary = tmp_path / "size"
+    subprocess.run(["gcc", "-std=c99", "-I", str(directory), str(tmp_path / "size.c"), "-o", str(binary)], check=True)
+    size = int(subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout)
+    value = 4 if precision != "fixed16" else 2
+    assert size == value * (19 + (20 if precision != "float32" else 0))
+    assert exported.manifest["memory"]["state"] == size  # type: ignore[attr-defined]
+    assert f"state {size} B" in (directory / f"{name}.h").read_text()
+
+
 def _run_with_flags(exported: Export, sequences: Sequences, flags: list[str]) -> None:
     """Build the model with extra compiler flags (a code path the host would not take), warnings as errors and
     ASan/UBSan, and compare it with the emulator bit for bit (outputs and state, every step)."""
