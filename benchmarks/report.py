@@ -158,9 +158,11 @@ TARGET_NOTES = """Where a target is missed, why (measured while doing the speed 
 
 fixed16 meets the stack target because the step's buffer (the mapped inputs, then the potentials of odd unfolds;
 max(inputs, neurons) values) lives in the caller-owned state struct as `scratch`, not on the stack: 40 B more
-static RAM, 32-40 B less stack (the rest of the difference was register saves), and 1.5-2% fewer instructions on
-Thumb-2 cores because GCC addresses it from the state pointer (0.5% more on M0). On the stack it was 272 B on M4F
-and 276 B on M7/M33, and no loop shape measured brought it within 256 B on every core.
+static RAM, 40 B less stack on M4F (272 -> 232 B; 276 -> 236 B on M7 and M33). On the stack, no loop shape measured
+brought it within 256 B on every core. With the unfolds swapping two pointers it also measured 1.0-3.8% fewer
+instructions for every fixed16 LTC model on M3, M4F and M7 (the state pointer GCC already holds addresses the
+buffer); on M33 the 32- and 64-neuron models take 0.8% and 2.8% more (GCC rematerialises a constant inside the
+synapse loop there) and on M0 AutoNCP(19,2) takes 0.45% more (24,818, within its 25,000).
 
 float32 on M4F meets its target through the synapse loop in VFP assembly (FPU cores with GCC: M4F, M7, M33): one
 VLDM loads a synapse's record and VMLA does each multiply-add, 25 instructions a synapse where GCC 12 takes 31
@@ -290,8 +292,9 @@ def main() -> None:
         "## Flash, RAM and stack (M4F)",
         "",
         "Flash of the model is its code and `static const` parameters in the linked step image (`-nostdlib`: the step "
-        "needs no libc); libgcc helpers (division, soft-float) are listed apart. Static RAM is the caller-owned state; "
-        "the stack is painted before the run and measured after it.",
+        "needs no libc); libgcc helpers (division, soft-float) are listed apart. Static RAM is the caller-owned state "
+        "struct (in fixed-point LTC exports it holds the step's scratch buffer too); the stack is painted before the "
+        "run and measured after it.",
         "",
         memory_table(rows),
         "",
