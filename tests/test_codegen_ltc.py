@@ -238,7 +238,9 @@ def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
     assert_c_matches_emulator(exported, random_sequences(np.random.default_rng(2), 2, 12, 300))
 
 
-@pytest.mark.parametrize("core, precision", [("cortex-m0", "fixed16"), ("cortex-m4f", "float32")])
+@pytest.mark.parametrize(
+    "core, precision", [("cortex-m0", "fixed16"), ("cortex-m4f", "fixed16"), ("cortex-m4f", "float32")]
+)
 @pytest.mark.parametrize(
     "flags",
     [("-O0",), ("-Og",), ("-Os",), ("-O3",), ("-O2", "-fno-omit-frame-pointer"), ("-Os", "-flto")],
@@ -247,15 +249,40 @@ def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
 def test_assembly_loops_build_and_are_bit_exact_under_other_flags(
     tmp_path: Path, core: str, precision: str, flags: tuple[str, ...]
 ) -> None:
-    """The hand-scheduled synapse loops (ARMv6-M fixed16: eight pinned low registers; FPU float32: VLDM/VMLA) must
-    compile and stay bit-exact whatever optimisation level or frame-pointer setting a user's firmware build passes
-    (the step runs in Unicorn)."""
+    """The hand-scheduled synapse loops (ARMv6-M fixed16: eight pinned low registers; ARMv7E-M fixed16: DSP
+    instructions in registers GCC picks; FPU float32: VLDM/VMLA) must compile and stay bit-exact whatever
+    optimisation level or frame-pointer setting a user's firmware build passes (the step runs in Unicorn)."""
     from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 
     model = _ltc(wirings.AutoNCP(12, 2), 5, seed=9, scale=0.5)
     exported = export_model(model, tmp_path / "out", precision, dt="variable")
     assert bench_export(exported, core, default_sequences(exported, 8), flags).bit_exact
+
+
+@pytest.mark.parametrize(
+    "core, precision", [("cortex-m0", "fixed16"), ("cortex-m4f", "fixed16"), ("cortex-m4f", "float32")]
+)
+def test_portable_c_loops_on_assembly_cores_match_bit_for_bit(tmp_path: Path, core: str, precision: str) -> None:
+    """-DLNN_NO_ASM builds the C reference loops on the cores that otherwise run assembly: both builds are
+    bit-exact with the emulator in Unicorn, and the switch really changes the code that ran."""
+    from lnn_edge.bench import bench_export
+    from lnn_edge.bench_elf import build_bench_image
+    from lnn_edge.verify_host import default_sequences
+
+    model = _ltc(wirings.AutoNCP(12, 2), 5, seed=10, scale=0.5)
+    exported = export_model(model, tmp_path / "out", precision, dt="variable")
+    sequences = default_sequences(exported, 8)
+    listings = []
+    for flags in ((), ("-DLNN_NO_ASM",)):
+        result = bench_export(exported, core, sequences, flags)
+        assert result.bit_exact, flags
+        elf = build_bench_image(exported.directory, exported.name, core, exported.directory / "bench", flags).elf
+        dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True, check=True)
+        listings.append(dump.stdout.split("Disassembly of section", 1)[1])  # without the file's path
+    assert listings[0] != listings[1]
+    if precision == "float32":
+        assert "vmla.f32" in listings[0] and "vmla.f32" not in listings[1]
 
 
 def test_float32_fpu_loop_clamps_extreme_inputs_like_the_emulator(tmp_path: Path) -> None:
