@@ -139,30 +139,33 @@ TARGETS = [
 
 TARGET_NOTES = """Where a target is missed, why (measured while doing the speed work; details in docs/number-formats.md):
 
-- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds). The
-  rest of the step (48 updates of neurons with internal synapses and 66 of the others, each with a division, plus
-  the input mapping and set-up) measures about 3,700 instructions on both cores, and even by hand it would not drop
-  below about 2,300 (some 17 instructions per update, 8 per neuron of set-up). On M4F GCC's inner loop is 16
-  instructions a synapse, and 15 by hand (LDRD with post-increment, UXTB + LDRSH of the presynaptic value, SMLABB
-  for the table position, USAT for the segment, AND for the interpolation weight, the {sample, slope} table load,
-  SMLAWT to interpolate, SMLATB + ASR for g = w x sigmoid rounded, LDRSH + SMLABB + ADD for S and G, SUBS + BNE):
-  370 x 15 + 2,300 = 7,850, over 6,000. Unrolling every synapse (no loop control, the presynaptic index a
-  constant offset) leaves 12 instructions a synapse, 370 x 12 + 2,300 = 6,740, still over 6,000, and about 44 B
-  of Thumb-2 code a synapse: some 6.4 KB for the 145 synapses, twice the 3 KB flash target. M3 has no 16-bit DSP
-  multiply-accumulates (no SMLABB or SMLAWT): GCC takes 22 instructions a synapse and a hand-scheduled loop 21, so
-  370 x 21 + 2,300 = 10,070, over 8,000. Reading the table without interpolation (2 instructions a synapse
-  cheaper on M4F, 3-4 on M3) does not fit the accuracy target: on its own it puts the trained model's output
-  3.8e-2 of its range off with 256 samples (512 B), and 1.5e-2 after 1,000 steps with 1,024 (2 KB), against
-  fixed16's 1e-2; 2,048 samples (4 KB) would fit the error but not the 3 KB flash target ("Sigmoid tables"
-  below).
+- **LTC fixed16 on M4F and M3.** The step evaluates 370 synapses (100 sensory once, 45 internal x 6 unfolds). On
+  M4F the synapse loop is assembly, 15 instructions a synapse (LDRD with post-increment, UXTB + LDRSH of the
+  presynaptic value, SMLABB for the table position, USAT for the segment, the {sample, slope} table load, AND for
+  the interpolation weight, SMLAWT to interpolate, SMLATB + ASR for g = w x sigmoid rounded, LDRSH + ADD + SMLABB
+  for erev, G and S, SUBS + BNE): 5,550 instructions. The rest of the step (48 updates of neurons with internal
+  synapses and 66 of the others, each with a division, plus the input mapping and set-up) measures about 3,200
+  instructions on M4F and 3,500 on M3, and even by hand it would not drop below about 2,300 (some 17
+  instructions per update, 8 per neuron of set-up): 5,550 + 2,300 = 7,850, over 6,000. Unrolling every synapse
+  (no loop control, the presynaptic index a constant offset) leaves 12 instructions a synapse, 370 x 12 + 2,300
+  = 6,740, still over 6,000, and about 44 B of Thumb-2 code a synapse: some 6.4 KB for the 145 synapses, twice
+  the 3 KB flash target. M3 has no 16-bit DSP multiply-accumulates (no SMLABB or SMLAWT): GCC takes 22
+  instructions a synapse and a hand-scheduled loop 21, so 370 x 21 + 2,300 = 10,070, over 8,000. Reading the
+  table without interpolation (2 instructions a synapse cheaper on M4F, 3-4 on M3) does not fit the accuracy
+  target: on its own it puts the trained model's output 3.8e-2 of its range off with 256 samples (512 B), and
+  1.5e-2 after 1,000 steps with 1,024 (2 KB), against fixed16's 1e-2; 2,048 samples (4 KB) would fit the error
+  but not the 3 KB flash target ("Sigmoid tables" below).
 
 fixed16 meets the stack target because the step's buffer (the mapped inputs, then the potentials of odd unfolds;
 max(inputs, neurons) values) lives in the caller-owned state struct as `scratch`, not on the stack: 40 B more
-static RAM, 40 B less stack on M4F (272 -> 232 B; 276 -> 236 B on M7 and M33). On the stack, no loop shape measured
-brought it within 256 B on every core. With the unfolds swapping two pointers it also measured 1.0-3.8% fewer
-instructions for every fixed16 LTC model on M3, M4F and M7 (the state pointer GCC already holds addresses the
-buffer); on M33 the 32- and 64-neuron models take 0.8% and 2.8% more (GCC rematerialises a constant inside the
-synapse loop there) and on M0 AutoNCP(19,2) takes 0.45% more (24,818, within its 25,000).
+static RAM, and 272 -> 220 B of stack on M4F (276 -> 224 B on M7, 276 -> 220 B on M33, with the assembly loop
+below). On the stack, no loop shape measured brought it within 256 B on every core.
+
+fixed16 on M4F, M7 and M33 runs the synapse loop in assembly (GCC with optimisation; the C loop with ACLE
+intrinsics computes the same bits and is the reference): 15 instructions a synapse where GCC 12 takes 16 or 17,
+depending on whether its register allocator keeps the rounding constant in a register, which changed from model
+to model and core to core. With the record and erev pointers kept in registers across neurons it measured 7-11%
+fewer instructions on every LTC fixed16 model on these cores.
 
 float32 on M4F meets its target through the synapse loop in VFP assembly (FPU cores with GCC: M4F, M7, M33): one
 VLDM loads a synapse's record and VMLA does each multiply-add, 25 instructions a synapse where GCC 12 takes 31
