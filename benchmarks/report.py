@@ -146,11 +146,14 @@ TARGET_NOTES = """Where a target is missed, why (measured while doing the speed 
   for erev, G and S, SUBS + BNE): 5,550 instructions. The rest of the step (48 updates of neurons with internal
   synapses and 66 of the others, each with a division, plus the input mapping and set-up) measures about 3,200
   instructions on M4F and 3,500 on M3, and even by hand it would not drop below about 2,300 (some 17
-  instructions per update, 8 per neuron of set-up): 5,550 + 2,300 = 7,850, over 6,000. Unrolling every synapse
-  (no loop control, the presynaptic index a constant offset) leaves 12 instructions a synapse, 370 x 12 + 2,300
-  = 6,740, still over 6,000, and about 44 B of Thumb-2 code a synapse: some 6.4 KB for the 145 synapses, twice
-  the 3 KB flash target. M3 has no 16-bit DSP multiply-accumulates (no SMLABB or SMLAWT): GCC takes 22
-  instructions a synapse and a hand-scheduled loop 21, so 370 x 21 + 2,300 = 10,070, over 8,000. Reading the
+  instructions per update, 8 per neuron of set-up): 5,550 + 2,300 = 7,850, over 6,000. Even granting the rest
+  a bare 6 instructions per update (load v, multiply-subtract, add, divide, add, store: 684 in all, no set-up),
+  the loop form cannot go below 5,550 + 684 = 6,234. Only unrolling every synapse (no loop control, the
+  presynaptic index a constant offset: 12 instructions a synapse, 4,440) could, and it takes about 44 B of
+  Thumb-2 code a synapse: some 6.4 KB for the 145 synapses, twice the 3 KB flash target. M3 has no 16-bit DSP
+  multiply-accumulates (no SMLABB or SMLAWT): GCC takes 22 instructions a synapse and a hand-scheduled loop 21,
+  so 370 x 21 + 2,300 = 10,070 (370 x 21 + 684 = 8,454 at the bare minimum), over 8,000; unrolled, its 18 or so
+  instructions a synapse would need about 9 KB of code. Reading the
   table without interpolation (2 instructions a synapse cheaper on M4F, 3-4 on M3) does not fit the accuracy
   target: on its own it puts the trained model's output 3.8e-2 of its range off with 256 samples (512 B), and
   1.5e-2 after 1,000 steps with 1,024 (2 KB), against fixed16's 1e-2; 2,048 samples (4 KB) would fit the error
