@@ -45,6 +45,31 @@ def processing_order(mask: np.ndarray) -> np.ndarray:
     return np.concatenate([np.nonzero(wired)[0], np.nonzero(~wired)[0]]).astype(np.int64)
 
 
+def _wiring_fields(p: dict[str, np.ndarray], n: int, s: int) -> tuple[np.ndarray, dict[str, Any]]:
+    """The neuron order and the wiring fields both LTC templates share: the wired neurons (index | synapse count
+    << wired_shift), the leaves, the sensory synapse counts, the index type and the array sizes."""
+    order = processing_order(p["mask"])
+    n_wired = int((p["mask"].sum(axis=0) > 0).sum())
+    s_count = p["s_mask"].sum(axis=0)[order].astype(np.int64)
+    count = p["mask"].sum(axis=0)[order][:n_wired].astype(np.int64)
+    largest = max(n, s, int(s_count.max(initial=0)), int(count.max(initial=0)))
+    wired_shift = 8 if largest < 256 else 16
+    return order, {
+        "n_wired": n_wired,
+        "n_wired_alloc": max(1, n_wired),
+        "n_leaf_alloc": max(1, n - n_wired),
+        "index_type": "uint8_t" if largest < 256 else "uint16_t",
+        "wired": c_array(order[:n_wired] | (count << wired_shift)) if n_wired else "0",
+        "wired_type": "uint16_t" if wired_shift == 8 else "uint32_t",
+        "wired_shift": wired_shift,
+        "wired_mask": (1 << wired_shift) - 1,
+        "leaf": c_array(order[n_wired:]) if n_wired < n else "0",
+        "s_count": c_array(s_count),
+        "s_nnz_alloc": max(1, int(p["s_mask"].sum())),
+        "nnz_alloc": max(1, int(p["mask"].sum())),
+    }
+
+
 def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
     """The fixed-point template's fields: neurons in processing order, synapse records, the sigmoid table."""
     p, bits = qmodel.params, qmodel.bits
@@ -52,13 +77,8 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
     wide = 2 * bits
     step = LtcFixedStep(qmodel)
     table: ClampedTable = step.table
-    order = processing_order(p["mask"])
-    n_wired = int((p["mask"].sum(axis=0) > 0).sum())
-    s_count = p["s_mask"].sum(axis=0)[order]
-    count = p["mask"].sum(axis=0)[order][:n_wired]
-    largest = max(n, s, int(s_count.max(initial=0)), int(count.max(initial=0)))
-    index_type = "uint8_t" if largest < 256 else "uint16_t"
-    wired_shift = 8 if largest < 256 else 16
+    order, wiring = _wiring_fields(p, n, s)
+    n_wired = wiring["n_wired"]
     dt_q = int(common["dt_default_q"])
     cm_t_fixed = step.cm_t(np.array([dt_q]))[0][order]
     cm_t_max = int(max(qmodel.bounds["cm_t"] * 2.0 ** qmodel.formats["g"], cm_t_fixed.max(initial=0))) + 1
@@ -92,22 +112,11 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         "z_shift": int(qmodel.constants["z_shift"]),
         "s_z_shift": int(qmodel.constants["s_z_shift"]),
         "table": table_fields,
-        "index_type": index_type,
-        "n_wired": n_wired,
-        "n_wired_alloc": max(1, n_wired),
-        "wired": c_array(order[:n_wired] | (count << wired_shift)) if n_wired else "0",
-        "wired_type": "uint16_t" if wired_shift == 8 else "uint32_t",
-        "wired_shift": wired_shift,
-        "wired_mask": (1 << wired_shift) - 1,
-        "leaf": c_array(order[n_wired:]) if n_wired < n else "0",
-        "n_leaf_alloc": max(1, n - n_wired),
-        "s_count": c_array(s_count),
+        **wiring,
         "s_syn": s_records,
         "s_erev": s_erev,
         "syn": records,
         "erev": erev,
-        "s_nnz_alloc": max(1, int(p["s_mask"].sum())),
-        "nnz_alloc": max(1, int(p["mask"].sum())),
         "src_type": "uint8_t" if source_bits(qmodel.model) == 8 else "uint16_t",
         "src_bits": source_bits(qmodel.model),
         "scratch_size": max(n, s),
@@ -123,7 +132,7 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         "out_shift": c_array(p["out_shift"]),
     }
     value = bits // 8
-    index_bytes = 1 if index_type == "uint8_t" else 2
+    index_bytes = 1 if wiring["index_type"] == "uint8_t" else 2
     context["params_bytes"] = (
         record_bytes * synapses
         + table_bytes
@@ -164,13 +173,8 @@ def _float_context(qmodel: QuantizedModel) -> dict[str, Any]:
 
     p = qmodel.params
     n, s, m = qmodel.model.state_size, qmodel.model.input_size, qmodel.model.output_size
-    order = processing_order(p["mask"])
-    n_wired = int((p["mask"].sum(axis=0) > 0).sum())
-    s_count = p["s_mask"].sum(axis=0)[order].astype(np.int64)
-    count = p["mask"].sum(axis=0)[order][:n_wired].astype(np.int64)
-    largest = max(n, s, int(s_count.max(initial=0)), int(count.max(initial=0)))
-    index_type = "uint8_t" if largest < 256 else "uint16_t"
-    wired_shift = 8 if largest < 256 else 16
+    order, wiring = _wiring_fields(p, n, s)
+    n_wired = wiring["n_wired"]
     s_records, s_src = _float_records(p, "s_", order)
     records, src = _float_records(p, "", order)
     limit = f32math.EXP2_LIMIT
@@ -187,25 +191,14 @@ def _float_context(qmodel: QuantizedModel) -> dict[str, Any]:
         "c1": c_float(float(f32math.EXP2_C1)),
     }
     synapses = max(1, int(p["s_mask"].sum())) + max(1, int(p["mask"].sum()))
-    index_bytes = 1 if index_type == "uint8_t" else 2
+    index_bytes = 1 if wiring["index_type"] == "uint8_t" else 2
     return {
         "eps": c_float(float(qmodel.constants["epsilon"])),
-        "n_wired": n_wired,
-        "n_wired_alloc": max(1, n_wired),
-        "n_leaf_alloc": max(1, n - n_wired),
-        "index_type": index_type,
-        "wired": c_array(order[:n_wired] | (count << wired_shift)) if n_wired else "0",
-        "wired_type": "uint16_t" if wired_shift == 8 else "uint32_t",
-        "wired_shift": wired_shift,
-        "wired_mask": (1 << wired_shift) - 1,
-        "leaf": c_array(order[n_wired:]) if n_wired < n else "0",
-        "s_count": c_array(s_count),
+        **wiring,
         "s_syn": s_records,
         "s_src": s_src,
         "syn": records,
         "src": src,
-        "s_nnz_alloc": max(1, int(p["s_mask"].sum())),
-        "nnz_alloc": max(1, int(p["mask"].sum())),
         "gleak": c_array(p["gleak"][order], "float"),
         "cm": c_array(p["cm"][order], "float"),
         "leak": c_array(p["leak"][order], "float"),
