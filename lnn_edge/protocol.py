@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import binascii
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 PROTOCOL_VERSION = 1
 HEADER_SIZE = 4
@@ -162,9 +162,18 @@ class FrameReader:
         return frames
 
 
+def printable(raw: bytes) -> str:
+    """``raw`` as text safe for a terminal: printable ASCII kept, every other byte shown as ``\\xNN``.
+
+    Strings from a device reach the user's terminal; a newline, BEL or escape sequence in them must not.
+    """
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in raw)
+
+
 @dataclass(frozen=True)
 class DeviceInfo:
-    """The HELLO (or BOOT) payload."""
+    """The HELLO (or BOOT) payload. ``board`` and ``core`` are sanitised for printing (:func:`printable`);
+    ``board_raw`` and ``core_raw`` are the bytes the device sent, for comparisons."""
 
     protocol: int
     precision: str
@@ -177,6 +186,8 @@ class DeviceInfo:
     model_hash: str
     board: str
     core: str
+    board_raw: bytes = field(default=b"", compare=False, repr=False)
+    core_raw: bytes = field(default=b"", compare=False, repr=False)
 
 
 def parse_hello(payload: bytes) -> DeviceInfo:
@@ -205,8 +216,10 @@ def parse_hello(payload: bytes) -> DeviceInfo:
         state=state,
         clock_hz=clock,
         model_hash=digest.hex(),
-        board=board.decode("ascii", "replace"),
-        core=core.decode("ascii", "replace"),
+        board=printable(board),
+        core=printable(core),
+        board_raw=bytes(board),
+        core_raw=bytes(core),
     )
 
 
@@ -214,7 +227,8 @@ def hello_payload(info: DeviceInfo) -> bytes:
     """Build a HELLO payload (the inverse of :func:`parse_hello`; for tests and device simulators)."""
     precision = {v: k for k, v in PRECISIONS.items()}[info.precision]
     cycles = {v: k for k, v in CYCLE_KINDS.items()}[info.cycles_kind]
-    board, core = info.board.encode(), info.core.encode()
+    board = info.board_raw or info.board.encode("ascii")
+    core = info.core_raw or info.core.encode("ascii")
     return (
         struct.pack("<BBBBHHHI32s", info.protocol, precision, info.value_size, cycles, info.inputs, info.outputs,
                     info.state, info.clock_hz, bytes.fromhex(info.model_hash))
