@@ -7,6 +7,11 @@ makes a retried STEP safe (it is not executed twice). A result is only ever take
 seq, command and length all check out. When the device restarts mid-run (an unsolicited BOOT frame), the
 client puts back the last state it saw (SET_STATE) and carries on. When the retries run out it raises
 :class:`LinkError` naming the port, the request and what went wrong: never a hang, never a guessed value.
+
+Restarts are bounded too: more than ``max_reboots_per_request`` in a row while one request is outstanding, or
+more than ``max_reboots`` in the session, raise :class:`BoardMisbehaved` (a crash, brown-out or watchdog loop
+would otherwise be "recovered" forever), as do a restart with another model and an optional session
+``deadline`` that runs out.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ VALUE_DTYPES: dict[str, np.dtype[Any]] = {
 }
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_RETRIES = 12
+# A healthy board never restarts during a run; a flaky power supply may once or twice. More is a loop.
+DEFAULT_MAX_REBOOTS = 8
+DEFAULT_MAX_REBOOTS_PER_REQUEST = 2
 _READ_TIMEOUT = 0.02  # seconds one read may block: the granularity of every deadline
 _CORRUPT = object()  # a frame that arrived but failed COBS/length/CRC checks
 
@@ -44,6 +52,11 @@ class DeviceError(LnnEdgeError):
 
 class ModelMismatchError(LnnEdgeError):
     """The device runs a different model than the export being verified."""
+
+
+class BoardMisbehaved(LnnEdgeError):
+    """The device answers, but not as a healthy board does: it restarts too often, restarts with another
+    model, or takes longer than the session's deadline. Mid-run, verification turns this into a FAIL verdict."""
 
 
 class _Rebooted(Exception):
@@ -97,6 +110,8 @@ class SerialClient:
     baud: int = 115200
     timeout: float = DEFAULT_TIMEOUT
     retries: int = DEFAULT_RETRIES
+    max_reboots: int = DEFAULT_MAX_REBOOTS
+    max_reboots_per_request: int = DEFAULT_MAX_REBOOTS_PER_REQUEST
     stats: LinkStats = field(default_factory=LinkStats)
     info: P.DeviceInfo | None = None
 
@@ -118,6 +133,10 @@ class SerialClient:
         self._state: bytes | None = None  # the last state the device reported or was given (raw bytes)
         self._state_known = True  # False after a STEP without state: a restart could then not be undone
         self._recovering = False
+        self._request = ""  # the name of the request being answered (outside recovery), for messages
+        self._request_reboots = 0  # restarts while that request was outstanding
+        self._deadline: float | None = None  # time.monotonic() by which the session must be done
+        self._time_limit = 0.0
         # How long to keep listening after a damaged frame before sending again: an answer that is already
         # on its way arrives within a few frame times.
         self._grace = min(self.timeout, 0.05)
@@ -138,6 +157,18 @@ class SerialClient:
         if self.info is None:
             raise LinkError("call hello() first")
         return VALUE_DTYPES[self.info.precision]
+
+    def set_deadline(self, seconds: float) -> None:
+        """Bound the rest of the session to ``seconds``: a request still unanswered then raises BoardMisbehaved."""
+        self._time_limit = seconds
+        self._deadline = time.monotonic() + seconds
+
+    def _check_deadline(self, name: str) -> None:
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            raise BoardMisbehaved(
+                f"{self.url} did not finish within the run's time limit of {self._time_limit:.1f} s "
+                f"(still waiting for an answer to {name}); the board or the line is too slow"
+            )
 
     def _next_seq(self) -> int:
         self._seq = (self._seq + 1) & 0xFF
@@ -176,6 +207,8 @@ class SerialClient:
 
     def _transact(self, cmd: int, payload: bytes, length_ok: Any, timeout: float | None = None) -> bytes:
         """Send one request and return the payload of its valid response (see the module docstring)."""
+        if not self._recovering:  # a new request from the caller (not a SET_STATE that restores the state)
+            self._request, self._request_reboots = P.COMMAND_NAMES[cmd], 0
         while True:
             try:
                 return self._attempts(cmd, payload, length_ok, timeout)
@@ -187,16 +220,21 @@ class SerialClient:
         frame = P.encode_frame(cmd, seq, payload)
         name = P.COMMAND_NAMES[cmd]
         reasons: Counter[str] = Counter()
+        stale = 0
         self.stats.requests += 1
         for attempt in range(self.retries + 1):
             if attempt:
                 self.stats.retries += 1
+            self._check_deadline(name)
             self._send(frame)
             deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+            if self._deadline is not None:
+                deadline = min(deadline, self._deadline)
             problem = ""
             while True:
                 item = self._receive(deadline)
                 if item is None:
+                    self._check_deadline(name)
                     reasons[problem or "time-outs"] += 1
                     if not problem:
                         self.stats.timeouts += 1
@@ -221,6 +259,7 @@ class SerialClient:
                     continue
                 if item.seq != seq:
                     self.stats.stale += 1  # an answer to an earlier attempt or request
+                    stale += 1
                     continue
                 if item.cmd == P.ERROR and len(item.payload) == 2:
                     code = item.payload[0]
@@ -234,35 +273,52 @@ class SerialClient:
                     continue
                 return item.payload
         summary = ", ".join(f"{count} {reason}" for reason, count in reasons.items())
+        if stale:
+            summary += f"; {stale} answers with another request's seq ignored"
         raise LinkError(f"no valid answer from {self.url} to {name} after {self.retries + 1} tries ({summary})")
 
     def _rebooted(self, frame: P.Frame) -> None:
-        """BOOT mid-session: check the model is the same, restore the last state, restart the request."""
-        try:
-            booted = P.parse_hello(frame.payload)
-        except P.FrameError:
-            return
+        """BOOT mid-session: count it, check the model is the same, restore the last state, restart the request."""
         if self.info is None:
             return  # BOOT before the session started: the normal power-up announcement
-        self.stats.reboots += 1
+        self._count_reboot()
+        try:
+            booted = P.parse_hello(frame.payload)
+        except P.FrameError as error:
+            raise BoardMisbehaved(f"{self.url} restarted and sent a malformed BOOT frame ({error})") from None
         if booted.model_hash != self.info.model_hash:
-            raise ModelMismatchError(f"{self.url} restarted with a different model (hash {booted.model_hash[:16]})")
+            raise BoardMisbehaved(
+                f"{self.url} restarted mid-run with a different model (hash {booted.model_hash[:16]}…, "
+                f"it had {self.info.model_hash[:16]}…)"
+            )
         if self._recovering:
-            raise _Rebooted  # restarted again while restoring: the outer recovery starts over
+            raise _Rebooted  # restarted again while restoring: the SET_STATE is sent again (see _transact)
         if not self._state_known:
-            raise LinkError(f"{self.url} restarted mid-run and its state cannot be restored (a STEP without state)")
+            raise BoardMisbehaved(
+                f"{self.url} restarted mid-run and its state cannot be restored (a STEP without state)"
+            )
         self._recovering = True
         try:
-            while True:
-                try:
-                    if self._state is not None:
-                        self._transact(P.SET_STATE, self._state, lambda n: n == 0)
-                    break
-                except _Rebooted:
-                    continue
+            if self._state is not None:
+                self._transact(P.SET_STATE, self._state, lambda n: n == 0)
         finally:
             self._recovering = False
         raise _Rebooted
+
+    def _count_reboot(self) -> None:
+        """Count a restart; beyond the bounds it is a loop (crash, brown-out, watchdog), not bad luck."""
+        self.stats.reboots += 1
+        self._request_reboots += 1
+        if self._request_reboots > self.max_reboots_per_request:
+            raise BoardMisbehaved(
+                f"{self.url} restarted {self._request_reboots} times in a row instead of answering {self._request} "
+                f"(a crash, brown-out or watchdog reset loop on the board)"
+            )
+        if self.stats.reboots > self.max_reboots:
+            raise BoardMisbehaved(
+                f"{self.url} restarted {self.stats.reboots} times in this run, more than the {self.max_reboots} "
+                f"a healthy board could need (unstable power, a crash or a watchdog reset)"
+            )
 
     # --- commands -------------------------------------------------------------------------------------
     def hello(self) -> P.DeviceInfo:

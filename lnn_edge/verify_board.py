@@ -4,6 +4,11 @@ The same raw inputs the host harness gets are streamed step by step over the ser
 returns outputs, state and cycle counts for every step. Three backends that must agree bit for bit (board,
 host C, NumPy emulator) are compared on outputs and state at every step, and the board's outputs are
 measured against the float64 reference with the host verification's thresholds.
+
+A board that misbehaves mid-run (restarts in a loop or too often, restarts with another model, refuses a
+request, or is too slow for the run's deadline) ends the run with a FAIL verdict whose ``failure`` says
+what it did; the steps it answered are still compared. A board that cannot be talked to at all (the line
+gives no valid answer, the connection breaks) raises :class:`~lnn_edge.serial_host.LinkError`.
 """
 
 from __future__ import annotations
@@ -24,8 +29,25 @@ from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export
 from lnn_edge.metrics import ErrorMetrics, compare
 from lnn_edge.protocol import DeviceInfo
-from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT, LinkStats, SerialClient
+from lnn_edge.serial_host import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    BoardMisbehaved,
+    DeviceError,
+    LinkStats,
+    SerialClient,
+)
 from lnn_edge.verify_host import HostVerification, Mismatch, first_mismatch, raw_to_float, verify_host
+
+# The run's deadline, in time-outs: a start-up allowance plus one per request. A healthy board answers in a
+# small fraction of a time-out, so only a board (or line) that needs a retry for every request reaches it.
+RUN_DEADLINE_BASE = 10
+RUN_DEADLINE_PER_REQUEST = 1
+
+
+def run_deadline(requests: int, timeout: float) -> float:
+    """Seconds a verification run of ``requests`` requests may take at most, with ``timeout`` per answer."""
+    return timeout * (RUN_DEADLINE_BASE + RUN_DEADLINE_PER_REQUEST * requests)
 
 
 @dataclass
@@ -60,14 +82,32 @@ class BoardVerification:
     seconds: float
     instructions_per_tick: float | None = None
     traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+    failure: str | None = None  # what the board did when it stopped the run early (None: every step ran)
+    steps_done: int = 0
+    ran: np.ndarray | None = field(repr=False, default=None)  # [B,T] steps the board answered (None: all)
 
     @property
     def passed(self) -> bool:
-        return self.host.passed and self.bit_exact and self.outputs.max_abs_rel_range <= self.host.threshold
+        return (
+            self.failure is None
+            and self.host.passed
+            and self.bit_exact
+            and self.outputs.max_abs_rel_range <= self.host.threshold
+        )
+
+    @property
+    def steps_total(self) -> int:
+        return int(self.cycles.size)
+
+    @property
+    def ran_cycles(self) -> np.ndarray:
+        """Cycle counts of the steps the board answered."""
+        return self.cycles if self.ran is None else self.cycles[self.ran]
 
     @property
     def cycles_per_step(self) -> float:
-        return float(self.cycles.mean()) if self.cycles.size else 0.0
+        cycles = self.ran_cycles
+        return float(cycles.mean()) if cycles.size else 0.0
 
     def as_dict(self) -> dict[str, Any]:
         result = self.host.as_dict()
@@ -79,12 +119,14 @@ class BoardVerification:
             "outputs": self.outputs.as_dict(),
             "state": self.state.as_dict(),
             "first_mismatch": None if self.mismatch is None else str(self.mismatch),
+            "failure": self.failure,
+            "steps_done": self.steps_done,
             "board": self.board,
             "core": self.core,
             "port": self.url,
             "cycles_per_step": self.cycles_per_step,
-            "cycles_min": int(self.cycles.min()) if self.cycles.size else 0,
-            "cycles_max": int(self.cycles.max()) if self.cycles.size else 0,
+            "cycles_min": int(self.ran_cycles.min()) if self.ran_cycles.size else 0,
+            "cycles_max": int(self.ran_cycles.max()) if self.ran_cycles.size else 0,
             "cycles_kind": self.cycles_kind,
             "clock_hz": self.device.clock_hz,
             "instructions_per_step": None if self.instructions_per_tick is None
@@ -96,12 +138,57 @@ class BoardVerification:
 
 
 def _first_board_mismatch(candidates: list[tuple[str, np.ndarray, np.ndarray]], y: np.ndarray,
-                          state: np.ndarray) -> BoardMismatch | None:  # fmt: skip
+                          state: np.ndarray, ran: np.ndarray) -> BoardMismatch | None:  # fmt: skip
+    """The earliest difference between the board and each candidate, over the steps the board ran."""
     for against, y_ref, state_ref in candidates:
-        found = first_mismatch(y_ref, y, "output") or first_mismatch(state_ref, state, "state")
+        # A step the board never ran takes the candidate's own value, so it cannot differ.
+        y_got = np.where(ran[..., None], y, y_ref)
+        state_got = np.where(ran[..., None], state, state_ref)
+        found = first_mismatch(y_ref, y_got, "output") or first_mismatch(state_ref, state_got, "state")
         if found is not None:
             return BoardMismatch(against, found)
     return None
+
+
+@dataclass
+class _BoardRun:
+    """What the board answered, step by step: outputs, state, cycles, and which steps it answered."""
+
+    y: np.ndarray
+    state: np.ndarray
+    cycles: np.ndarray
+    ran: np.ndarray
+    done: int = 0
+    failure: str | None = None
+
+    @classmethod
+    def empty(cls, batch: int, steps: int, outputs: int, state_size: int, dtype: np.dtype[Any]) -> _BoardRun:
+        return cls(
+            y=np.zeros((batch, steps, outputs), dtype=dtype),
+            state=np.zeros((batch, steps, state_size), dtype=dtype),
+            cycles=np.zeros((batch, steps), dtype=np.int64),
+            ran=np.zeros((batch, steps), dtype=bool),
+        )
+
+
+def _stream(client: SerialClient, x_raw: np.ndarray, dt_raw: np.ndarray, run: _BoardRun,
+            on_step: Callable[[int], None] | None) -> None:  # fmt: skip
+    """Every sequence from a reset state, step by step, into ``run``; a misbehaving board ends it early
+    with ``run.failure`` set (a dead link raises)."""
+    batch, steps, _ = x_raw.shape
+    try:
+        for b in range(batch):
+            client.reset()
+            for t in range(steps):
+                result = client.step(x_raw[b, t], dt_raw[b, t], want_state=True)
+                assert result.state is not None
+                run.y[b, t], run.state[b, t], run.cycles[b, t] = result.y, result.state, result.cycles
+                run.ran[b, t] = True
+                run.done += 1
+                if on_step is not None:
+                    on_step(run.done)
+    except (BoardMisbehaved, DeviceError) as error:
+        run.failure = f"stopped after {run.done} of {batch * steps} steps: {error}"
 
 
 def verify_on_port(
@@ -114,11 +201,13 @@ def verify_on_port(
     timeout: float = DEFAULT_TIMEOUT,
     retries: int = DEFAULT_RETRIES,
     on_step: Callable[[int], None] | None = None,
+    deadline: float | None = None,
 ) -> BoardVerification:
     """Stream ``sequences`` to the device at ``url`` and compare it with the host C, emulator and reference.
 
     ``on_step`` is called after every step with the number of steps done (progress bars; tests use it to
-    disturb the link mid-run).
+    disturb the link mid-run). ``deadline`` bounds the board's part of the run in seconds (default
+    :func:`run_deadline` of its requests); a board that misbehaves ends it early with a FAIL verdict.
     """
     started = time.monotonic()
     host = verify_host(export, sequences, threshold)  # the board is compared with exactly these runs
@@ -131,35 +220,25 @@ def verify_on_port(
     manifest = export.manifest
     with SerialClient(url, baud=baud, timeout=timeout, retries=retries) as client:
         device = client.check_export(export)
-        if board is not None and device.board != board.name:
+        if board is not None and device.board_raw != board.name.encode():
             raise LnnEdgeError(f"the device at {url} says it is board '{device.board}', not '{board.name}'")
-        dtype = client.dtype
-        y_b = np.zeros((batch, steps, manifest["outputs"]), dtype=dtype)
-        state_b = np.zeros((batch, steps, manifest["state_size"]), dtype=dtype)
-        cycles = np.zeros((batch, steps), dtype=np.int64)
-        done = 0
-        for b in range(batch):
-            client.reset()
-            for t in range(steps):
-                result = client.step(x_raw[b, t], dt_raw[b, t], want_state=True)
-                assert result.state is not None
-                y_b[b, t], state_b[b, t], cycles[b, t] = result.y, result.state, result.cycles
-                done += 1
-                if on_step is not None:
-                    on_step(done)
+        client.set_deadline(run_deadline(batch * (steps + 1), timeout) if deadline is None else deadline)
+        run = _BoardRun.empty(batch, steps, manifest["outputs"], manifest["state_size"], client.dtype)
+        _stream(client, x_raw, dt_raw, run, on_step)
         link = client.stats
-    y_b, state_b = y_b.astype(y_c.dtype), state_b.astype(state_c.dtype)
-    mismatch = _first_board_mismatch([("host C", y_c, state_c), ("emulator", y_e, state_e)], y_b, state_b)
+    y_b, state_b, ran = run.y.astype(y_c.dtype), run.state.astype(state_c.dtype), run.ran
+    mismatch = _first_board_mismatch([("host C", y_c, state_c), ("emulator", y_e, state_e)], y_b, state_b, ran)
     y_float, state_float = raw_to_float(emulator, y_b, state_b)
     y_ref, state_ref = host.traces["reference"], raw["reference_state"]
     kind = _cycles_kind(device, board)
     return BoardVerification(
         host=host, device=device, url=url, board=device.board, core=device.core,
         bit_exact=mismatch is None, mismatch=mismatch,
-        outputs=compare(y_float, y_ref), state=compare(state_float, state_ref),
-        cycles=cycles, cycles_kind=kind, link=link, seconds=time.monotonic() - started,
+        outputs=compare(y_float[ran], y_ref[ran]), state=compare(state_float[ran], state_ref[ran]),
+        cycles=run.cycles, cycles_kind=kind, link=link, seconds=time.monotonic() - started,
         instructions_per_tick=_instructions_per_tick(board) if kind == "systick-icount" else None,
-        traces={**host.traces, "board": y_float},
+        traces={**host.traces, "board": np.where(ran[..., None], y_float, np.nan)},  # gaps where it stopped
+        failure=run.failure, steps_done=run.done, ran=ran,
     )  # fmt: skip
 
 

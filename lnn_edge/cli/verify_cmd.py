@@ -38,14 +38,21 @@ def format_verification(result: HostVerification) -> str:
     return "\n".join(lines)
 
 
+def _board_agreement(result: BoardVerification) -> str:
+    if result.mismatch is not None:
+        return f"NO: {result.mismatch}"
+    if result.failure is not None:
+        return f"bit-exact over the {result.steps_done} steps it answered"
+    return "bit-exact (outputs and state, every step)"
+
+
 def format_board_verification(result: BoardVerification) -> str:
     host = result.host
     o = result.outputs
     link = result.link
-    cycles = (
-        f"{result.cycles_per_step:.0f} per step (min {result.cycles.min()}, max {result.cycles.max()}; "
-        f"{result.cycles_kind}"
-    )
+    ran = result.ran_cycles
+    low, high = (int(ran.min()), int(ran.max())) if ran.size else (0, 0)
+    cycles = f"{result.cycles_per_step:.0f} per step (min {low}, max {high}; {result.cycles_kind}"
     if result.instructions_per_tick is not None:
         cycles += f", ~{result.cycles_per_step * result.instructions_per_tick:.0f} instructions"
     rows = [
@@ -53,8 +60,7 @@ def format_board_verification(result: BoardVerification) -> str:
         ("precision", host.precision),
         ("data", f"{host.sequences} sequences x {host.steps} steps"),
         ("host C == emulator", "bit-exact" if host.bit_exact else f"NO: {host.mismatch}"),
-        ("board == host C == emulator", "bit-exact (outputs and state, every step)" if result.bit_exact
-         else f"NO: {result.mismatch}"),
+        ("board == host C == emulator", _board_agreement(result)),
         ("board outputs vs float64",
          f"max abs {o.max_abs:.3g} ({o.max_abs_rel_range:.2e} of range), RMSE {o.rmse:.3g}"),
         ("threshold", f"max abs / range <= {host.threshold:g}"),
@@ -62,6 +68,8 @@ def format_board_verification(result: BoardVerification) -> str:
         ("link", f"{link.requests} requests, {link.retries} retries, {link.corrupted} corrupted frames, "
                  f"{link.timeouts} time-outs, {link.reboots} restarts, {result.seconds:.1f} s"),
     ]  # fmt: skip
+    if result.failure is not None:
+        rows.append(("board misbehaved", result.failure))
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
     lines.append("PASS" if result.passed else "FAIL")
