@@ -15,6 +15,7 @@ import numpy as np
 
 from lnn_edge.atomic import atomic_file
 from lnn_edge.errors import DataFileError
+from lnn_edge.limits import MAX_DATA_BYTES, MAX_DATA_VALUES, check_archive_size, read_npy
 
 
 @dataclass
@@ -61,19 +62,26 @@ def as_sequences(
 
 
 def load_inputs(path: str | os.PathLike[str], features: int, default_dt: float) -> Sequences:
-    """Read an input ``.npz`` (``x`` and optional ``dt``) for a model with ``features`` inputs."""
+    """Read an input ``.npz`` (``x`` and optional ``dt``) for a model with ``features`` inputs.
+
+    Sizes are checked before anything is read: the members' declared sizes (at most
+    :data:`~lnn_edge.limits.MAX_DATA_BYTES` in all) and each array's header (at most
+    :data:`~lnn_edge.limits.MAX_DATA_VALUES` values), so a small file cannot unpack to gigabytes.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if "x" not in data.files:
-                raise DataFileError(f"{path}: has no field 'x' (fields: {', '.join(data.files) or 'none'})")
-            x = data["x"]
-            dt = data["dt"] if "dt" in data.files else None
-    except DataFileError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+        with zipfile.ZipFile(path) as archive:
+            check_archive_size(archive, MAX_DATA_BYTES, DataFileError)
+            fields = [name.removesuffix(".npy") for name in archive.namelist()]
+            if "x" not in fields:
+                raise DataFileError(f"has no field 'x' (fields: {', '.join(fields) or 'none'})")
+            x = read_npy(archive, "x.npy", None, MAX_DATA_VALUES, DataFileError)
+            dt = read_npy(archive, "dt.npy", None, MAX_DATA_VALUES, DataFileError) if "dt" in fields else None
+    except DataFileError as error:
+        raise DataFileError(f"{path}: {error}") from None
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
         raise DataFileError(f"{path}: not a readable .npz file ({error})") from None
     return as_sequences(x, dt, features, default_dt, where=str(path))
 

@@ -20,6 +20,7 @@ from lnn_edge.atomic import atomic_dir
 from lnn_edge.calibration import calibration_for
 from lnn_edge.codegen import check_name, render
 from lnn_edge.errors import LnnEdgeError
+from lnn_edge.export_manifest import check_matches_model, read_export_manifest
 from lnn_edge.model import Model
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any, save_quantized
@@ -125,13 +126,8 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
     manifest_path = directory / MANIFEST_FILE
     if not manifest_path.is_file():
         raise LnnEdgeError(f"{directory} is not an lnn-edge export (no {MANIFEST_FILE}): run lnn-edge export first")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except json.JSONDecodeError as error:
-        raise LnnEdgeError(f"{manifest_path} is not valid JSON ({error})") from None
-    if manifest.get("format") != EXPORT_FORMAT:
-        raise LnnEdgeError(f"{manifest_path} is not an lnn-edge export manifest")
-    for filename, digest in manifest.get("files", {}).items():
+    manifest = read_export_manifest(manifest_path, EXPORT_FORMAT)  # bounded, typed, names checked
+    for filename, digest in manifest["files"].items():
         path = directory / filename
         if not path.is_file():
             raise LnnEdgeError(f"{path} is missing from the export: re-run lnn-edge export")
@@ -140,4 +136,5 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
     loaded = load_any(directory / MODEL_FILE)
     if not isinstance(loaded, QuantizedModel) or loaded.quant_hash() != manifest.get("model_hash"):
         raise LnnEdgeError(f"{directory / MODEL_FILE} does not match the export's model hash: re-run lnn-edge export")
+    check_matches_model(manifest, loaded, str(manifest_path))
     return Export(directory, manifest, loaded)

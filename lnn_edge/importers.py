@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.errors import ImportModelError, MissingDependencyError
+from lnn_edge.limits import MAX_INPUTS, MAX_JSON_DEPTH, MAX_NEURONS, MAX_ODE_UNFOLDS, MAX_OUTPUTS, json_depth
 from lnn_edge.model import (
     ACTIVATIONS,
     CFC_MODES,
@@ -29,6 +30,7 @@ from lnn_edge.model import (
     validate,
 )
 from lnn_edge.normalization import Normalization, fold_normalization
+from lnn_edge.schema import Fields, shown
 
 CHECKPOINT_FORMAT = "lnn-edge-checkpoint"
 
@@ -48,6 +50,15 @@ LTC_KEYS = [
     "sensory_sparsity_mask",
 ]
 MAPPING_KEYS = ("input_w", "input_b", "output_w", "output_b")
+MAX_STATE_DICT_KEYS = 1024
+"""Entries of a state_dict (an ncps model has tens; a 16-layer wired CfC about 150)."""
+CHECKPOINT_FIELDS = frozenset(
+    {
+        "format", "version", "state_dict", "import_options", "wiring", "normalization", "input_names",
+        "output_names", "dt", "task", "calibration_x", "calibration_dt", "config",
+    }
+)  # fmt: skip
+IMPORT_OPTIONS = frozenset({"implicit_constraints", "ode_unfolds", "epsilon", "mode", "activation", "output_size"})
 
 
 def _torch() -> Any:
@@ -376,10 +387,56 @@ def describe_wiring(wiring: Any, cell: str) -> WiringInfo:
     )
 
 
+def check_checkpoint(checkpoint: Any) -> None:
+    """Check the types of a trainer checkpoint's fields (the schema of the format; the values are checked when
+    the model is built); raise :class:`ImportModelError` naming the field."""
+    top = Fields(checkpoint, "checkpoint", ImportModelError)
+    top.only(CHECKPOINT_FIELDS)
+    check_state_dict(top.raw("state_dict"), "checkpoint field 'state_dict'")
+    options = top.obj("import_options")
+    options.only(IMPORT_OPTIONS)
+    options.boolean("implicit_constraints", True)
+    options.integer("ode_unfolds", 1, MAX_ODE_UNFOLDS, 6)
+    options.number("epsilon", 1e-8)
+    options.string("mode", default="default")
+    options.string("activation", default="lecun_tanh")
+    if options.raw("output_size", None) is not None:
+        options.integer("output_size", 1, MAX_OUTPUTS)
+    wiring = top.obj("wiring")
+    wiring.only({"kind", "config", "roles"})
+    wiring.string("kind", default="custom")
+    wiring.obj("config", {})
+    roles = wiring.obj("roles", {})
+    for role in roles.data:
+        roles.integers(role, MAX_NEURONS, 0, MAX_NEURONS - 1)
+    normalization = top.optional_obj("normalization")
+    if normalization is not None:
+        normalization.only({"x_mean", "x_std", "y_mean", "y_std"})
+    for key in ("input_names", "output_names"):
+        if top.raw(key, None) is not None:
+            top.strings(key, MAX_INPUTS if key == "input_names" else MAX_OUTPUTS)
+    top.number("dt", 1.0)
+    for key in ("task", "config"):
+        if top.raw(key, None) is not None:
+            top.obj(key)
+    if json_depth(checkpoint) > MAX_JSON_DEPTH:
+        raise ImportModelError(f"checkpoint nests deeper than {MAX_JSON_DEPTH} levels")
+
+
+def check_state_dict(state_dict: Any, where: str) -> None:
+    """A mapping of at most :data:`MAX_STATE_DICT_KEYS` string keys to tensors or arrays."""
+    if not isinstance(state_dict, Mapping) or len(state_dict) > MAX_STATE_DICT_KEYS:
+        raise ImportModelError(f"{where} is {shown(state_dict)}; expected a state_dict of tensors")
+    for key, value in state_dict.items():
+        if not isinstance(key, str) or not hasattr(value, "shape"):
+            raise ImportModelError(f"{where} has entry {shown(key)} of {type(value).__name__}; expected a tensor")
+
+
 def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
     """Build the deployable model from a trainer checkpoint (normalization folded into the mappings)."""
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
         raise ImportModelError("not an lnn-edge trainer checkpoint (field 'format')")
+    check_checkpoint(checkpoint)
     try:
         options = dict(checkpoint["import_options"])
         model = from_state_dict(
@@ -404,6 +461,8 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
             )
     except KeyError as error:
         raise ImportModelError(f"the checkpoint has no field {error}") from None
+    except (TypeError, ValueError) as error:  # normalization vectors that are not numbers
+        raise ImportModelError(f"the checkpoint's normalization is malformed ({error})") from None
     validate(model)
     return model
 
@@ -431,6 +490,7 @@ def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
         if isinstance(payload, Mapping) and payload.get("format") == CHECKPOINT_FORMAT:
             model = from_checkpoint(payload)
         elif isinstance(payload, Mapping) and all(hasattr(v, "shape") for v in payload.values()):
+            check_state_dict(payload, "the state_dict")
             model = from_state_dict(payload, provenance={"source": "ncps state_dict", "file": path.name}, **options)
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")

@@ -27,6 +27,17 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.errors import ModelFileError
+from lnn_edge.limits import (
+    MAX_BACKBONE_LAYERS,
+    MAX_BACKBONE_UNITS,
+    MAX_CALIBRATION_VALUES,
+    MAX_INPUTS,
+    MAX_LAYERS,
+    MAX_NAME_CHARS,
+    MAX_NEURONS,
+    MAX_ODE_UNFOLDS,
+    MAX_OUTPUTS,
+)
 
 CELLS = ("ltc", "cfc", "wired_cfc")
 MAPPINGS = ("affine", "linear", "none")
@@ -236,31 +247,57 @@ def _check_choice(field_name: str, value: Any, choices: tuple[str, ...]) -> None
         raise ModelFileError(f"field '{field_name}' is {value!r}; expected one of {', '.join(choices)}")
 
 
-def _check_positive_int(field_name: str, value: Any, minimum: int = 1) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ModelFileError(f"field '{field_name}' is {value!r}; expected an integer >= {minimum}")
+def _check_positive_int(field_name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> None:
+    """An integer >= ``minimum`` and, when given, <= ``maximum`` (a limit of :mod:`lnn_edge.limits`)."""
+    too_large = maximum is not None and isinstance(value, int) and value > maximum
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_large:
+        expected = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+        raise ModelFileError(f"field '{field_name}' is {value!r}; expected {expected} (see docs/model-file.md, limits)")
 
 
 def validate(model: Model) -> None:
     """Check a model completely; raise :class:`ModelFileError` naming the first offending field."""
+    validate_structure(model)
+    _validate_arrays(model)
+    if model.calibration is not None:
+        _validate_calibration(model)
+
+
+def validate_structure(model: Model) -> None:
+    """Check everything but the arrays: cell, sizes within the limits, options, names and roles.
+
+    Loaders call this before reading any array, so that the sizes that decide how much is read are bounded.
+    """
     _check_choice("cell", model.cell, CELLS)
-    _check_positive_int("input_size", model.input_size)
-    _check_positive_int("output_size", model.output_size)
-    _check_positive_int("state_size", model.state_size)
-    if not (isinstance(model.dt, float | int) and np.isfinite(model.dt) and model.dt > 0):
+    _check_positive_int("input_size", model.input_size, maximum=MAX_INPUTS)
+    _check_positive_int("output_size", model.output_size, maximum=MAX_OUTPUTS)
+    _check_positive_int("state_size", model.state_size, maximum=MAX_NEURONS)
+    if not (
+        isinstance(model.dt, float | int) and not isinstance(model.dt, bool) and _finite(model.dt) and model.dt > 0
+    ):
         raise ModelFileError(f"field 'dt' is {model.dt!r}; expected a finite time step > 0")
     _check_choice("wiring.kind", model.wiring.kind, WIRING_KINDS)
     _validate_options(model)
-    if len(model.input_names) != model.input_size:
-        raise ModelFileError(f"field 'input_names' has {len(model.input_names)} names for {model.input_size} inputs")
-    if len(model.output_names) != model.output_size:
-        raise ModelFileError(
-            f"field 'output_names' has {len(model.output_names)} names for {model.output_size} outputs"
-        )
-    _validate_arrays(model)
+    _validate_names("input_names", model.input_names, model.input_size, "inputs")
+    _validate_names("output_names", model.output_names, model.output_size, "outputs")
     _validate_roles(model)
-    if model.calibration is not None:
-        _validate_calibration(model)
+
+
+def _finite(value: float | int) -> bool:
+    try:
+        return bool(np.isfinite(float(value)))
+    except OverflowError:  # an integer beyond the float range
+        return False
+
+
+def _validate_names(field_name: str, names: list[str], count: int, what: str) -> None:
+    if len(names) != count:
+        raise ModelFileError(f"field '{field_name}' has {len(names)} names for {count} {what}")
+    for name in names:
+        if not isinstance(name, str) or len(name) > MAX_NAME_CHARS:
+            raise ModelFileError(
+                f"field '{field_name}' holds {name!r:.60}; expected names of at most {MAX_NAME_CHARS} characters"
+            )
 
 
 def _validate_options(model: Model) -> None:
@@ -268,8 +305,8 @@ def _validate_options(model: Model) -> None:
         opts = model.ltc
         if opts is None or model.cfc is not None:
             raise ModelFileError("an LTC model needs 'ltc' options and no 'cfc' options")
-        _check_positive_int("ltc.ode_unfolds", opts.ode_unfolds)
-        if not (isinstance(opts.epsilon, float | int) and np.isfinite(opts.epsilon) and opts.epsilon >= 0):
+        _check_positive_int("ltc.ode_unfolds", opts.ode_unfolds, maximum=MAX_ODE_UNFOLDS)
+        if not (isinstance(opts.epsilon, float | int) and _finite(opts.epsilon) and opts.epsilon >= 0):
             raise ModelFileError(f"field 'ltc.epsilon' is {opts.epsilon!r}; expected a finite number >= 0")
         _check_choice("ltc.input_mapping", opts.input_mapping, MAPPINGS)
         _check_choice("ltc.output_mapping", opts.output_mapping, MAPPINGS)
@@ -286,10 +323,10 @@ def _validate_options(model: Model) -> None:
     _check_choice("cfc.mode", cfc.mode, CFC_MODES)
     _check_choice("cfc.activation", cfc.activation, ACTIVATIONS)
     _check_choice("cfc.output_mapping", cfc.output_mapping, ("none", "affine"))
-    if not cfc.layer_sizes:
-        raise ModelFileError("field 'cfc.layer_sizes' is empty")
+    if not isinstance(cfc.layer_sizes, list) or not 1 <= len(cfc.layer_sizes) <= MAX_LAYERS:
+        raise ModelFileError(f"field 'cfc.layer_sizes' must list 1 to {MAX_LAYERS} layer sizes")
     for size in cfc.layer_sizes:
-        _check_positive_int("cfc.layer_sizes", size)
+        _check_positive_int("cfc.layer_sizes", size, maximum=MAX_NEURONS)
     if sum(cfc.layer_sizes) != model.state_size:
         raise ModelFileError(
             f"field 'cfc.layer_sizes' {cfc.layer_sizes} does not add up to state_size {model.state_size}"
@@ -297,14 +334,14 @@ def _validate_options(model: Model) -> None:
     if model.cell == "cfc":
         if len(cfc.layer_sizes) != 1:
             raise ModelFileError("field 'cfc.layer_sizes' must have one entry for a dense CfC")
-        _check_positive_int("cfc.backbone_layers", cfc.backbone_layers, minimum=0)
+        _check_positive_int("cfc.backbone_layers", cfc.backbone_layers, minimum=0, maximum=MAX_BACKBONE_LAYERS)
         if cfc.backbone_layers:
-            _check_positive_int("cfc.backbone_units", cfc.backbone_units)
+            _check_positive_int("cfc.backbone_units", cfc.backbone_units, maximum=MAX_BACKBONE_UNITS)
     elif cfc.backbone_layers or cfc.backbone_units:
         raise ModelFileError("a wired CfC has no backbone: 'cfc.backbone_layers' must be 0")
     last = cfc.layer_sizes[-1]
     if cfc.proj_size is not None:
-        _check_positive_int("cfc.proj_size", cfc.proj_size)
+        _check_positive_int("cfc.proj_size", cfc.proj_size, maximum=MAX_OUTPUTS)
         last = cfc.proj_size
     if model.output_size != last:
         raise ModelFileError(f"field 'output_size' is {model.output_size}; the cell gives {last} outputs")
@@ -342,8 +379,12 @@ def _validate_arrays(model: Model) -> None:
 
 
 def _validate_roles(model: Model) -> None:
+    if not isinstance(model.wiring.roles, dict):
+        raise ModelFileError(f"field 'wiring.roles' is {model.wiring.roles!r:.60}; expected role -> neuron indices")
     seen: set[int] = set()
     for role, indices in model.wiring.roles.items():
+        if not isinstance(indices, list):
+            raise ModelFileError(f"field 'wiring.roles.{role}' is {indices!r:.60}; expected a list of neuron indices")
         for index in indices:
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < model.state_size:
                 raise ModelFileError(f"field 'wiring.roles.{role}' holds {index!r}, not a neuron index")
@@ -360,6 +401,8 @@ def _validate_calibration(model: Model) -> None:
         raise ModelFileError(
             f"calibration 'x' has shape {getattr(x, 'shape', None)}; expected [B, T, {model.input_size}]"
         )
+    if x.size > MAX_CALIBRATION_VALUES:
+        raise ModelFileError(f"calibration 'x' holds {x.size} values, more than the limit of {MAX_CALIBRATION_VALUES}")
     if x.dtype != np.float64 or not np.all(np.isfinite(x)):
         raise ModelFileError("calibration 'x' must be finite float64")
     if calib.dt is not None:

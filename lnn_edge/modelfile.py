@@ -27,11 +27,46 @@ import numpy as np
 
 from lnn_edge.atomic import atomic_file
 from lnn_edge.errors import ModelFileError
-from lnn_edge.model import Calibration, CfcOptions, LtcOptions, Model, WiringInfo, validate
+from lnn_edge.limits import (
+    MAX_ARCHIVE_BYTES,
+    MAX_BACKBONE_LAYERS,
+    MAX_BACKBONE_UNITS,
+    MAX_CALIBRATION_VALUES,
+    MAX_INPUTS,
+    MAX_JSON_BYTES,
+    MAX_LAYERS,
+    MAX_NEURONS,
+    MAX_ODE_UNFOLDS,
+    MAX_OUTPUTS,
+    check_archive_size,
+    parse_json,
+    read_member,
+    read_npy,
+)
+from lnn_edge.model import (
+    CELLS,
+    Calibration,
+    CfcOptions,
+    LtcOptions,
+    Model,
+    WiringInfo,
+    expected_shapes,
+    validate,
+    validate_structure,
+)
+from lnn_edge.schema import Fields
 
 FORMAT = "lnn-edge-model"
 SCHEMA_VERSION = 1
-MAX_ARRAY_BYTES = 256 * 1024 * 1024
+MANIFEST_FIELDS = frozenset(
+    {
+        "format", "schema_version", "cell", "input_size", "output_size", "state_size", "dt", "ltc", "cfc", "wiring",
+        "input_names", "output_names", "output_state_indices", "task", "provenance", "arrays", "calibration",
+        "content_hash",
+    }
+)  # fmt: skip
+MAX_ROLES = 64
+"""Role names in ``wiring.roles`` (ncps has 4: motor, command, inter, hidden; wired layers add one each)."""
 
 
 def content_hash(model: Model) -> str:
@@ -132,13 +167,27 @@ def _load(path: Path) -> Model:
 
 
 def load_from_archive(archive: zipfile.ZipFile) -> Model:
-    """Read and validate the float model of an open archive."""
+    """Read and validate the float model of an open archive.
+
+    The manifest is checked first (types, and sizes within :mod:`lnn_edge.limits`), so every array is read
+    with a known bound on its size: nothing a file declares makes loading allocate more than the limits allow.
+    """
+    check_archive_size(archive, MAX_ARCHIVE_BYTES, ModelFileError)
     manifest = read_manifest(archive)
-    arrays = {name: read_array(archive, f"arrays/{name}.npy") for name in manifest["arrays"]}
+    skeleton = from_manifest(manifest, {})
+    validate_structure(skeleton)
+    expected = expected_shapes(skeleton)
+    arrays = {}
+    for name in manifest["arrays"]:
+        if name not in expected:
+            raise ModelFileError(f"array '{name}' is not part of a {skeleton.cell} model with these options")
+        arrays[name] = read_array(archive, f"arrays/{name}.npy", max_values=int(np.prod(expected[name])))
     calibration = None
     if manifest.get("calibration"):
-        x = read_array(archive, "calibration/x.npy")
-        dt = read_array(archive, "calibration/dt.npy") if manifest["calibration"].get("dt") else None
+        x = read_array(archive, "calibration/x.npy", max_values=MAX_CALIBRATION_VALUES)
+        dt = None
+        if manifest["calibration"].get("dt"):
+            dt = read_array(archive, "calibration/dt.npy", max_values=MAX_CALIBRATION_VALUES)
         calibration = Calibration(x=x, dt=dt)
     model = from_manifest(manifest, arrays, calibration)
     validate(model)
@@ -150,17 +199,11 @@ def load_from_archive(archive: zipfile.ZipFile) -> Model:
 
 
 def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
-    """The validated top-level manifest of an open model archive."""
-    try:
-        raw = archive.read("manifest.json")
-    except KeyError:
-        raise ModelFileError("manifest.json is missing: not an lnn-edge model file") from None
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ModelFileError(f"manifest.json is corrupt ({error})") from None
-    try:
-        manifest = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ModelFileError(f"manifest.json is not valid JSON ({error})") from None
+    """The top-level manifest of an open model archive, checked against the schema (:func:`check_manifest`)."""
+    if "manifest.json" not in archive.namelist():
+        raise ModelFileError("manifest.json is missing: not an lnn-edge model file")
+    raw = read_member(archive, "manifest.json", MAX_JSON_BYTES, ModelFileError)
+    manifest = parse_json(raw, "manifest.json", ModelFileError)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelFileError(f"manifest field 'format' is not {FORMAT!r}: not an lnn-edge model file")
     version = manifest.get("schema_version")
@@ -168,54 +211,109 @@ def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
         raise ModelFileError(
             f"manifest field 'schema_version' is {version!r}; this lnn-edge reads version {SCHEMA_VERSION}"
         )
-    if not isinstance(manifest.get("arrays"), dict):
-        raise ModelFileError("manifest field 'arrays' is missing or not an object")
+    check_manifest(manifest)
     return manifest
 
 
-def read_array(archive: zipfile.ZipFile, member: str, dtype: str = "float64") -> np.ndarray:
-    """Read one .npy member of ``dtype``; a missing, oversized or corrupt member is a ModelFileError."""
-    try:
-        info = archive.getinfo(member)
-    except KeyError:
-        raise ModelFileError(f"{member} is listed in the manifest but missing from the archive") from None
-    if info.file_size > MAX_ARRAY_BYTES:
-        raise ModelFileError(f"{member} is {info.file_size} bytes, larger than any model lnn-edge handles")
-    try:
-        with archive.open(info) as handle:
-            array = np.lib.format.read_array(io.BytesIO(handle.read()), allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise ModelFileError(f"{member} is corrupt ({error})") from None
-    if array.dtype != np.dtype(dtype):
-        raise ModelFileError(f"{member} has dtype {array.dtype}; expected {dtype}")
-    return np.asarray(array)
+def check_manifest(manifest: Any) -> None:
+    """Check every field's type, and every size against :mod:`lnn_edge.limits` (the values themselves are
+    checked by :func:`lnn_edge.model.validate`); raise :class:`ModelFileError` naming the field."""
+    top = Fields(manifest, "manifest", ModelFileError)
+    top.only(MANIFEST_FIELDS)
+    top.string("cell", CELLS)
+    top.integer("input_size", 1, MAX_INPUTS)
+    top.integer("output_size", 1, MAX_OUTPUTS)
+    top.integer("state_size", 1, MAX_NEURONS)
+    top.number("dt", 1.0)
+    ltc = top.optional_obj("ltc")
+    if ltc is not None:
+        _check_ltc_options(ltc)
+    cfc = top.optional_obj("cfc")
+    if cfc is not None:
+        _check_cfc_options(cfc)
+    _check_wiring(top.obj("wiring", {}))
+    top.strings("input_names", MAX_INPUTS, [])
+    top.strings("output_names", MAX_OUTPUTS, [])
+    top.integers("output_state_indices", MAX_NEURONS, 0, MAX_NEURONS, [])
+    top.obj("task", {})
+    top.obj("provenance", {})
+    top.obj("arrays")
+    calibration = top.optional_obj("calibration")
+    if calibration is not None:
+        calibration.only({"x", "dt"})
+        shape = calibration.integers("x", 3, 1, MAX_CALIBRATION_VALUES)
+        if len(shape) != 3 or int(np.prod(shape, dtype=object)) > MAX_CALIBRATION_VALUES:
+            raise calibration.fail("x", shape, f"a shape [B, T, S] of at most {MAX_CALIBRATION_VALUES} values")
+        calibration.boolean("dt")
+    top.string("content_hash", default="")
+
+
+def _check_ltc_options(ltc: Fields) -> None:
+    ltc.only({"ode_unfolds", "epsilon", "input_mapping", "output_mapping", "implicit_constraints"})
+    ltc.integer("ode_unfolds", 1, MAX_ODE_UNFOLDS, 6)
+    ltc.number("epsilon", 1e-8)
+    ltc.string("input_mapping", default="affine")
+    ltc.string("output_mapping", default="affine")
+    ltc.boolean("implicit_constraints", True)
+
+
+def _check_cfc_options(cfc: Fields) -> None:
+    cfc.only({"mode", "activation", "backbone_units", "backbone_layers", "proj_size", "layer_sizes", "output_mapping"})
+    cfc.string("mode", default="default")
+    cfc.string("activation", default="lecun_tanh")
+    cfc.integer("backbone_units", 0, MAX_BACKBONE_UNITS, 0)
+    cfc.integer("backbone_layers", 0, MAX_BACKBONE_LAYERS, 0)
+    if cfc.raw("proj_size", None) is not None:
+        cfc.integer("proj_size", 1, MAX_OUTPUTS)
+    cfc.integers("layer_sizes", MAX_LAYERS, 1, MAX_NEURONS, [])
+    cfc.string("output_mapping", default="none")
+
+
+def _check_wiring(wiring: Fields) -> None:
+    wiring.only({"kind", "config", "roles"})
+    wiring.string("kind", default="custom")
+    wiring.obj("config", {})
+    roles = wiring.obj("roles", {})
+    if len(roles.data) > MAX_ROLES:
+        raise ModelFileError(f"manifest field 'wiring.roles' has {len(roles.data)} roles; the limit is {MAX_ROLES}")
+    for role in roles.data:
+        roles.integers(role, MAX_NEURONS, 0, MAX_NEURONS - 1)
+
+
+def read_array(archive: zipfile.ZipFile, member: str, dtype: str = "float64", *, max_values: int) -> np.ndarray:
+    """Read one .npy member of ``dtype`` holding at most ``max_values`` values (checked in its header before
+    anything is allocated); a missing, oversized or corrupt member is a ModelFileError."""
+    if member not in archive.namelist():
+        raise ModelFileError(f"{member} is listed in the manifest but missing from the archive")
+    return read_npy(archive, member, dtype, max_values, ModelFileError)
 
 
 def from_manifest(
     manifest: dict[str, Any], arrays: dict[str, np.ndarray], calibration: Calibration | None = None
 ) -> Model:
-    """Build a :class:`Model` from a parsed manifest; type errors name the manifest field."""
-    try:
-        ltc = LtcOptions(**manifest["ltc"]) if manifest.get("ltc") else None
-        cfc = CfcOptions(**manifest["cfc"]) if manifest.get("cfc") else None
-        wiring = WiringInfo(**manifest.get("wiring", {}))
-        return Model(
-            cell=manifest["cell"],
-            input_size=manifest["input_size"],
-            output_size=manifest["output_size"],
-            state_size=manifest["state_size"],
-            arrays=arrays,
-            ltc=ltc,
-            cfc=cfc,
-            wiring=wiring,
-            input_names=list(manifest.get("input_names") or []),
-            output_names=list(manifest.get("output_names") or []),
-            dt=manifest.get("dt", 1.0),
-            calibration=calibration,
-            task=dict(manifest.get("task") or {}),
-            provenance=dict(manifest.get("provenance") or {}),
-        )
-    except KeyError as error:
-        raise ModelFileError(f"manifest field {error} is missing") from None
-    except TypeError as error:
-        raise ModelFileError(f"manifest has an unknown or malformed field ({error})") from None
+    """Build a :class:`Model` from a manifest. It is checked first (:func:`check_manifest`), so every field
+    has its type and every size is within the limits before anything is built from it."""
+    check_manifest(manifest)
+    ltc = LtcOptions(**manifest["ltc"]) if manifest.get("ltc") else None
+    cfc = CfcOptions(**manifest["cfc"]) if manifest.get("cfc") else None
+    wiring = manifest.get("wiring", {})
+    return Model(
+        cell=manifest["cell"],
+        input_size=manifest["input_size"],
+        output_size=manifest["output_size"],
+        state_size=manifest["state_size"],
+        arrays=arrays,
+        ltc=ltc,
+        cfc=cfc,
+        wiring=WiringInfo(
+            kind=wiring.get("kind", "custom"),
+            config=dict(wiring.get("config", {})),
+            roles=dict(wiring.get("roles", {})),
+        ),
+        input_names=list(manifest.get("input_names") or []),
+        output_names=list(manifest.get("output_names") or []),
+        dt=manifest.get("dt", 1.0),
+        calibration=calibration,
+        task=dict(manifest.get("task") or {}),
+        provenance=dict(manifest.get("provenance") or {}),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
@@ -17,12 +18,13 @@ def frac_bits_for(bound: float, bits: int, headroom: int = 0) -> int:
     """The most fractional bits ``f`` such that ``bound`` (>= 0) fits in a signed ``bits``-bit integer with
     ``headroom`` spare bits: ``round(bound * 2**f) <= 2**(bits - 1 - headroom) - 1``.
 
-    A zero bound gets ``bits - 1 - headroom`` (values in [-1, 1)).
+    A zero bound gets ``bits - 1 - headroom`` (values in [-1, 1)), and so does a subnormal one (below 2.2e-308):
+    such values quantize to 0 in any format a float can scale to.
     """
     limit = (1 << (bits - 1 - headroom)) - 1
     if not math.isfinite(bound) or bound < 0:
         raise ValueError(f"bound must be finite and >= 0, got {bound}")
-    if bound == 0:
+    if bound < sys.float_info.min:  # zero, or subnormal: its format would need 2**f beyond the float range
         return bits - 1 - headroom
     frac = bits - 1 - headroom - math.ceil(math.log2(bound))
     while math.floor(bound * math.ldexp(1.0, frac) + 0.5) > limit:
