@@ -20,17 +20,18 @@ import re
 import shutil
 import string
 import subprocess
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lnn_edge import __version__
-from lnn_edge.atomic import atomic_dir
+from lnn_edge.atomic import atomic_file, owned_dir
 from lnn_edge.boards import Board, Region, load_board
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
-from lnn_edge.export import Export, load_export
-from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS
+from lnn_edge.export import Export, load_export, model_sources
+from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
 from lnn_edge.resources import data_dir
 from lnn_edge.toolchain import CORE_FLAGS
 
@@ -48,6 +49,11 @@ FIRMWARE_FLAGS = [
 LINK_FLAGS = ["-nostdlib", "-nostartfiles", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
 # Stack the firmware itself needs on top of the model's step scratch (frames are static, not on the stack).
 FIRMWARE_STACK = 1024
+BUILD_FILE = "build.json"
+"""The manifest of a firmware build folder: its key, flags and the files it wrote (see lnn_edge.atomic)."""
+BUILD_FORMAT = "lnn-edge-build"
+LEGACY_BUILD_FILES = (BUILD_FILE, "size.json", "lnn_fw_config.h", "lnn_fw.ld", "firmware.elf", "firmware.bin",
+                      "firmware.hex", "firmware.map")  # fmt: skip
 MAX_PAYLOAD = 1024
 TOOLS_PACKAGE = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 PROTOCOL_SOURCES = ["protocol/lnn_fw_cobs.c", "protocol/lnn_fw_crc16.c", "protocol/lnn_fw_frame.c",
@@ -322,16 +328,19 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
         if reused is not None:
             return BuildResult(board, export, target, reused, cached=True)
     cflags = [*CORE_FLAGS[board.core], *board.cflags]
-    with atomic_dir(target) as tmp:
+    _adopt_legacy_build(target)
+    with owned_dir(target, BUILD_FILE, BUILD_FORMAT, "firmware build") as tmp:
         (tmp / "lnn_fw_config.h").write_text(config)
         (tmp / "lnn_fw.ld").write_text(script)
         objects = tmp / "obj"
         (objects / "fw").mkdir(parents=True)
         (objects / "model").mkdir()
-        includes = [f"-I{tmp}", *(f"-I{fw / folder}" for folder in INCLUDE_DIRS), f"-I{export.directory}"]
+        # The model's C from a private copy of exactly the manifest's files, on the quote path only.
+        model_src = write_sources(model_sources(export), objects / "src")
+        includes = [f"-I{tmp}", *(f"-I{fw / folder}" for folder in INCLUDE_DIRS), f"-iquote{model_src}"]
         jobs = [(source, objects / "fw" / (source.stem + ".o")) for source in sources]
         model_object = objects / "model" / f"{export.name}.o"
-        jobs.append((export.directory / f"{export.name}.c", model_object))
+        jobs.append((model_src / f"{export.name}.c", model_object))
         flags = [*cflags, *FIRMWARE_FLAGS, *includes]
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
             failures = [message for message in pool.map(lambda job: _compile(compiler, flags, *job), jobs) if message]
@@ -350,17 +359,33 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
         report = size_report(elf, tmp / "firmware.map", model_objects(export), board, stack)
         shutil.rmtree(objects)
         (tmp / "size.json").write_text(json.dumps(report.as_dict(), indent=2, sort_keys=True))
-        (tmp / "build.json").write_text(json.dumps({
-            "key": key, "board": board.name, "model": export.name, "model_hash": export.manifest["model_hash"],
+        files = sorted(path.name for path in tmp.iterdir() if not path.name.startswith("."))
+        (tmp / BUILD_FILE).write_text(json.dumps({
+            "format": BUILD_FORMAT, "files": files, "key": key, "board": board.name, "model": export.name,
+            "model_hash": export.manifest["model_hash"],
             "compile_flags": [*cflags, *FIRMWARE_FLAGS], "link_flags": LINK_FLAGS, "lnn_edge_version": __version__,
             "sources": [*relative, f"{export.name}.c"],
         }, indent=2, sort_keys=True))  # fmt: skip
     return BuildResult(board, export, target, report, cached=False)
 
 
+def _adopt_legacy_build(target: Path) -> None:
+    """Give a build folder written before build.json listed its files (lnn-edge 0.1) a list of them, so that
+    the folder is recognised as lnn-edge's and rebuilt in place instead of refused."""
+    try:
+        info = json.loads((target / BUILD_FILE).read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return
+    if not isinstance(info, dict) or "format" in info or not {"key", "board", "lnn_edge_version"} <= info.keys():
+        return
+    files = sorted(name for name in LEGACY_BUILD_FILES if (target / name).is_file())
+    with atomic_file(target / BUILD_FILE) as tmp:
+        tmp.write_text(json.dumps({**info, "format": BUILD_FORMAT, "files": files}, indent=2, sort_keys=True))
+
+
 def _reuse(target: Path, key: str) -> SizeReport | None:
     try:
-        info = json.loads((target / "build.json").read_text())
+        info = json.loads((target / BUILD_FILE).read_text())
         size = json.loads((target / "size.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
@@ -507,11 +532,12 @@ def build_host_server(
     fw = firmware_dir()
     board = load_board("qemu-mps2-an386")  # only its names reach the config; the host driver has its own board info
     (output.parent / "lnn_fw_config.h").write_text(config_header(export, board))
+    model_src = write_sources(model_sources(export), Path(tempfile.mkdtemp(prefix="model-src.", dir=output.parent)))
     flags = [*STRICT_FLAGS, *(SANITIZE_FLAGS if sanitize else ["-O2"]), "-ffp-contract=off", "-fno-fast-math"]
     command = [
         compiler, *flags, f"-I{output.parent}", *(f"-I{fw / folder}" for folder in INCLUDE_DIRS),
-        f"-I{export.directory}", *(str(fw / source) for source in HOST_SERVER_SOURCES),
-        str(export.directory / f"{export.name}.c"), "-o", str(output),
+        f"-iquote{model_src}", *(str(fw / source) for source in HOST_SERVER_SOURCES),
+        str(model_src / f"{export.name}.c"), "-o", str(output),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0 or result.stderr.strip():

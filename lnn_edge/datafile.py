@@ -16,6 +16,7 @@ import numpy as np
 from lnn_edge.atomic import atomic_file
 from lnn_edge.errors import DataFileError
 from lnn_edge.limits import MAX_DATA_BYTES, MAX_DATA_VALUES, check_archive_size, read_npy
+from lnn_edge.outputs import NPZ_COMMENT, is_output_npz
 
 
 @dataclass
@@ -88,5 +89,8 @@ def load_inputs(path: str | os.PathLike[str], features: int, default_dt: float) 
 
 def save_outputs(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
     """Write an output ``.npz`` atomically."""
-    with atomic_file(path, suffix=".npz") as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)  # type: ignore[arg-type]
+    with atomic_file(path, suffix=".npz", kind="run output", is_own=is_output_npz) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.comment = NPZ_COMMENT  # the mark that lets a later run replace this file

@@ -17,16 +17,22 @@ from typing import Any
 
 import numpy as np
 
+from lnn_edge.atomic import atomic_file, check_dir_target, owned_dir, read_owned_files
 from lnn_edge.bench import bench_export
 from lnn_edge.datafile import Sequences
 from lnn_edge.export import Export, export
 from lnn_edge.model import Model
 from lnn_edge.modelfile import load
+from lnn_edge.outputs import TRAINING_FORMAT, is_training_history
 from lnn_edge.reference import Reference
 from lnn_edge.tasks import make_task
 from lnn_edge.verify_host import default_sequences, verify_host
 
 TASK = "pendulum"
+DEMO_MANIFEST = "demo.json"
+DEMO_FORMAT = "lnn-edge-demo"
+REPORT_MANIFEST = "report.json"
+REPORT_FORMAT = "lnn-edge-demo-report"
 BOARDS = (("qemu-mps2-an386", "fixed16"), ("qemu-mps2-an386", "float32"), ("qemu-microbit", "fixed16"))
 BENCH_CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7")
 PRECISIONS = ("fixed16", "float32")
@@ -96,8 +102,28 @@ def trained_model(directory: Path, epochs: int, say: Say, progress: bool) -> tup
         "r2": result.r2,
         "seconds": result.seconds,
     }
-    history_path.write_text(json.dumps(history, indent=2))
+    with atomic_file(history_path, kind="training history", is_own=is_training_history) as tmp:
+        tmp.write_text(json.dumps({"format": TRAINING_FORMAT, **history}, indent=2))
     return result.model, history
+
+
+def claim_demo_dir(directory: Path) -> None:
+    """Make ``directory`` the demo's: a new or empty folder, or one an earlier demo wrote (``demo.json``).
+    Anything else is refused before any work, so that ``demo -o ~`` cannot touch a user's files."""
+    check_dir_target(directory, DEMO_MANIFEST, DEMO_FORMAT, "demo")
+    directory.mkdir(parents=True, exist_ok=True)
+    with atomic_file(directory / DEMO_MANIFEST, kind="demo manifest", is_own=_is_demo_manifest) as tmp:
+        tmp.write_text(json.dumps({"format": DEMO_FORMAT, "files": _demo_files()}, indent=2))
+
+
+def _demo_files() -> list[str]:
+    """What the demo writes in its folder; the exports (with their firmware folders) and the report are
+    owned folders with manifests of their own."""
+    return ["model.lnn", "model.ckpt.pt", "training.json", *(f"export-{p}" for p in PRECISIONS), "report"]
+
+
+def _is_demo_manifest(path: Path) -> bool:
+    return read_owned_files(path.parent, path.name, DEMO_FORMAT) is not None
 
 
 def held_out_data(seed: int = 4242, sequences: int = 4, steps: int = 64) -> tuple[Sequences, np.ndarray]:
@@ -111,7 +137,7 @@ def run_demo(directory: Path, epochs: int = 40, say: Say = print, progress: bool
     from lnn_edge.verify_board import verify_on_board
 
     started = time.monotonic()
-    directory.mkdir(parents=True, exist_ok=True)
+    claim_demo_dir(directory)
     model, history = trained_model(directory, epochs, say, progress)
     sequences, targets = held_out_data()
     y_ref, _ = Reference(model).run(sequences.x, sequences.dt)
@@ -182,13 +208,25 @@ def summary_table(rows: list[DemoRow]) -> str:
 def write_report(
     folder: Path, result: DemoResult, history: dict[str, Any], traces: dict[str, np.ndarray], benches: dict[Any, Any]
 ) -> list[str]:
-    """Markdown report and PNG plots: training loss, traces, error over time, instructions per step per core."""
+    """Markdown report and PNG plots: training loss, traces, error over time, instructions per step per core.
+
+    The folder is lnn-edge's own (``report.json`` lists its files): it is written as a whole, never over a
+    folder of the user's."""
+    with owned_dir(folder, REPORT_MANIFEST, REPORT_FORMAT, "demo report") as staging:
+        images = _write_report_files(staging, result, history, traces, benches)
+        files = sorted([*images, "README.md"])
+        (staging / REPORT_MANIFEST).write_text(json.dumps({"format": REPORT_FORMAT, "files": files}, indent=2))
+    return images
+
+
+def _write_report_files(
+    folder: Path, result: DemoResult, history: dict[str, Any], traces: dict[str, np.ndarray], benches: dict[Any, Any]
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    folder.mkdir(parents=True, exist_ok=True)
     images = []
     figure, axis = plt.subplots(figsize=(7, 3.5))
     axis.plot(history["train_losses"], label="training")

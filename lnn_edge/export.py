@@ -1,7 +1,8 @@
 """``lnn-edge export``: a model -> a folder of C sources, the quantized model, its report and a manifest.
 
-The folder is written atomically (built beside the target, then moved into place), so a failed export
-never leaves a folder that looks complete. ``manifest.json`` lists every file with its SHA-256: later
+The folder is written atomically (see :mod:`lnn_edge.atomic`): a failed export never leaves a folder that
+looks complete, and an existing folder is replaced only if it holds an export manifest, and then only the
+files that manifest lists. ``manifest.json`` lists every file with its SHA-256: later
 stages (verify, build) refuse sources that no longer match.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lnn_edge import __version__
-from lnn_edge.atomic import atomic_dir
+from lnn_edge.atomic import check_dir_target, owned_dir
 from lnn_edge.calibration import calibration_for
 from lnn_edge.codegen import check_name, render
 from lnn_edge.errors import LnnEdgeError
@@ -75,6 +76,8 @@ def export(
 ) -> Export:
     """Quantize (if needed), render and write the export folder; return it loaded."""
     check_name(name)
+    target = Path(directory)
+    check_dir_target(target, MANIFEST_FILE, EXPORT_FORMAT, "export")  # before the work, not after it
     model = source.model if isinstance(source, QuantizedModel) else source
     if isinstance(source, QuantizedModel) and source.precision == precision and calib is None:
         qmodel = source
@@ -88,13 +91,12 @@ def export(
         raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
     sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)
     report = quantization_report(qmodel, stats)
-    target = Path(directory)
-    with atomic_dir(target) as tmp:
+    with owned_dir(target, MANIFEST_FILE, EXPORT_FORMAT, "export") as tmp:
         for filename, text in sources.files.items():
             (tmp / filename).write_text(text)
         save_quantized(qmodel, tmp / MODEL_FILE)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True))
-        files = {path.name: _sha256(path) for path in sorted(tmp.iterdir()) if path.is_file()}
+        files = {path.name: _sha256(path) for path in sorted(tmp.iterdir()) if not path.name.startswith(".")}
         manifest = {
             "format": EXPORT_FORMAT,
             "version": 1,
@@ -138,3 +140,18 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
         raise LnnEdgeError(f"{directory / MODEL_FILE} does not match the export's model hash: re-run lnn-edge export")
     check_matches_model(manifest, loaded, str(manifest_path))
     return Export(directory, manifest, loaded)
+
+
+def model_sources(export: Export) -> dict[str, bytes]:
+    """The C an export compiles (``<name>.c`` and every listed header), read once and checked against the
+    manifest's hashes. Builds compile private copies of exactly these bytes, so a file the manifest does not
+    list (a stray ``stdint.h``, say) can never be compiled, and a cache keyed on them keys what is compiled."""
+    wanted = [name for name in export.manifest["files"] if name.endswith(".h") or name == f"{export.name}.c"]
+    sources = {}
+    for filename in sorted(wanted):
+        path = export.directory / filename
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != export.manifest["files"][filename]:
+            raise LnnEdgeError(f"{path} differs from the export manifest (edited?): re-run lnn-edge export")
+        sources[filename] = data
+    return sources

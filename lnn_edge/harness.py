@@ -108,23 +108,36 @@ int {name}_run_batch(const {name}_value_t *x, const {name}_time_t *dt, int batch
 """
 
 
+def write_sources(sources: dict[str, bytes], folder: Path) -> Path:
+    """Write ``sources`` into a new private build folder; return it."""
+    folder.mkdir(parents=True)
+    for filename, data in sources.items():
+        (folder / filename).write_bytes(data)
+    return folder
+
+
 def compile_model(
-    source_dir: Path, name: str, value_type: str, inputs: int, outputs: int, state: int, quiet: bool = True
+    sources: dict[str, bytes], name: str, value_type: str, inputs: int, outputs: int, state: int, quiet: bool = True
 ) -> CompiledModel:
-    """Compile ``<name>.c`` from ``source_dir`` into a cached cffi extension and load it."""
+    """Compile ``<name>.c`` from ``sources`` (file name -> bytes: the model's C and headers, nothing else) into
+    a cached cffi extension and load it.
+
+    The sources are written to a private folder that is on the quote include path only (``-iquote``), so
+    neither a stray file beside an export nor a header named like a system one can take part, and the cache
+    key covers exactly the bytes compiled."""
     try:
         import cffi
     except ImportError:  # pragma: no cover - cffi is a core dependency
         raise MissingDependencyError("the host harness needs cffi: pip install cffi") from None
     if shutil.which(os.environ.get("CC", "gcc")) is None:
         raise MissingDependencyError("the host harness needs a C compiler: apt-get install gcc")
-    source_dir = Path(source_dir).resolve()  # cffi compiles in its own folder: relative includes would break
-    sources = [source_dir / f"{name}.c", source_dir / f"{name}.h", source_dir / "lnn_runtime.h"]
+    main_source = f"{name}.c"
+    if main_source not in sources or f"{name}.h" not in sources:
+        raise LnnEdgeError(f"{name}.c or {name}.h is missing from the export: re-run lnn-edge export")
     digest = hashlib.sha256()
-    for path in sources:
-        if not path.is_file():
-            raise LnnEdgeError(f"{path} is missing: export the model first (lnn-edge export)")
-        digest.update(path.read_bytes())
+    for filename in sorted(sources):
+        digest.update(f"{filename}\0{len(sources[filename])}\0".encode())
+        digest.update(sources[filename])
     runner = BATCH_RUNNER.format(name=name, inputs=inputs, outputs=outputs, state=state)
     digest.update(runner.encode())
     digest.update(" ".join(STRICT_FLAGS + NUMERIC_FLAGS).encode())
@@ -132,23 +145,23 @@ def compile_model(
     build_dir = cache_root() / module_name
     library = next(build_dir.glob(f"{module_name}*.so"), None) if build_dir.is_dir() else None
     if library is None:
-        ffi = cffi.FFI()
-        ffi.cdef(_cdef(name, value_type, inputs, outputs, state))
-        ffi.set_source(
-            module_name,
-            f'#include "{name}.h"\n' + runner,
-            sources=[str(source_dir / f"{name}.c")],
-            include_dirs=[str(source_dir)],
-            # The model's strictness is checked by compiling it alone (lnn_edge.toolchain); cffi's own
-            # wrapper is not pedantic C99, so only the numeric flags apply here.
-            extra_compile_args=[*NUMERIC_FLAGS, "-std=gnu99"],
-        )
         build_dir.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=build_dir.parent) as tmp:
+            source_dir = write_sources(sources, Path(tmp) / "src")
+            ffi = cffi.FFI()
+            ffi.cdef(_cdef(name, value_type, inputs, outputs, state))
+            ffi.set_source(
+                module_name,
+                f'#include "{name}.h"\n' + runner,
+                sources=[str(source_dir / main_source)],
+                # The model's strictness is checked by compiling it alone (lnn_edge.toolchain); cffi's own
+                # wrapper is not pedantic C99, so only the numeric flags apply here.
+                extra_compile_args=[*NUMERIC_FLAGS, "-std=gnu99", f"-iquote{source_dir}"],
+            )
             try:
                 built = Path(ffi.compile(tmpdir=tmp, verbose=not quiet))
             except Exception as error:
-                raise LnnEdgeError(f"compiling {source_dir / name}.c for the host failed: {error}") from None
+                raise LnnEdgeError(f"compiling {name}.c for the host failed: {error}") from None
             staging = Path(tmp) / "staged"
             staging.mkdir()
             shutil.copy2(built, staging / built.name)

@@ -54,6 +54,7 @@ from lnn_edge.model import (
     validate,
     validate_structure,
 )
+from lnn_edge.outputs import is_model_file
 from lnn_edge.schema import Fields
 
 FORMAT = "lnn-edge-model"
@@ -122,7 +123,10 @@ def save(model: Model, path: str | os.PathLike[str], extra: dict[str, bytes] | N
     """
     validate(model)
     manifest = to_manifest(model)
-    with atomic_file(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with (
+        atomic_file(path, kind="model file", is_own=is_model_file) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, sort_keys=True))
         for name, array in sorted(model.arrays.items()):
             archive.writestr(f"arrays/{name}.npy", npy_bytes(array))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from lnn_edge.atomic import atomic_file
+from lnn_edge.outputs import PNG_SOFTWARE, is_plot
 
 
 def plot_traces(
@@ -43,6 +44,6 @@ def plot_traces(
     axes[-1].legend(loc="upper right", fontsize="small")
     figure.suptitle(title)
     figure.tight_layout()
-    with atomic_file(Path(path), suffix=".png") as tmp:
-        figure.savefig(tmp, format="png", dpi=100)
+    with atomic_file(Path(path), suffix=".png", kind="plot", is_own=is_plot) as tmp:
+        figure.savefig(tmp, format="png", dpi=100, metadata={"Software": PNG_SOFTWARE})
     plt.close(figure)

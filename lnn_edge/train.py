@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.atomic import atomic_file
+from lnn_edge.atomic import atomic_file, check_file_target
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
 from lnn_edge.model import ACTIVATIONS, CFC_MODES, Model
+from lnn_edge.outputs import is_checkpoint, is_model_file
 from lnn_edge.tasks import Dataset, load_data, make_task
 from lnn_edge.wiring_spec import (
     WiringSpec,
@@ -413,6 +414,9 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
     spec = resolve_wiring(config, dataset.output_size, task_name)
     _check_training_options(config)
     ckpt_path = config.checkpoint_path()
+    # Refuse outputs that would replace a user's file before minutes of training, not after.
+    check_file_target(config.output, "model file", is_model_file)
+    check_file_target(ckpt_path, "checkpoint", is_checkpoint)
     train_data, val_data = split(dataset, config.val_fraction, config.seed)
     norm = Normalization.fit(train_data)
 
@@ -427,7 +431,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
     from lnn_edge import importers, modelfile
 
     model = importers.from_checkpoint(checkpoint)  # before writing anything: it validates the result
-    with atomic_file(ckpt_path) as tmp:
+    with atomic_file(ckpt_path, kind="checkpoint", is_own=is_checkpoint) as tmp:
         torch.save(checkpoint, tmp)
     content_hash = modelfile.save(model, config.output)
     check = reference_error(model, net, val_data, norm)

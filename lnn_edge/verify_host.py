@@ -13,7 +13,7 @@ import numpy as np
 
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator, EmulatorResult
-from lnn_edge.export import Export
+from lnn_edge.export import Export, model_sources
 from lnn_edge.harness import CompiledModel, compile_model
 from lnn_edge.metrics import ErrorMetrics, compare
 from lnn_edge.quantize import DEFAULT_THRESHOLDS
@@ -109,7 +109,7 @@ def compile_export(export: Export) -> CompiledModel:
     """The export's C compiled for the host (cached by source hash, see :mod:`lnn_edge.harness`)."""
     manifest = export.manifest
     return compile_model(
-        export.directory,
+        model_sources(export),
         export.name,
         manifest["value_type"],
         manifest["inputs"],

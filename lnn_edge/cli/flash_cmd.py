@@ -12,11 +12,12 @@ from lnn_edge.boards import DEFAULT_BOARD, load_board
 from lnn_edge.build import build_firmware
 from lnn_edge.cli.common import print_json
 from lnn_edge.flash import flash_plan, qemu_plan, run_plan
+from lnn_edge.outputs import is_port_file
 from lnn_edge.qemu import start
 
 
 def _write_port_file(path: Path, url: str) -> None:
-    with atomic_file(path) as tmp:
+    with atomic_file(path, kind="port file", is_own=is_port_file) as tmp:
         tmp.write_text(url + "\n")
 
 

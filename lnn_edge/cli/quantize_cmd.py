@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
-from lnn_edge.atomic import atomic_file
+from lnn_edge.atomic import atomic_file, check_file_target
 from lnn_edge.calibration import CalibrationStats, calibration_for
 from lnn_edge.cli.common import print_json
 from lnn_edge.datafile import Sequences
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.modelfile import load
+from lnn_edge.outputs import REPORT_FORMAT, is_model_file, is_quantization_report
 from lnn_edge.qmodel import PRECISIONS
 from lnn_edge.qmodelfile import save_quantized
 from lnn_edge.quantize import quantization_report, quantize
@@ -108,6 +109,9 @@ def command(
       lnn-edge quantize my.lnn -o my-q32.lnn --precision fixed32 --calib inputs.npz --report q.json
       lnn-edge quantize my.lnn -o my-q16.lnn --precision fixed16 --format g=10
     """
+    check_file_target(output, "model file", is_model_file)  # before the work, not after it
+    if report_path is not None:
+        check_file_target(report_path, "quantization report", is_quantization_report)
     net = load(model)
     stats, held_out = None, None
     if precision != "float32" or calib is not None or net.calibration is not None:
@@ -116,8 +120,8 @@ def command(
     report = quantization_report(qmodel, stats, None if held_out is None else (held_out.x, held_out.dt))
     save_quantized(qmodel, output)
     if report_path is not None:
-        with atomic_file(report_path) as tmp:
-            tmp.write_text(json.dumps(report, indent=2, sort_keys=True))
+        with atomic_file(report_path, kind="quantization report", is_own=is_quantization_report) as tmp:
+            tmp.write_text(json.dumps({"format": REPORT_FORMAT, **report}, indent=2, sort_keys=True))
     if as_json:
         print_json({"output": str(output), **report})
     else:
