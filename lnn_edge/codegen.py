@@ -149,7 +149,10 @@ def common_context(qmodel: QuantizedModel, name: str, dt_default: float) -> dict
             format_doc=_format_doc(qmodel),
             q_max=str((1 << (bits - 1)) - 1),
             # The first float at or beyond 2^(B-1): values from there on saturate.
-            q_max_float="32768.0f" if bits == 16 else "2147483648.0f",
+            # Saturate exactly where round-half-away leaves the range: at +-32767.5 in Q15; in Q31 no float lies
+            # between 2^31 - 128 and 2^31, so the float compares are at +-2^31.
+            q_high_test="scaled >= 32767.5f" if bits == 16 else "scaled >= 2147483648.0f",
+            q_low_test="scaled <= -32768.5f" if bits == 16 else "scaled < -2147483648.0f",
         )
     else:
         context.update(
@@ -164,9 +167,10 @@ def common_context(qmodel: QuantizedModel, name: str, dt_default: float) -> dict
 
 
 def _dt_to_q(dt: float, frac: int, bits: int) -> int:
-    from lnn_edge.fixedpoint import quantize_value
+    """The default time step as ``<name>_to_q`` converts it (what the emulator sends for the same dt)."""
+    from lnn_edge.fixedpoint import float_to_q
 
-    return int(quantize_value(dt, frac, bits))
+    return int(float_to_q(dt, frac, bits)[0])
 
 
 def _format_doc(qmodel: QuantizedModel) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.emulate_common import SaturationLog
-from lnn_edge.fixedpoint import quantize_value
+from lnn_edge.fixedpoint import float_to_q
 from lnn_edge.qmodel import QuantizedModel
 
 
@@ -49,21 +49,17 @@ class Emulator:
     # --- conversions at the API boundary (the host harness does the same before calling the C) ---------
     def input_to_raw(self, x: np.ndarray, log: SaturationLog | None = None) -> np.ndarray:
         """Float inputs [B,S] to their per-feature Q formats, rounded and saturated."""
-        q = self.qmodel
-        x_frac = q.params["x_frac"]
-        raw = np.stack([quantize_value(x[:, j], int(x_frac[j]), 64) for j in range(x.shape[1])], axis=1)
-        clipped = np.clip(raw, -(1 << (q.bits - 1)), (1 << (q.bits - 1)) - 1)
+        raw, saturated = float_to_q(x, self.qmodel.params["x_frac"].astype(np.int64)[None, :], self.qmodel.bits)
         if log is not None:
-            log.record("x", clipped != raw)
-        return clipped
+            log.record("x", saturated)
+        return raw
 
     def dt_to_raw(self, dt: np.ndarray, log: SaturationLog | None = None) -> np.ndarray:
         """Elapsed times [B] to Q``dt``, rounded and saturated."""
-        q = self.qmodel
-        raw = quantize_value(dt, q.formats["dt"], 64)
-        clipped = np.clip(raw, 0, (1 << (q.bits - 1)) - 1)
+        raw, saturated = float_to_q(dt, self.qmodel.formats["dt"], self.qmodel.bits)
+        clipped = np.maximum(raw, 0)  # a negative time step cannot be stepped: the C refuses dt <= 0
         if log is not None:
-            log.record("dt", (clipped != raw)[:, None])
+            log.record("dt", (saturated | (raw < 0))[:, None])
         return clipped
 
     def state_to_float(self, raw: np.ndarray) -> np.ndarray:

@@ -78,7 +78,26 @@ def quantize_value(real: Array | float, frac_bits: int, bits: int) -> Array:
     scaled = np.asarray(real, dtype=np.float64) * math.ldexp(1.0, frac_bits)
     rounded = np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
     low, high = int_limits(bits)
-    return np.clip(rounded, low, high).astype(np.int64)
+    # Clip in float before the cast; above 53 bits float64 cannot hold ``high``: take the float just below 2^63.
+    top = float(high) if bits <= 53 else math.nextafter(math.ldexp(1.0, bits - 1), 0.0)
+    return np.clip(rounded, low, top).astype(np.int64)
+
+
+def float_to_q(real: Array | float, frac_bits: Array | int, bits: int) -> tuple[Array, Array]:
+    """The generated C's ``<name>_to_q`` (templates/model.h.j2), bit for bit: the value as a C ``float``,
+    times ``2**frac_bits``, rounded half away from zero, saturated to ``bits`` before any integer conversion
+    (NaN gives 0). Returns the integers and where they saturated.
+
+    Every finite or infinite input is covered: float64 holds each float32 value, and its product with a power
+    of two, exactly (a product too small for float32 rounds to 0 in both), so this is the C's arithmetic.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        single = np.asarray(real, dtype=np.float64).astype(np.float32)  # the C takes a float
+    scaled = single.astype(np.float64) * np.exp2(np.asarray(frac_bits, dtype=np.float64))
+    rounded = np.where(scaled >= 0, np.floor(scaled + 0.5), np.ceil(scaled - 0.5))
+    low, high = int_limits(bits)
+    saturated = (rounded > high) | (rounded < low)
+    return np.clip(np.nan_to_num(rounded, nan=0.0), low, high).astype(np.int64), saturated
 
 
 @dataclass(frozen=True)
