@@ -155,3 +155,10 @@ def model_sources(export: Export) -> dict[str, bytes]:
             raise LnnEdgeError(f"{path} differs from the export manifest (edited?): re-run lnn-edge export")
         sources[filename] = data
     return sources
+
+
+def unlisted_files(export: Export) -> list[str]:
+    """What the export folder holds beyond its manifest (lnn-edge's own ``fw/`` aside): never compiled, since
+    builds copy only the listed files, but worth a word, since a user may think it is part of the export."""
+    known = {MANIFEST_FILE, "fw", *export.manifest["files"]}
+    return sorted(entry.name for entry in export.directory.iterdir() if entry.name not in known)

@@ -128,3 +128,18 @@ def test_emulator_inputs_equal_the_generated_c(
     assert raw.tolist() == [c_to_q(v, int(f)) for v, f in zip(values, fracs, strict=True)]  # type: ignore[operator]
     dt_raw = emulator.dt_to_raw(np.array([dt]))[0]
     assert dt_raw == c_to_q(dt, fixed_export.qmodel.formats["dt"])  # type: ignore[operator]
+
+
+def test_verify_and_build_name_the_files_the_manifest_does_not_list(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lnn_edge.cli import cli
+
+    exported = make_export(tmp_path, "float32")
+    (exported.directory / "stdint.h").write_text(STRAY_HEADER)
+    (exported.directory / "bell\x07.h").write_text(STRAY_HEADER)
+    for args in (["verify", str(exported.directory), "--steps", "5"], ["build", str(exported.directory)]):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        assert "holds files its manifest does not list ('bell\\x07.h', stdint.h)" in result.stderr
+        assert "\x07" not in result.stderr

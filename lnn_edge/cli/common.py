@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from lnn_edge.errors import LnnEdgeError
+from lnn_edge.export import Export, unlisted_files
 
 T = TypeVar("T")
 
@@ -26,6 +27,16 @@ class UserErrorGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
+
+
+def note_unlisted(export: Export) -> None:
+    """Say on stderr which files in an export folder its manifest does not list (they are not compiled)."""
+    extra = unlisted_files(export)
+    if extra:
+        names = [name if name.isprintable() else ascii(name) for name in extra[:8]]  # no escapes to the terminal
+        shown = ", ".join(names) + (", ..." if len(extra) > 8 else "")
+        click.echo(f"note: {export.directory} holds files its manifest does not list ({shown}): they are not part "
+                   "of the export and are never compiled", err=True)  # fmt: skip
 
 
 def progress(items: Iterable[T], label: str, length: int | None = None, show: bool = True) -> Iterator[T]:

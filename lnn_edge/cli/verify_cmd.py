@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lnn_edge.boards import load_board
-from lnn_edge.cli.common import print_json
+from lnn_edge.cli.common import note_unlisted, print_json
 from lnn_edge.datafile import Sequences, load_inputs
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export
@@ -116,6 +116,7 @@ def command(
       lnn-edge verify out/pendulum --port /dev/ttyACM0 --board nucleo-f401re
     """
     export = load_export(directory)
+    note_unlisted(export)
     model = export.qmodel.model
     if data is not None:
         sequences = resize(load_inputs(data, model.input_size, model.dt), steps)
