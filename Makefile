@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.lnn-edge-installed
 # Two workers: CI and the development machines have 2 cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup system-packages test demo bench lint format clean
+.PHONY: setup system-packages test demo bench lint format clean fuzz
 
 setup: $(STAMP) system-packages
 
@@ -39,6 +39,12 @@ bench: setup
 	$(BIN)/python benchmarks/sigmoid_tables.py --models .bench-models --out $(BENCH_OUT)/sigmoid.md
 	$(BIN)/python benchmarks/report.py --matrix $(BENCH_OUT)/matrix.json --host $(BENCH_OUT)/host.md \
 		--accuracy $(BENCH_OUT)/accuracy.md --sigmoid $(BENCH_OUT)/sigmoid.md --out docs/benchmarks.md
+
+# Coverage-guided fuzzing of the firmware's frame parser and request handler (libFuzzer, ASan/UBSan), see
+# docs/fuzzing.md. New inputs, findings, the log and report.json go to build/fuzz/; a rerun resumes its corpus.
+FUZZ_SECONDS ?= 600
+fuzz: setup
+	$(BIN)/python tests/support/libfuzzer.py --seconds $(FUZZ_SECONDS) --out build/fuzz
 
 lint: setup
 	$(BIN)/ruff check lnn_edge tests

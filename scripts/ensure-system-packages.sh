@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Make sure the Debian packages lnn-edge needs are present: host gcc (cffi harness), the Arm cross toolchain
-# with newlib (firmware builds) and QEMU (the emulated boards). Installs them when missing and running as root
-# on Debian/Ubuntu; otherwise says exactly what to install and fails.
+# with newlib (firmware builds), QEMU (the emulated boards), and clang with libFuzzer's runtime and the LLVM
+# tools (fuzzing the firmware's protocol server, docs/fuzzing.md). Installs them when missing and running as
+# root on Debian/Ubuntu; otherwise says exactly what to install and fails.
 set -euo pipefail
 
-packages=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm)
+packages=(gcc gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm clang libclang-rt-dev llvm)
 
 have() {
     case "$1" in
@@ -12,6 +13,11 @@ have() {
         gcc-arm-none-eabi) command -v arm-none-eabi-gcc >/dev/null ;;
         libnewlib-arm-none-eabi) [ -e /usr/lib/arm-none-eabi/newlib ] || [ -e /usr/lib/arm-none-eabi/lib/libc.a ] ;;
         qemu-system-arm) command -v qemu-system-arm >/dev/null ;;
+        clang) command -v clang >/dev/null ;;
+        # libFuzzer's runtime (-fsanitize=fuzzer links it); clang alone does not bring it.
+        libclang-rt-dev) compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null ;;
+        llvm) command -v llvm-symbolizer >/dev/null && command -v llvm-cov >/dev/null \
+            && command -v llvm-profdata >/dev/null ;;
     esac
 }
 
