@@ -532,7 +532,8 @@ def build_host_server(
     fw = firmware_dir()
     board = load_board("qemu-mps2-an386")  # only its names reach the config; the host driver has its own board info
     (output.parent / "lnn_fw_config.h").write_text(config_header(export, board))
-    model_src = write_sources(model_sources(export), Path(tempfile.mkdtemp(prefix="model-src.", dir=output.parent)))
+    private = Path(tempfile.mkdtemp(prefix="model-src.", dir=output.parent))
+    model_src = write_sources(model_sources(export), private / "src")
     flags = [*STRICT_FLAGS, *(SANITIZE_FLAGS if sanitize else ["-O2"]), "-ffp-contract=off", "-fno-fast-math"]
     command = [
         compiler, *flags, f"-I{output.parent}", *(f"-I{fw / folder}" for folder in INCLUDE_DIRS),
