@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.errors import ImportModelError, MissingDependencyError
-from lnn_edge.limits import MAX_INPUTS, MAX_JSON_DEPTH, MAX_NEURONS, MAX_ODE_UNFOLDS, MAX_OUTPUTS, json_depth
+from lnn_edge.limits import (
+    MAX_INPUTS,
+    MAX_JSON_DEPTH,
+    MAX_NEURONS,
+    MAX_ODE_UNFOLDS,
+    MAX_OUTPUTS,
+    MAX_STATE_DICT_KEYS,
+    json_depth,
+)
 from lnn_edge.model import (
     ACTIVATIONS,
     CFC_MODES,
@@ -50,8 +58,6 @@ LTC_KEYS = [
     "sensory_sparsity_mask",
 ]
 MAPPING_KEYS = ("input_w", "input_b", "output_w", "output_b")
-MAX_STATE_DICT_KEYS = 1024
-"""Entries of a state_dict (an ncps model has tens; a 16-layer wired CfC about 150)."""
 CHECKPOINT_FIELDS = frozenset(
     {
         "format", "version", "state_dict", "import_options", "wiring", "normalization", "input_names",

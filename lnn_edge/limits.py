@@ -56,6 +56,10 @@ MAX_SHIFT = 128
 """A shift amount stored as a quantized constant (the step shifts by less than 2B = 64 bits)."""
 MAX_FILE_NAMES = 64
 """Files an export manifest may list (an export has 7)."""
+MAX_ROLES = 64
+"""Role names in a model's ``wiring.roles`` (ncps has 4: motor, command, inter, hidden; wired layers one each)."""
+MAX_STATE_DICT_KEYS = 1024
+"""Entries of a state_dict (an ncps model has tens; a 16-layer wired CfC about 150)."""
 
 
 def check_archive_size(archive: zipfile.ZipFile, limit: int, error: type[LnnEdgeError]) -> None:

@@ -38,6 +38,7 @@ from lnn_edge.limits import (
     MAX_NEURONS,
     MAX_ODE_UNFOLDS,
     MAX_OUTPUTS,
+    MAX_ROLES,
     check_archive_size,
     parse_json,
     read_member,
@@ -66,8 +67,6 @@ MANIFEST_FIELDS = frozenset(
         "content_hash",
     }
 )  # fmt: skip
-MAX_ROLES = 64
-"""Role names in ``wiring.roles`` (ncps has 4: motor, command, inter, hidden; wired layers add one each)."""
 
 
 def content_hash(model: Model) -> str:
