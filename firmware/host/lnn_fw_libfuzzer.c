@@ -21,7 +21,9 @@
  * therefore decodes one frame, lets libFuzzer mutate its header and payload, and re-encodes it with a fresh
  * CRC (and, three times in four, a len that matches), so mutated requests reach the request handler.
  *
- * Build: tests/support/libfuzzer.py (clang -fsanitize=fuzzer,address,undefined); see docs/fuzzing.md.
+ * Build: tests/support/libfuzzer.py. The firmware sources get -fsanitize=fuzzer,address,undefined; this file
+ * gets ASan/UBSan without coverage instrumentation, so only the firmware's edges guide the search (and the
+ * oracle's bit loops cost no comparison callbacks). See docs/fuzzing.md.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -93,7 +95,7 @@ const lnn_fw_board_info_t *lnn_fw_port_board(void)
     return &info;
 }
 
-/* --- the oracle: decoding written from docs/serial-protocol.md, not from firmware/protocol/ ----------- */
+/* --- the oracle: CRC, COBS and frames written from docs/serial-protocol.md, not from firmware/protocol/ --- */
 
 static uint16_t crc16_ccitt_false(const uint8_t *p, size_t n)
 {

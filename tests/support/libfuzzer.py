@@ -190,10 +190,10 @@ def run_fuzzer(
     command = [str(binary), *limits, *FUZZ_OPTIONS, f"-artifact_prefix={crashes}/", str(corpus), *map(str, seeds)]
     environment = {**os.environ, **SANITIZER_ENV}
     timeout = (seconds or 600) + 300
-    result = subprocess.run(command, capture_output=True, text=True, env=environment, timeout=timeout, check=False)
-    log = result.stdout + result.stderr
-    (work / "fuzz.log").write_text(log)
-    return parse_log(log, result.returncode)
+    log_file = work / "fuzz.log"  # written as the run goes: `tail -f` follows a long run
+    with log_file.open("w") as log:
+        result = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=environment, timeout=timeout)
+    return parse_log(log_file.read_text(errors="replace"), result.returncode)
 
 
 @dataclass
