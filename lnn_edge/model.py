@@ -94,11 +94,26 @@ class WiringInfo:
 
 
 @dataclass
+class InputStats:
+    """Per-input statistics over a whole training split (each array [S]): what input formats are chosen from
+    when a model carries them, since a small sample misses the extremes of real recordings."""
+
+    minimum: np.ndarray
+    maximum: np.ndarray
+    abs_p999: np.ndarray
+    """The 99.9th percentile of |x|."""
+    count: int
+    """Values seen per input."""
+
+
+@dataclass
 class Calibration:
-    """A small sample of training inputs (``x`` [B,T,S], optional ``dt`` [B,T]) for choosing number formats."""
+    """A sample of training inputs (``x`` [B,T,S], optional ``dt`` [B,T]) for choosing number formats and
+    measuring error, and optionally ``stats`` over the whole training split."""
 
     x: np.ndarray
     dt: np.ndarray | None = None
+    stats: InputStats | None = None
 
 
 @dataclass
@@ -117,6 +132,10 @@ class Model:
     output_names: list[str] = field(default_factory=list)
     dt: float = 1.0
     calibration: Calibration | None = None
+    input_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Declared full scales (``--input-range NAME=LO:HI``) by input name: they win over calibration."""
+    output_ranges: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Declared output ranges by output name, where the user knows them."""
     task: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
 
