@@ -9,7 +9,7 @@ import numpy as np
 
 from lnn_edge.datafile import Sequences, as_sequences, load_inputs
 from lnn_edge.errors import DataFileError
-from lnn_edge.model import Model
+from lnn_edge.model import InputStats, Model
 
 
 @dataclass
@@ -44,3 +44,117 @@ def calibration_for(model: Model, path: str | os.PathLike[str] | None = None) ->
         dt_max=float(sequences.dt.max()),
         source=source,
     )
+
+
+DEFAULT_SAMPLE_VALUES = 1 << 16
+"""Values (sequences x steps x inputs) a stored calibration sample holds by default: 512 KiB of float64."""
+
+
+def input_stats(x: np.ndarray) -> InputStats:
+    """Per-input minimum, maximum and 99.9th percentile of |x| over every value of ``x`` ([..., S])."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim < 1 or x.size == 0:
+        raise DataFileError(f"input statistics need values; got an array of shape {x.shape}")
+    flat = x.reshape(-1, x.shape[-1])
+    if not np.all(np.isfinite(flat)):
+        raise DataFileError("input statistics: field 'x' contains NaN or Inf")
+    return InputStats(
+        minimum=flat.min(axis=0),
+        maximum=flat.max(axis=0),
+        abs_p999=np.percentile(np.abs(flat), 99.9, axis=0),
+        count=int(flat.shape[0]),
+    )
+
+
+def representative_sample(
+    x: np.ndarray,
+    dt: np.ndarray | None,
+    labels: np.ndarray | None = None,
+    max_values: int = DEFAULT_SAMPLE_VALUES,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A calibration sample of at most ``max_values`` values from sequences ``x`` [B,T,S] (``dt`` [B,T] or None).
+
+    The first few sequences of a recording are rarely typical, so the sample takes, in order: the sequences that
+    hold each input's minimum and maximum, then sequences spread evenly over each class of ``labels`` ([B] or
+    [B,T] class ids, round robin across classes) or, without labels, evenly over the split. Sequences too long for
+    the budget are cut into windows first (each window then starts from a zero state, which is what calibration
+    and error measurement need). Returns ``(x_sample, dt_sample)`` in their original order.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.size == 0:
+        raise DataFileError(f"calibration sample: field 'x' has shape {x.shape}; expected [B, T, S]")
+    if dt is not None:
+        dt = np.broadcast_to(np.asarray(dt, dtype=np.float64), x.shape[:2])
+    sequence_labels = _sequence_labels(labels, x.shape[0])
+    if x.shape[1] * x.shape[2] > max_values:
+        x, dt, sequence_labels = _windows(x, dt, sequence_labels, max(1, max_values // (4 * x.shape[2])))
+    count = max(1, max_values // (x.shape[1] * x.shape[2]))
+    if x.shape[0] <= count:
+        return x.copy(), None if dt is None else dt.copy()
+    chosen = _choose_sequences(x, sequence_labels, count)
+    return x[chosen].copy(), None if dt is None else dt[chosen].copy()
+
+
+def _sequence_labels(labels: np.ndarray | None, batch: int) -> np.ndarray | None:
+    """One class per sequence: the label itself, or the most frequent per-step label."""
+    if labels is None:
+        return None
+    labels = np.asarray(labels)
+    if labels.shape[:1] != (batch,) or labels.dtype.kind not in "iub" or labels.ndim > 2:
+        return None  # regression targets or odd shapes: spread evenly instead of by class
+    if labels.ndim == 1:
+        return labels.astype(np.int64)
+    return np.array([np.bincount(row - row.min()).argmax() + row.min() for row in labels.astype(np.int64)])
+
+
+def _windows(
+    x: np.ndarray, dt: np.ndarray | None, labels: np.ndarray | None, length: int
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Cut every sequence into windows of ``length`` steps; the last one is aligned to the end so no step is lost."""
+    steps = x.shape[1]
+    starts = list(range(0, steps - length + 1, length))
+    if starts[-1] + length < steps:
+        starts.append(steps - length)
+    xs = np.concatenate([x[:, s : s + length] for s in starts])
+    dts = None if dt is None else np.concatenate([dt[:, s : s + length] for s in starts])
+    window_labels = None if labels is None else np.tile(labels, len(starts))
+    return xs, dts, window_labels
+
+
+def _choose_sequences(x: np.ndarray, labels: np.ndarray | None, count: int) -> np.ndarray:
+    """Indices of ``count`` sequences: the extremes' holders first, then spread across classes or the split."""
+    chosen: list[int] = []
+    for extreme in (x.max(axis=1), -x.min(axis=1)):  # [B, S]: where each input peaks
+        for holder in np.argmax(extreme, axis=0):
+            if int(holder) not in chosen and len(chosen) < count:
+                chosen.append(int(holder))
+    groups = [np.arange(x.shape[0])] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    orders = [_evenly_spaced_order([int(i) for i in g]) for g in groups]
+    while len(chosen) < count and any(orders):
+        for order in orders:
+            while order:
+                candidate = order.pop(0)
+                if candidate not in chosen:
+                    chosen.append(candidate)
+                    break
+            if len(chosen) >= count:
+                break
+    return np.array(sorted(chosen), dtype=np.int64)
+
+
+def _evenly_spaced_order(indices: list[int]) -> list[int]:
+    """``indices`` reordered so that every prefix is spread over the whole list (0, n/2, n/4, 3n/4, ...)."""
+    n = len(indices)
+    order: list[int] = []
+    seen: set[int] = set()
+    step = 1.0
+    while len(order) < n:
+        for k in range(int(step)):
+            position = min(n - 1, int(k * n / step))
+            if position not in seen:
+                seen.add(position)
+                order.append(int(indices[position]))
+        step *= 2
+    return order
