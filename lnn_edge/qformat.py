@@ -27,11 +27,18 @@ def frac_bits_for(bound: float, bits: int, headroom: int = 0) -> int:
     if bound < sys.float_info.min:  # zero, or subnormal: its format would need 2**f beyond the float range
         return bits - 1 - headroom
     frac = bits - 1 - headroom - math.ceil(math.log2(bound))
-    while math.floor(bound * math.ldexp(1.0, frac) + 0.5) > limit:
+    # ldexp(bound, f), not bound * 2**f: for a tiny bound, 2**f alone would overflow the float range.
+    while math.floor(math.ldexp(bound, frac) + 0.5) > limit:
         frac -= 1
-    while math.floor(bound * math.ldexp(1.0, frac + 1) + 0.5) <= limit:
+    while math.floor(math.ldexp(bound, frac + 1) + 0.5) <= limit:
         frac += 1
     return frac
+
+
+def max_product_shift(bits: int) -> int:
+    """The largest right shift a product of two ``bits``-bit values may take: it has at most ``2 * bits - 1``
+    significant bits in its ``2 * bits``-bit type, so a larger shift is undefined in C and leaves nothing anyway."""
+    return 2 * bits - 2
 
 
 def require_resolution(name: str, frac: int, bound: float, precision: str, minimum: int = 0) -> None:

@@ -52,7 +52,7 @@ import numpy as np
 from lnn_edge.calibration import CalibrationStats
 from lnn_edge.fixedpoint import quantize_value, sigmoid_clamped_table
 from lnn_edge.model import Model
-from lnn_edge.qformat import QuantizationError, frac_bits_for, max_abs, require_resolution
+from lnn_edge.qformat import QuantizationError, frac_bits_for, max_abs, max_product_shift, require_resolution
 from lnn_edge.qmodel import STORAGE_BITS, QuantizedModel
 from lnn_edge.reference import softplus
 
@@ -163,6 +163,10 @@ def quantize_ltc_fixed(
     xm_bound = float(np.max(x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])))
     bounds["xm_calibrated"], sources["xm_calibrated"] = xm_bound, "calibration"
     fxm = choose("xm", max(xm_bound, max_abs(p["sensory_mu"], smask)), "calibration", minimum=bits // 4)
+    # A weight far below the mapped input's resolution (a dead channel: 1e-10) would get a format whose shift
+    # leaves the product's width (undefined in C, an overflow in the emulator): cap it there; it quantizes to 0
+    # or 1 LSB, as its contribution is below the mapped input's LSB anyway.
+    iw_frac = np.minimum(iw_frac, fxm - x_frac + max_product_shift(bits))
 
     fsig = choose("sig", max_abs(p["sigma"], mask), "parameters", headroom=1)
     fssig = choose("ssig", max_abs(p["sensory_sigma"], smask), "parameters", headroom=1)
@@ -250,12 +254,19 @@ def quantize_ltc_fixed(
             "use fixed32, or calibrate with longer time steps"
         )
 
-    # Outputs: |y_k| <= vmax * |ow_k| + |ob_k| (provable); per-output formats.
+    # Outputs: |y_k| <= vmax * |ow_k| + |ob_k| (provable); per-output formats. A tiny weight's format is capped
+    # like the input weights' (the shift stays within the product); capping can only lower the bound it
+    # implies by less than one LSB of y, so a second pass settles it.
     ow_frac = np.array([frac_bits_for(abs(float(w)), bits) for w in p["output_w"]], dtype=np.int64)
-    ow_q = quantize_value(p["output_w"] * np.exp2(ow_frac), 0, bits)
     vmax_q_real = _vmax_quantized(p, mask, smask, fv, bits)
-    y_bound = vmax_q_real * np.abs(ow_q / np.exp2(ow_frac)) + np.abs(p["output_b"])
-    y_frac = np.array([frac_bits_for(float(b) * (1 + 2.0**-10) + 2.0 ** -(bits - 2), bits) for b in y_bound])
+    for _ in range(3):
+        ow_q = quantize_value(np.ldexp(p["output_w"], ow_frac), 0, bits)  # ldexp: exact, no overflow of 2**f
+        y_bound = vmax_q_real * np.abs(np.ldexp(ow_q.astype(np.float64), -ow_frac)) + np.abs(p["output_b"])
+        y_frac = np.array([frac_bits_for(float(b) * (1 + 2.0**-10) + 2.0 ** -(bits - 2), bits) for b in y_bound])
+        capped = np.minimum(ow_frac, y_frac - fv + max_product_shift(bits))
+        if np.array_equal(capped, ow_frac):
+            break
+        ow_frac = capped
     bounds["y"], sources["y"] = float(y_bound.max()), "proof"
 
     if overrides:
@@ -282,7 +293,7 @@ def quantize_ltc_fixed(
 
     params = {
         "x_frac": x_frac,
-        "in_w": quantize_value(p["input_w"] * np.exp2(iw_frac), 0, bits),
+        "in_w": quantize_value(np.ldexp(p["input_w"], iw_frac), 0, bits),
         "in_shift": x_frac + iw_frac - fxm,
         "in_b": quantize_value(p["input_b"], fxm, bits),
         "s_sigma": s_sigma_q,

@@ -26,7 +26,7 @@ from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export, export
 from lnn_edge.fixedpoint import float_to_q
 from lnn_edge.importers import load_torch_file
-from lnn_edge.model import Calibration
+from lnn_edge.model import Calibration, Model
 from lnn_edge.verify_host import default_sequences, verify_host
 
 STRAY_HEADER = '#error "a stray header beside the export was compiled"\n'
@@ -143,3 +143,29 @@ def test_verify_and_build_name_the_files_the_manifest_does_not_list(tmp_path: Pa
         assert result.exit_code == 0, result.output
         assert "holds files its manifest does not list ('bell\\x07.h', stdint.h)" in result.stderr
         assert "\x07" not in result.stderr
+
+
+# --- weights far below the resolution: no shift beyond the product's width ---------------------------------
+
+
+@pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
+@pytest.mark.parametrize("tiny", [1e-10, 1e-300])
+def test_a_dead_channels_tiny_weight_stays_bit_exact(tmp_path: Path, precision: str, tiny: float) -> None:
+    """A weight of 1e-10 (a dead channel after weight decay) got a shift of 49 in fixed16: undefined in C (the
+    host C differed from the emulator) and an OverflowError in the emulator for smaller ones."""
+    torch.manual_seed(0)
+    model = load_torch_file_from(LTC(4, wirings.AutoNCP(8, 2)), tmp_path)
+    for name in ("input_w", "output_w"):
+        model.arrays[name] = model.arrays[name].copy()
+        model.arrays[name][-1] = tiny
+    model.calibration = Calibration(x=np.random.default_rng(0).normal(size=(4, 30, 4)))
+    exported = export(model, tmp_path / "out", precision, name="net")
+    bits = exported.qmodel.bits
+    assert max(exported.qmodel.params["in_shift"].max(), exported.qmodel.params["out_shift"].max()) <= 2 * bits - 2
+    result = verify_host(exported, default_sequences(exported, steps=30))
+    assert result.bit_exact and result.passed, result.mismatch
+
+
+def load_torch_file_from(module: torch.nn.Module, folder: Path) -> Model:
+    torch.save(module.state_dict(), folder / "sd.pt")
+    return load_torch_file(folder / "sd.pt")
