@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -11,39 +11,88 @@ from lnn_edge.datafile import Sequences, as_sequences, load_inputs
 from lnn_edge.errors import DataFileError
 from lnn_edge.model import InputStats, Model
 
+HEADROOM = 2.0
+"""Margin over a calibrated max |x| (stored statistics or sample) before input formats are chosen from it: held-out
+data from the same source exceeds the calibrated range a little, and formats are powers of two, so the margin
+costs at most one bit. Measured in docs/number-formats.md (calibration). Declared ranges get no margin."""
+
 
 @dataclass
 class CalibrationStats:
-    """Ranges seen in calibration data: per-input max |x|, and the smallest and largest elapsed time."""
+    """Ranges for choosing input formats: per-input bound on |x| (``x_absmax``, margin included), where each bound
+    came from (``x_sources``: declared, statistics or sample), the sequences to measure error on, and the
+    smallest and largest elapsed time."""
 
     sequences: Sequences
     x_absmax: np.ndarray
     dt_min: float
     dt_max: float
     source: str
+    x_sources: list[str] = field(default_factory=list)
 
 
-def calibration_for(model: Model, path: str | os.PathLike[str] | None = None) -> CalibrationStats:
-    """Calibration from ``path`` (npz with ``x`` and optional ``dt``), else the sample stored in the model."""
+def calibration_for(
+    model: Model, path: str | os.PathLike[str] | None = None, margin: float = HEADROOM
+) -> CalibrationStats:
+    """Calibration from ``path`` (npz with ``x`` and optional ``dt``), else the sample stored in the model.
+
+    The bound per input is, in order: the declared range (``model.input_ranges``), no margin; else whole-data
+    statistics (all of ``path``, or the model's stored ``calibration.stats``) times ``margin``; else the sample's
+    max |x| times ``margin``. With ``path``, error is measured on a representative subset of it.
+    """
+    stats: InputStats | None
     if path is not None:
-        sequences = load_inputs(path, model.input_size, model.dt)
+        every = load_inputs(path, model.input_size, model.dt)
+        stats = input_stats(every.x)
+        x, dt = representative_sample(every.x, every.dt)
+        assert dt is not None
+        sequences = Sequences(x=x, dt=dt)
+        dt_min, dt_max = float(every.dt.min()), float(every.dt.max())
         source = str(path)
     elif model.calibration is not None:
         sequences = as_sequences(model.calibration.x, model.calibration.dt, model.input_size, model.dt, "model")
-        source = "the model's stored training sample"
+        stats = model.calibration.stats
+        dt_min, dt_max = float(sequences.dt.min()), float(sequences.dt.max())
+        source = "the model's stored training sample" + (" and statistics" if stats is not None else "")
+    elif set(model.input_names) <= set(model.input_ranges):
+        sequences = declared_range_sequences(model)
+        stats, dt_min, dt_max = None, float(model.dt), float(model.dt)
+        source = "inputs drawn uniformly from the declared ranges"
     else:
         raise DataFileError(
             "fixed-point formats for the inputs need calibration data: pass --calib IN.npz (with 'x' [B,T,"
-            f"{model.input_size}] and optional 'dt'), or import/train the model with a stored sample"
+            f"{model.input_size}] and optional 'dt'), declare every input's range (--input-range NAME=LO:HI), "
+            "or import/train the model with a stored sample"
         )
-    x_absmax = np.max(np.abs(sequences.x), axis=(0, 1))
-    return CalibrationStats(
-        sequences=sequences,
-        x_absmax=x_absmax,
-        dt_min=float(sequences.dt.min()),
-        dt_max=float(sequences.dt.max()),
-        source=source,
-    )
+    bound, origin = input_bounds(model, stats, sequences.x, margin)
+    return CalibrationStats(sequences, bound, dt_min, dt_max, source, origin)
+
+
+def declared_range_sequences(model: Model, batch: int = 4, steps: int = 200, seed: int = 0) -> Sequences:
+    """Inputs drawn uniformly within every input's declared range, to measure error when nothing else is known."""
+    low = np.array([model.input_ranges[name][0] for name in model.input_names])
+    high = np.array([model.input_ranges[name][1] for name in model.input_names])
+    x = np.random.default_rng(seed).uniform(low, high, size=(batch, steps, model.input_size))
+    return Sequences(x=x, dt=np.full((batch, steps), float(model.dt)))
+
+
+def input_bounds(
+    model: Model, stats: InputStats | None, sample: np.ndarray, margin: float = HEADROOM
+) -> tuple[np.ndarray, list[str]]:
+    """Per-input bound on |x| and its origin (``declared``, ``statistics``, ``sample``), by precedence."""
+    if stats is not None:
+        measured = np.maximum(np.abs(stats.minimum), np.abs(stats.maximum)) * margin
+        origin = "statistics"
+    else:
+        measured = np.max(np.abs(sample), axis=(0, 1)) * margin
+        origin = "sample"
+    bounds = np.array(measured, dtype=np.float64)
+    origins = [origin] * model.input_size
+    for k, name in enumerate(model.input_names):
+        if name in model.input_ranges:
+            low, high = model.input_ranges[name]
+            bounds[k], origins[k] = max(abs(low), abs(high)), "declared"
+    return bounds, origins
 
 
 DEFAULT_SAMPLE_VALUES = 1 << 16

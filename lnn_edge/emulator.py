@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.emulate_common import SaturationLog
-from lnn_edge.fixedpoint import float_to_q
+from lnn_edge.fixedpoint import float_to_q, int_limits
 from lnn_edge.qmodel import QuantizedModel
 
 
@@ -61,6 +61,16 @@ class Emulator:
         if log is not None:
             log.record("dt", (saturated | (raw < 0))[:, None])
         return clipped
+
+    def clamp_inputs(self, x: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Float inputs [B,T,S] and elapsed times [B,T] clamped to what the input formats can hold: what the model
+        sees after saturation, so that a reference run on them measures quantization error, not the clamp."""
+        if not self.qmodel.is_fixed:
+            return x, dt
+        low, high = int_limits(self.qmodel.bits)
+        scale = np.exp2(self.qmodel.params["x_frac"].astype(np.float64))
+        dt_top = high / math.ldexp(1.0, self.qmodel.formats["dt"])
+        return np.clip(x, low / scale, high / scale), np.minimum(dt, dt_top)
 
     def state_to_float(self, raw: np.ndarray) -> np.ndarray:
         return raw / math.ldexp(1.0, self.qmodel.formats["v" if self.qmodel.model.cell == "ltc" else "h"])

@@ -44,3 +44,55 @@ def compare(candidate: np.ndarray, reference: np.ndarray) -> ErrorMetrics:
         range=value_range,
         max_abs_rel_range=max_abs / value_range if value_range > 0 else max_abs,
     )
+
+
+@dataclass
+class TaskMetrics:
+    """The task metric of the float64 reference and of a candidate on labelled data, side by side.
+
+    Classification: ``accuracy`` (fraction of correct class ids). Regression: ``rmse`` and ``r2``. ``loss`` is
+    what the candidate gives up: accuracy points lost (0.01 = one point), or the relative RMSE increase.
+    """
+
+    kind: str
+    reference: dict[str, float]
+    candidate: dict[str, float]
+    loss: float
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def task_kind(task: dict[str, object], y: np.ndarray) -> str:
+    """``classification`` or ``regression``: the model's stored task kind, else integer labels mean classes."""
+    kind = task.get("kind")
+    if kind in ("classification", "regression"):
+        return str(kind)
+    return "classification" if y.dtype.kind in "iub" else "regression"
+
+
+def task_metrics(kind: str, y: np.ndarray, reference: np.ndarray, candidate: np.ndarray) -> TaskMetrics:
+    """Compare ``reference`` and ``candidate`` outputs [N,T,O] on labels ``y``: class ids [N] (scored at the
+    last step) or [N,T] (every step), or regression targets [N,T,O]."""
+    if kind == "classification":
+        ref, cand = _accuracy(y, reference), _accuracy(y, candidate)
+        return TaskMetrics(kind, {"accuracy": ref}, {"accuracy": cand}, ref - cand)
+    ref_scores, cand_scores = _regression(y, reference), _regression(y, candidate)
+    base = ref_scores["rmse"]
+    loss = (cand_scores["rmse"] - base) / base if base > 0 else cand_scores["rmse"]
+    return TaskMetrics(kind, ref_scores, cand_scores, loss)
+
+
+def _accuracy(y: np.ndarray, outputs: np.ndarray) -> float:
+    predicted = np.argmax(outputs, axis=-1)  # [N, T]
+    if y.ndim == 1:
+        predicted = predicted[:, -1]
+    return float(np.mean(predicted == y))
+
+
+def _regression(y: np.ndarray, outputs: np.ndarray) -> dict[str, float]:
+    diff = outputs - y
+    rmse = float(np.sqrt(np.mean(diff**2)))
+    spread = float(np.sum((y - y.mean(axis=(0, 1))) ** 2))
+    r2 = 1.0 - float(np.sum(diff**2)) / spread if spread > 0 else float("nan")
+    return {"rmse": rmse, "r2": r2}

@@ -280,6 +280,8 @@ def validate(model: Model) -> None:
     _validate_arrays(model)
     if model.calibration is not None:
         _validate_calibration(model)
+    _validate_ranges("input_ranges", model.input_ranges, model.input_names)
+    _validate_ranges("output_ranges", model.output_ranges, model.output_names)
 
 
 def validate_structure(model: Model) -> None:
@@ -430,3 +432,28 @@ def _validate_calibration(model: Model) -> None:
             raise ModelFileError(f"calibration 'dt' has shape {dt.shape}; expected {x.shape[:2]}")
         if dt.dtype != np.float64 or not np.all(np.isfinite(dt)) or np.any(dt <= 0):
             raise ModelFileError("calibration 'dt' must be finite float64 > 0")
+    if calib.stats is not None:
+        _validate_stats(calib.stats, model.input_size)
+
+
+def _validate_stats(stats: InputStats, inputs: int) -> None:
+    """Whole-split statistics: one finite value per input, minimum <= maximum, 0 <= abs_p999, a positive count."""
+    for name in ("minimum", "maximum", "abs_p999"):
+        values = getattr(stats, name)
+        if not isinstance(values, np.ndarray) or values.shape != (inputs,) or not np.all(np.isfinite(values)):
+            raise ModelFileError(f"calibration stats '{name}' must be {inputs} finite numbers, one per input")
+    if np.any(stats.minimum > stats.maximum) or np.any(stats.abs_p999 < 0):
+        raise ModelFileError("calibration stats: 'minimum' exceeds 'maximum' or 'abs_p999' is negative")
+    if isinstance(stats.count, bool) or not isinstance(stats.count, int | np.integer) or stats.count < 1:
+        raise ModelFileError(f"calibration stats 'count' is {stats.count!r}; expected a positive integer")
+
+
+def _validate_ranges(field_name: str, ranges: dict[str, tuple[float, float]], names: list[str]) -> None:
+    """Declared ranges: known names, finite low < high."""
+    for name, bounds in ranges.items():
+        if name not in names:
+            raise ModelFileError(f"field '{field_name}' names {name!r}, which is not one of {', '.join(names)}")
+        if len(bounds) != 2 or not all(_finite(v) for v in bounds) or not bounds[0] < bounds[1]:
+            raise ModelFileError(
+                f"field '{field_name}' entry {name!r} is {bounds!r}; expected finite (low, high), low < high"
+            )

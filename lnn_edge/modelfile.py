@@ -48,6 +48,7 @@ from lnn_edge.model import (
     CELLS,
     Calibration,
     CfcOptions,
+    InputStats,
     LtcOptions,
     Model,
     WiringInfo,
@@ -64,7 +65,7 @@ MANIFEST_FIELDS = frozenset(
     {
         "format", "schema_version", "cell", "input_size", "output_size", "state_size", "dt", "ltc", "cfc", "wiring",
         "input_names", "output_names", "output_state_indices", "task", "provenance", "arrays", "calibration",
-        "content_hash",
+        "content_hash", "input_ranges", "output_ranges",
     }
 )  # fmt: skip
 
@@ -106,13 +107,30 @@ def to_manifest(model: Model) -> dict[str, Any]:
             "arrays": {
                 name: {"shape": list(array.shape), "dtype": "float64"} for name, array in sorted(model.arrays.items())
             },
-            "calibration": None
-            if model.calibration is None
-            else {"x": list(model.calibration.x.shape), "dt": model.calibration.dt is not None},
+            "calibration": _calibration_manifest(model.calibration),
+            "input_ranges": {name: [float(lo), float(hi)] for name, (lo, hi) in sorted(model.input_ranges.items())},
+            "output_ranges": {name: [float(lo), float(hi)] for name, (lo, hi) in sorted(model.output_ranges.items())},
             "content_hash": content_hash(model),
         }
     )
     return manifest
+
+
+def _calibration_manifest(calibration: Calibration | None) -> dict[str, Any] | None:
+    """The calibration entry: the sample's shape, whether it has ``dt``, and the whole-split statistics (small,
+    [S] per field, so they live in the JSON where a reader can see them)."""
+    if calibration is None:
+        return None
+    entry: dict[str, Any] = {"x": list(calibration.x.shape), "dt": calibration.dt is not None}
+    if calibration.stats is not None:
+        stats = calibration.stats
+        entry["stats"] = {
+            "minimum": [float(v) for v in stats.minimum],
+            "maximum": [float(v) for v in stats.maximum],
+            "abs_p999": [float(v) for v in stats.abs_p999],
+            "count": int(stats.count),
+        }
+    return entry
 
 
 def save(model: Model, path: str | os.PathLike[str], extra: dict[str, bytes] | None = None) -> str:
@@ -191,7 +209,7 @@ def load_from_archive(archive: zipfile.ZipFile) -> Model:
         dt = None
         if manifest["calibration"].get("dt"):
             dt = read_array(archive, "calibration/dt.npy", max_values=MAX_CALIBRATION_VALUES)
-        calibration = Calibration(x=x, dt=dt)
+        calibration = Calibration(x=x, dt=dt, stats=_stats_from_manifest(manifest["calibration"].get("stats")))
     model = from_manifest(manifest, arrays, calibration)
     validate(model)
     stored = manifest.get("content_hash")
@@ -199,6 +217,18 @@ def load_from_archive(archive: zipfile.ZipFile) -> Model:
     if stored != actual:
         raise ModelFileError(f"content hash mismatch (stored {stored}, computed {actual}): the file was altered")
     return model
+
+
+def _stats_from_manifest(entry: dict[str, Any] | None) -> InputStats | None:
+    """Whole-split input statistics from a checked manifest entry (absent in files before issue 15)."""
+    if entry is None:
+        return None
+    return InputStats(
+        minimum=np.array(entry["minimum"], dtype=np.float64),
+        maximum=np.array(entry["maximum"], dtype=np.float64),
+        abs_p999=np.array(entry["abs_p999"], dtype=np.float64),
+        count=int(entry["count"]),
+    )
 
 
 def read_manifest(archive: zipfile.ZipFile) -> dict[str, Any]:
@@ -243,12 +273,27 @@ def check_manifest(manifest: Any) -> None:
     top.obj("arrays")
     calibration = top.optional_obj("calibration")
     if calibration is not None:
-        calibration.only({"x", "dt"})
-        shape = calibration.integers("x", 3, 1, MAX_CALIBRATION_VALUES)
-        if len(shape) != 3 or int(np.prod(shape, dtype=object)) > MAX_CALIBRATION_VALUES:
-            raise calibration.fail("x", shape, f"a shape [B, T, S] of at most {MAX_CALIBRATION_VALUES} values")
-        calibration.boolean("dt")
+        _check_calibration(calibration)
+    top.ranges("input_ranges", top.strings("input_names", MAX_INPUTS, []), MAX_INPUTS)
+    top.ranges("output_ranges", top.strings("output_names", MAX_OUTPUTS, []), MAX_OUTPUTS)
     top.string("content_hash", default="")
+
+
+def _check_calibration(calibration: Fields) -> None:
+    calibration.only({"x", "dt", "stats"})
+    shape = calibration.integers("x", 3, 1, MAX_CALIBRATION_VALUES)
+    if len(shape) != 3 or int(np.prod(shape, dtype=object)) > MAX_CALIBRATION_VALUES:
+        raise calibration.fail("x", shape, f"a shape [B, T, S] of at most {MAX_CALIBRATION_VALUES} values")
+    calibration.boolean("dt")
+    stats = calibration.optional_obj("stats")
+    if stats is None:
+        return
+    stats.only({"minimum", "maximum", "abs_p999", "count"})
+    for key in ("minimum", "maximum", "abs_p999"):
+        values = stats.numbers(key, MAX_INPUTS)
+        if len(values) != shape[2]:
+            raise stats.fail(key, values, f"{shape[2]} numbers, one per input")
+    stats.integer("count", 1, 2**62)
 
 
 def _check_ltc_options(ltc: Fields) -> None:
@@ -317,6 +362,12 @@ def from_manifest(
         output_names=list(manifest.get("output_names") or []),
         dt=manifest.get("dt", 1.0),
         calibration=calibration,
+        input_ranges=_ranges_from_manifest(manifest.get("input_ranges")),
+        output_ranges=_ranges_from_manifest(manifest.get("output_ranges")),
         task=dict(manifest.get("task") or {}),
         provenance=dict(manifest.get("provenance") or {}),
     )
+
+
+def _ranges_from_manifest(entry: dict[str, list[float]] | None) -> dict[str, tuple[float, float]]:
+    return {name: (float(low), float(high)) for name, (low, high) in (entry or {}).items()}

@@ -112,6 +112,31 @@ class Fields:
             raise self.fail(key, value, f"a list of at most {max_items} integers from {low} to {high}")
         return list(value)
 
+    def numbers(self, key: str, max_items: int, default: Any = MISSING) -> list[float]:
+        """A list of at most ``max_items`` finite numbers."""
+        value = self.raw(key, default)
+        valid = isinstance(value, list) and len(value) <= max_items
+        if not valid or not all(is_finite_number(item) for item in value):
+            raise self.fail(key, value, f"a list of at most {max_items} finite numbers")
+        return [float(item) for item in value]
+
+    def ranges(self, key: str, names: list[str], max_items: int) -> dict[str, tuple[float, float]]:
+        """An object mapping names (from ``names`` when given) to ``[low, high]`` with finite low < high."""
+        ranges = self.obj(key, {})
+        if len(ranges.data) > max_items:
+            raise self.fail(key, f"{len(ranges.data)} entries", f"at most {max_items} entries")
+        result = {}
+        for name in ranges.data:
+            if names and name not in names:
+                raise ranges.fail(
+                    name, name, f"one of the names {', '.join(names[:8])}{', ...' if len(names) > 8 else ''}"
+                )
+            bounds = ranges.numbers(name, 2)
+            if len(bounds) != 2 or not bounds[0] < bounds[1]:
+                raise ranges.fail(name, ranges.data[name], "[low, high] with low < high")
+            result[name] = (bounds[0], bounds[1])
+        return result
+
 
 def is_int(value: Any) -> bool:
     """An integer that is not a boolean."""
