@@ -6,9 +6,11 @@ host C, NumPy emulator) are compared on outputs and state at every step, and the
 measured against the float64 reference with the host verification's thresholds.
 
 A board that misbehaves mid-run (restarts in a loop or too often, restarts with another model, refuses a
-request, or is too slow for the run's deadline) ends the run with a FAIL verdict whose ``failure`` says
-what it did; the steps it answered are still compared. A board that cannot be talked to at all (the line
-gives no valid answer, the connection breaks) raises :class:`~lnn_edge.serial_host.LinkError`.
+request, is too slow for the run's deadline, falls silent, sends garbage or stale answers, or the connection
+breaks) ends the run with a FAIL verdict whose ``failure`` says what it did; the steps it answered are still
+compared. A board that cannot be talked to at all (no valid answer to HELLO) raises
+:class:`~lnn_edge.serial_host.LinkError`, and one running another model
+:class:`~lnn_edge.serial_host.ModelMismatchError`: the run cannot start.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from lnn_edge.serial_host import (
     DEFAULT_TIMEOUT,
     BoardMisbehaved,
     DeviceError,
+    LinkError,
     LinkStats,
     SerialClient,
 )
@@ -187,7 +190,7 @@ def _stream(client: SerialClient, x_raw: np.ndarray, dt_raw: np.ndarray, run: _B
                 run.done += 1
                 if on_step is not None:
                     on_step(run.done)
-    except (BoardMisbehaved, DeviceError) as error:
+    except (BoardMisbehaved, DeviceError, LinkError) as error:  # LinkError: the line died mid-run
         run.failure = f"stopped after {run.done} of {batch * steps} steps: {error}"
 
 

@@ -9,6 +9,7 @@ board through QMP mid-run must be noticed (BOOT), the state put back, and the ru
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -60,12 +61,15 @@ def test_hopeless_line_fails_with_a_clear_error(tmp_path_factory: pytest.TempPat
     rates = FaultRates(drop=rate, flip=rate, garbage=rate / 2)
     started = time.monotonic()
     expected = r"no valid answer from socket://127\.0\.0\.1:\d+ to \w+ after 5 tries"
-    with (
-        emulated_port(exported.directory, BOARD) as qemu,
-        FaultProxy(qemu.port, rates, rates, seed=5) as proxy,
-        pytest.raises(LinkError, match=expected),
-    ):
-        verify_on_port(exported, short_sequences(exported), proxy.url, timeout=0.2, retries=4)
+    with emulated_port(exported.directory, BOARD) as qemu, FaultProxy(qemu.port, rates, rates, seed=5) as proxy:
+        try:  # dead at HELLO, the run cannot start: an error; dead mid-run: a FAIL verdict with the same reason
+            result = verify_on_port(exported, short_sequences(exported), proxy.url, timeout=0.2, retries=4)
+        except LinkError as error:
+            reason = str(error)
+        else:
+            assert not result.passed and result.failure is not None
+            reason = result.failure
+    assert re.search(expected, reason), reason
     assert time.monotonic() - started < 60
 
 
@@ -85,7 +89,7 @@ def test_board_reset_mid_run(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert result.passed and result.bit_exact, str(result.mismatch)
 
 
-def test_qemu_stopping_mid_run_is_a_clear_error(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_qemu_stopping_mid_run_fails_with_the_reason(tmp_path_factory: pytest.TempPathFactory) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     with emulated_port(exported.directory, BOARD) as qemu:
 
@@ -93,5 +97,9 @@ def test_qemu_stopping_mid_run_is_a_clear_error(tmp_path_factory: pytest.TempPat
             if done == 5:
                 qemu.stop()
 
-        with pytest.raises(LinkError, match="connection to socket://.* broke|no valid answer"):
-            verify_on_port(exported, short_sequences(exported), qemu.url, timeout=0.3, retries=2, on_step=kill)
+        result = verify_on_port(exported, short_sequences(exported), qemu.url, timeout=0.3, retries=2, on_step=kill)
+    assert not result.passed and result.steps_done == 5
+    assert result.failure is not None
+    assert re.search(
+        r"stopped after 5 of \d+ steps: .*(connection to socket://.* broke|no valid answer)", result.failure
+    )
