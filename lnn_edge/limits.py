@@ -167,3 +167,18 @@ def _npy_header(handle: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
     if dtype.hasobject:
         raise ValueError("object arrays (pickles) are not accepted")
     return tuple(int(n) for n in shape), dtype
+
+
+MAX_RUN_VALUES = 64 * 1024 * 1024
+"""Values a run may produce (sequences x steps x (outputs + state)): 512 MB in float64. The inputs are bounded
+by MAX_DATA_VALUES, but a long one-feature input through a 1024-neuron model would ask for 1024 times more."""
+
+
+def check_run_size(path: str, sequences: int, steps: int, outputs: int, state: int) -> None:
+    """Refuse a run whose per-step outputs and states would exceed MAX_RUN_VALUES, before allocating them."""
+    values = sequences * steps * (outputs + state)
+    if values > MAX_RUN_VALUES:
+        raise LnnEdgeError(
+            f"{path}: {sequences} sequences x {steps} steps would produce {values:,} output and state values, more "
+            f"than the {MAX_RUN_VALUES:,} lnn-edge holds in memory at once: split the data into smaller files"
+        )

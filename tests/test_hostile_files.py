@@ -589,3 +589,18 @@ def test_peak_rss_helper_measures(files: dict[str, Path]) -> None:
     quiet = _peak_rss_mb("pass")
     heavy = _peak_rss_mb("import numpy; a = numpy.ones(25_000_000)")
     assert heavy - quiet > 150
+
+
+def test_run_refuses_outputs_beyond_memory_before_allocating(tmp_path: Path) -> None:
+    """Inputs are bounded, but outputs and states grow with the model: 400k steps of one feature through 200
+    neurons would be 80M values (640 MB) and minutes of stepping; run refuses at once, naming the file."""
+    torch.manual_seed(0)
+    model = from_module(LTC(1, wirings.FullyConnected(200, 1)))
+    save(model, tmp_path / "big.lnn")
+    np.savez(tmp_path / "long.npz", x=np.zeros((1, 400_000, 1)))
+    result = CliRunner().invoke(cli, ["run", str(tmp_path / "big.lnn"), "--data", str(tmp_path / "long.npz"),
+                                      "-o", str(tmp_path / "y.npz")])  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{tmp_path / 'long.npz'}: 1 sequences x 400000 steps would produce 80,400,000" in result.stderr
+    assert "split the data into smaller files" in result.stderr
+    assert not (tmp_path / "y.npz").exists()

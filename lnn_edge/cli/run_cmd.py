@@ -12,6 +12,7 @@ from lnn_edge.datafile import Sequences, load_inputs, save_outputs
 from lnn_edge.emulator import Emulator
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export
+from lnn_edge.limits import check_run_size
 from lnn_edge.model import Model
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any
@@ -94,6 +95,7 @@ def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) ->
     loaded = exported.qmodel if exported is not None else load_any(model)
     net = loaded.model if isinstance(loaded, QuantizedModel) else loaded
     sequences = load_inputs(data, net.input_size, net.dt)
+    check_run_size(str(data), *sequences.x.shape[:2], net.output_size, net.state_size)
     if backend == "auto":
         backend = "emulator" if isinstance(loaded, QuantizedModel) else "reference"
     if backend == "c":
