@@ -32,6 +32,7 @@ from lnn_edge.model import (
     CFC_MODES,
     Calibration,
     CfcOptions,
+    InputStats,
     LtcOptions,
     Model,
     WiringInfo,
@@ -61,9 +62,11 @@ MAPPING_KEYS = ("input_w", "input_b", "output_w", "output_b")
 CHECKPOINT_FIELDS = frozenset(
     {
         "format", "version", "state_dict", "import_options", "wiring", "normalization", "input_names",
-        "output_names", "dt", "task", "calibration_x", "calibration_dt", "config",
+        "output_names", "dt", "task", "calibration_x", "calibration_dt", "calibration_stats", "config",
     }
 )  # fmt: skip
+STATS_FIELDS = frozenset({"minimum", "maximum", "abs_p999", "count"})
+"""The checkpoint's ``calibration_stats``: per-input statistics of the whole training split (float64 tensors)."""
 IMPORT_OPTIONS = frozenset({"implicit_constraints", "ode_unfolds", "epsilon", "mode", "activation", "output_size"})
 
 
@@ -422,6 +425,10 @@ def check_checkpoint(checkpoint: Any) -> None:
         if top.raw(key, None) is not None:
             top.strings(key, MAX_INPUTS if key == "input_names" else MAX_OUTPUTS)
     top.number("dt", 1.0)
+    stats = top.optional_obj("calibration_stats")
+    if stats is not None:
+        stats.only(STATS_FIELDS)
+        check_state_dict({key: stats.raw(key) for key in STATS_FIELDS}, "checkpoint field 'calibration_stats'")
     for key in ("task", "config"):
         if top.raw(key, None) is not None:
             top.obj(key)
@@ -464,6 +471,7 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
             model.calibration = Calibration(
                 x=_to_numpy(calib_x, "calibration_x"),
                 dt=None if calib_dt is None else _to_numpy(calib_dt, "calibration_dt"),
+                stats=_input_stats(checkpoint.get("calibration_stats")),
             )
     except KeyError as error:
         raise ImportModelError(f"the checkpoint has no field {error}") from None
@@ -471,6 +479,21 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
         raise ImportModelError(f"the checkpoint's normalization is malformed ({error})") from None
     validate(model)
     return model
+
+
+def _input_stats(stats: Mapping[str, Any] | None) -> InputStats | None:
+    """The checkpoint's ``calibration_stats`` (float64 tensors; ``count`` 0-d) as :class:`InputStats`."""
+    if stats is None:
+        return None
+    count = _to_numpy(stats["count"], "calibration_stats.count")
+    if count.size != 1 or not (np.isfinite(count).all() and count.reshape(-1)[0] >= 0):
+        raise ImportModelError("checkpoint field 'calibration_stats.count' must be one number >= 0")
+    return InputStats(
+        minimum=_to_numpy(stats["minimum"], "calibration_stats.minimum"),
+        maximum=_to_numpy(stats["maximum"], "calibration_stats.maximum"),
+        abs_p999=_to_numpy(stats["abs_p999"], "calibration_stats.abs_p999"),
+        count=int(count.reshape(-1)[0]),
+    )
 
 
 def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:

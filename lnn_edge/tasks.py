@@ -30,6 +30,8 @@ import numpy as np
 from lnn_edge.errors import DataFileError, LnnEdgeError
 
 KINDS = ("regression", "classification")
+MAX_CLASSES = 256
+"""Class ids above this are almost surely a float target read as classes (one output per class)."""
 
 
 @dataclass
@@ -37,9 +39,10 @@ class Dataset:
     """Sequences in raw units.
 
     ``x`` is [N, T, S] float64. ``y`` is [N, T, M] float64 for regression (a target at every step) or
-    [N] int64 class labels for classification (read from the outputs at the last step, one output per
-    class). ``dt`` is [N, T] float64 elapsed time before each step, or None when sampling is regular with
-    step ``nominal_dt``; it is what the cell receives as elapsed time.
+    int64 class labels for classification, one output per class: [N] (one label per sequence, read from
+    the outputs at the last step) or [N, T] (a label at every step, what a streaming detector needs).
+    ``dt`` is [N, T] float64 elapsed time before each step, or None when sampling is regular with step
+    ``nominal_dt``; it is what the cell receives as elapsed time.
     """
 
     name: str
@@ -67,6 +70,11 @@ class Dataset:
     @property
     def output_size(self) -> int:
         return len(self.output_names)
+
+    @property
+    def per_step(self) -> bool:
+        """Whether every step has a target (regression, per-step labels) or only the last (sequence labels)."""
+        return self.kind == "regression" or self.y.ndim == 2
 
     def subset(self, index: np.ndarray) -> Dataset:
         """The sequences at ``index`` (a train or validation split)."""
@@ -274,6 +282,7 @@ def load_data(
     input_columns: list[str] | None = None,
     dt_column: str | None = None,
     seq_len: int | None = None,
+    classify: bool = False,
 ) -> Dataset:
     """Load a user data file: ``.npz`` (see :func:`load_npz`) or ``.csv`` (see :func:`load_csv`)."""
     path = Path(path)
@@ -291,13 +300,15 @@ def load_data(
             dt_column=dt_column,
             seq_len=64 if seq_len is None else seq_len,
             dt=dt,
+            classify=classify,
         )
     raise DataFileError(f"data file '{path}' must end in .npz or .csv")
 
 
 def load_npz(path: str | Path, dt: float = 1.0) -> Dataset:
-    """Load ``x`` [N,T,F] float, ``y`` [N,T,O] float (regression) or [N] int (classification), optional
-    ``dt`` [N,T] (> 0) and optional string arrays ``input_names`` / ``output_names``."""
+    """Load ``x`` [N,T,F] float, ``y`` [N,T,O] float (regression) or [N] / [N,T] int (classification, one
+    label per sequence or per step), optional ``dt`` [N,T] (> 0) and optional string arrays ``input_names`` /
+    ``output_names``."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
@@ -312,20 +323,17 @@ def load_npz(path: str | Path, dt: float = 1.0) -> Dataset:
         raise DataFileError(f"array 'x' in '{path}' has shape {x.shape}; expected [N, T, F]")
     n, t = x.shape[:2]
     raw_y = arrays["y"]
-    if raw_y.ndim == 1 and raw_y.dtype.kind in "iub":
+    if raw_y.ndim in (1, 2) and raw_y.dtype.kind in "iub":
         kind = "classification"
-        y = _labels(path, raw_y, n)
-        outputs = int(y.max()) + 1 if y.size else 0
-        if outputs < 2:
-            raise DataFileError(f"array 'y' in '{path}' holds fewer than 2 classes")
-        default_outputs = [f"class{k}" for k in range(outputs)]
+        y = _labels(path, raw_y, (n,) if raw_y.ndim == 1 else (n, t))
+        default_outputs = _class_names(path, "array 'y'", y)
     else:
         kind = "regression"
         y = _float_array(path, "y", raw_y)
         if y.ndim != 3 or y.shape[:2] != (n, t) or y.shape[2] < 1:
             raise DataFileError(
-                f"array 'y' in '{path}' has shape {y.shape}; expected [{n}, {t}, O] floats (regression) "
-                f"or [{n}] integer labels (classification)"
+                f"array 'y' in '{path}' has shape {y.shape}; expected [{n}, {t}, O] floats (regression), "
+                f"or [{n}] or [{n}, {t}] integer labels (classification per sequence or per step)"
             )
         outputs = y.shape[2]
         default_outputs = [f"y{k}" for k in range(outputs)]
@@ -361,12 +369,23 @@ def _float_array(path: Path, key: str, array: np.ndarray) -> np.ndarray:
     return result
 
 
-def _labels(path: Path, raw: np.ndarray, n: int) -> np.ndarray:
-    if raw.shape != (n,):
-        raise DataFileError(f"array 'y' in '{path}' has shape {raw.shape}; expected [{n}] class labels")
+def _labels(path: Path, raw: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if raw.shape != shape:
+        expected = ", ".join(str(size) for size in shape)
+        raise DataFileError(f"array 'y' in '{path}' has shape {raw.shape}; expected [{expected}] class labels")
     if raw.size and raw.min() < 0:
         raise DataFileError(f"array 'y' in '{path}' holds negative class labels")
     return raw.astype(np.int64)
+
+
+def _class_names(path: Path, what: str, labels: np.ndarray) -> list[str]:
+    """``class0`` .. ``class<max>``: one output per class id up to the largest label."""
+    classes = int(labels.max()) + 1 if labels.size else 0
+    if classes < 2:
+        raise DataFileError(f"{what} in '{path}' holds fewer than 2 classes")
+    if classes > MAX_CLASSES:
+        raise DataFileError(f"{what} in '{path}' holds class id {classes - 1}; expected ids below {MAX_CLASSES}")
+    return [f"class{k}" for k in range(classes)]
 
 
 def _names(path: Path, arrays: dict[str, np.ndarray], key: str, default: list[str]) -> list[str]:
@@ -392,11 +411,13 @@ def load_csv(
     dt_column: str | None = None,
     seq_len: int = 64,
     dt: float = 1.0,
+    classify: bool = False,
 ) -> Dataset:
     """Load one long time series: a header row, then one row per time step, numbers only.
 
     Targets are the ``target_columns`` of the same row (shift them in the file to forecast). Inputs are
     ``input_columns`` or every other column; ``dt_column`` (optional) is the elapsed time before the row.
+    With ``classify`` the one target column holds class ids (integers from 0): a label at every step.
     The series is cut into non-overlapping windows of ``seq_len`` rows (the rest is dropped), so a random
     train/validation split of windows does not leak.
     """
@@ -421,17 +442,39 @@ def load_csv(
         elapsed = table[:, :, index[dt_column]]
         if np.any(elapsed <= 0):
             raise DataFileError(f"column '{dt_column}' in '{path}' holds elapsed times <= 0")
+    targets = table[:, :, [index[name] for name in target_columns]]
+    if classify:
+        y = _csv_labels(path, target_columns, targets)
+        output_names = _class_names(path, f"column '{target_columns[0]}'", y)
+    else:
+        y, output_names = targets, list(target_columns)
     return Dataset(
         name=path.stem,
-        kind="regression",
+        kind="classification" if classify else "regression",
         x=table[:, :, [index[name] for name in input_columns]],
-        y=table[:, :, [index[name] for name in target_columns]],
+        y=y,
         dt=elapsed,
         input_names=list(input_columns),
-        output_names=list(target_columns),
+        output_names=output_names,
         nominal_dt=_check_dt(float(np.median(elapsed)) if elapsed is not None else dt),
         description=f"user data from {path.name}",
     )
+
+
+def _csv_labels(path: Path, target_columns: list[str], targets: np.ndarray) -> np.ndarray:
+    """The class id at every step [N, T] from the one target column of a ``--classify`` CSV."""
+    if len(target_columns) != 1:
+        raise DataFileError(
+            f"--classify reads class ids from one target column; got {len(target_columns)} "
+            f"({', '.join(target_columns)}) for '{path}'"
+        )
+    values = targets[:, :, 0]
+    if np.any(values < 0) or np.any(values != np.round(values)):
+        raise DataFileError(
+            f"column '{target_columns[0]}' in '{path}' holds values that are not class ids (integers from 0); "
+            "drop --classify to fit it as a regression target"
+        )
+    return values.astype(np.int64)
 
 
 def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:

@@ -7,6 +7,12 @@ function. Inputs and regression targets are normalized with the training split's
 checkpoint records them and :func:`lnn_edge.importers.from_checkpoint` folds them into the model, so the
 ``.lnn`` file takes and gives raw units.
 
+The budget is counted in optimizer steps (:data:`DEFAULT_STEPS`), not epochs, with early stopping on the
+validation loss: a small recording of a hundred windows then gets as many updates as a large generated task,
+and a large set stops when it stops improving. The result is printed beside a trivial baseline on the same
+validation split (persistence, the mean, or the majority class), since an R^2 alone does not say whether the
+model learned anything.
+
 Typical use::
 
     result = train(TrainConfig(cell="ltc", wiring="autoncp:19,2", task="pendulum", output="pendulum.lnn"))
@@ -28,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.atomic import atomic_file, check_file_target
+from lnn_edge.calibration import input_stats, representative_sample
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
-from lnn_edge.model import ACTIVATIONS, CFC_MODES, Model
+from lnn_edge.model import ACTIVATIONS, CFC_MODES, InputStats, Model
 from lnn_edge.outputs import is_checkpoint, is_model_file
 from lnn_edge.tasks import Dataset, load_data, make_task
 from lnn_edge.wiring_spec import (
@@ -47,8 +54,13 @@ CHECKPOINT_VERSION = 1
 CELLS = ("ltc", "cfc")
 DEFAULT_TASK = "pendulum"
 DEFAULT_UNITS = 19
-CALIBRATION_SEQUENCES = 8
 STD_FLOOR = 1e-8
+DEFAULT_STEPS = 1000
+"""Optimizer steps when no --epochs are given: about what the pendulum task's 40 epochs of 26 batches took."""
+DEFAULT_PATIENCE = 250
+"""Steps without a better validation loss before training stops (with the default step budget)."""
+EVAL_STEPS = 20
+"""Validate after whole epochs, but not more often than every this many steps (tiny sets have 1-step epochs)."""
 DEFAULT_LR = {"ltc": 0.03, "cfc": 0.005}
 """LTC parameters live on a scale of ~1 and tolerate a large step; CfC's linear layers want a smaller one."""
 
@@ -61,6 +73,10 @@ class TrainConfig:
     None means ``autoncp:19,<outputs>``. ``samples`` and ``seq_len`` None mean the task's defaults.
     Backbone options and ``activation`` apply to dense CfCs only (None: 64 units, 1 layer, lecun_tanh).
     ``checkpoint`` None means ``<output without .lnn>.ckpt.pt``; ``lr`` None means :data:`DEFAULT_LR`.
+    The budget is ``steps`` optimizer steps (None: :data:`DEFAULT_STEPS`) with early stopping after
+    ``patience`` steps without a better validation loss (None: :data:`DEFAULT_PATIENCE`; 0: never), or
+    exactly ``epochs`` epochs when given (no early stopping unless ``patience`` is given too).
+    ``classify`` reads a CSV's one target column as class ids at every step.
     """
 
     cell: str = "ltc"
@@ -73,7 +89,10 @@ class TrainConfig:
     data_dt: float = 1.0
     samples: int | None = None
     seq_len: int | None = None
-    epochs: int = 40
+    classify: bool = False
+    epochs: int | None = None
+    steps: int | None = None
+    patience: int | None = None
     batch_size: int = 64
     lr: float | None = None
     min_lr_fraction: float = 0.05
@@ -107,7 +126,9 @@ class TrainConfig:
 
 @dataclass
 class EpochReport:
-    """Handed to the progress callback after every epoch (losses on normalized data)."""
+    """Handed to the progress callback after every validation (losses on normalized data): after every epoch,
+    or every few epochs when an epoch is shorter than :data:`EVAL_STEPS` steps. ``epochs`` and ``steps`` are
+    the budget's; training may stop earlier."""
 
     epoch: int
     epochs: int
@@ -117,13 +138,17 @@ class EpochReport:
     value: float
     seconds: float
     best: bool
+    step: int = 0
+    steps: int = 0
 
 
 @dataclass
 class TrainResult:
     """What a run produced. ``value`` is the validation ``metric`` (rmse in raw units, or accuracy) of the
     best epoch, which is the one saved; ``check_error`` is the max abs difference between the torch model
-    and the .lnn run through the float64 reference on validation sequences (None if not checked)."""
+    and the .lnn run through the float64 reference on validation sequences (None if not checked).
+    ``baseline`` is the trivial baseline on the same validation split (see :func:`baseline_of`);
+    ``warnings`` all the run's warnings (``warning`` is the divergence one alone, kept for callers)."""
 
     model: Model
     lnn_path: str
@@ -139,6 +164,11 @@ class TrainResult:
     check_error: float | None = None
     content_hash: str = ""
     warning: str | None = None
+    baseline: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    epochs: int = 0
+    steps: int = 0
+    stopped_early: str | None = None
 
 
 ProgressCallback = Callable[[EpochReport], None]
@@ -168,9 +198,12 @@ def load_dataset(config: TrainConfig) -> Dataset:
     """The dataset a config names: a built-in task, or the user's file."""
     if config.data and config.task:
         raise LnnEdgeError("give either --task or --data, not both")
-    csv_only = [config.target_columns, config.input_columns, config.dt_column]
+    csv_only = [config.target_columns, config.input_columns, config.dt_column, config.classify or None]
     if any(value is not None for value in csv_only) and not str(config.data or "").lower().endswith(".csv"):
-        raise LnnEdgeError("--target-columns, --input-columns and --dt-column apply to CSV data only")
+        raise LnnEdgeError(
+            "--target-columns, --input-columns, --dt-column and --classify apply to CSV data only "
+            "(an npz's integer 'y' is read as class labels by itself)"
+        )
     if config.data and config.samples is not None:
         raise LnnEdgeError("--samples applies to built-in tasks only; user data is used as it is")
     if config.data and config.seq_len is not None and not config.data.lower().endswith(".csv"):
@@ -183,6 +216,7 @@ def load_dataset(config: TrainConfig) -> Dataset:
             input_columns=config.input_columns,
             dt_column=config.dt_column,
             seq_len=config.seq_len,
+            classify=config.classify,
         )
     return make_task(config.task or DEFAULT_TASK, config.samples, config.seq_len, config.seed)
 
@@ -398,9 +432,12 @@ class Tensors:
 
 
 def loss_of(kind: str, prediction: Any, target: Any) -> Any:
-    """MSE on normalized targets at every step; cross-entropy on the last step's outputs for classes."""
+    """MSE on normalized targets at every step; cross-entropy for classes, on the last step's outputs for
+    labels [B] or over every step for per-step labels [B, T]."""
     torch = require_torch()
     if kind == "classification":
+        if target.ndim == 2:
+            return torch.nn.functional.cross_entropy(prediction.reshape(-1, prediction.shape[-1]), target.reshape(-1))
         return torch.nn.functional.cross_entropy(prediction[:, -1], target)
     return torch.nn.functional.mse_loss(prediction, target)
 
@@ -426,7 +463,14 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
         history = _fit(net, config, dataset.kind, train_t, val_t, val_data, norm, progress, started)
         metrics = evaluate(net, val_data, norm)
 
+    baseline = baseline_of(train_data, val_data)
+    constant = constant_targets(dataset)
+    warnings = [*([history.warning] if history.warning else []), *constant]
+    if not constant and not beats(metrics, baseline):
+        warnings.append(_baseline_warning(metrics, baseline))
     task = _task_record(dataset, config, metrics, len(train_data.x), len(val_data.x))
+    task["baseline"] = baseline
+    task["steps"] = history.steps
     checkpoint = make_checkpoint(net, dataset, train_data, norm, task, config)
     from lnn_edge import importers, modelfile
 
@@ -450,6 +494,11 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
         check_error=check,
         content_hash=content_hash,
         warning=history.warning,
+        baseline=baseline,
+        warnings=warnings,
+        epochs=history.epochs,
+        steps=history.steps,
+        stopped_early=history.stopped_early,
     )
 
 
@@ -468,22 +517,56 @@ def _torch_settings(torch: Any, config: TrainConfig) -> Iterator[None]:
 
 
 def _check_training_options(config: TrainConfig) -> None:
-    for flag, value in (("--epochs", config.epochs), ("--batch-size", config.batch_size)):
-        if value < 1:
-            raise LnnEdgeError(f"{flag} is {value}; expected at least 1")
+    if config.epochs is not None and config.steps is not None:
+        raise LnnEdgeError("give --epochs or --steps, not both (--steps counts optimizer steps, i.e. batches)")
+    for flag, value, least in (
+        ("--epochs", config.epochs, 1),
+        ("--steps", config.steps, 1),
+        ("--patience", config.patience, 0),
+        ("--batch-size", config.batch_size, 1),
+    ):
+        if value is not None and value < least:
+            raise LnnEdgeError(f"{flag} is {value}; expected at least {least}")
     lr = config.learning_rate()
     if not (math.isfinite(lr) and lr > 0):
         raise LnnEdgeError(f"--lr is {lr}; expected a learning rate > 0")
 
 
 @dataclass
+class Budget:
+    """How long to train: ``steps`` optimizer steps (the cosine schedule spans them) in at most ``epochs``
+    epochs, validating every ``eval_every`` epochs; stop after ``patience`` steps without a better
+    validation loss (None: never)."""
+
+    steps: int
+    epochs: int
+    eval_every: int
+    patience: int | None
+
+
+def plan_budget(config: TrainConfig, batches: int) -> Budget:
+    """The budget for ``batches`` batches per epoch: exactly ``config.epochs`` epochs when given (validated
+    after each, as before), else ``config.steps`` (default :data:`DEFAULT_STEPS`) with early stopping."""
+    if config.epochs is not None:
+        return Budget(config.epochs * batches, config.epochs, 1, config.patience or None)
+    steps = DEFAULT_STEPS if config.steps is None else config.steps
+    patience = DEFAULT_PATIENCE if config.patience is None else config.patience
+    return Budget(steps, math.ceil(steps / batches), max(1, EVAL_STEPS // batches), patience or None)
+
+
+@dataclass
 class History:
-    """Per-epoch losses; ``warning`` says why training stopped early, if it did."""
+    """Losses at each validation; ``warning`` says why training stopped early if it diverged,
+    ``stopped_early`` if it stopped for lack of progress."""
 
     train: list[float] = field(default_factory=list)
     val: list[float] = field(default_factory=list)
     best_epoch: int = 0
+    best_step: int = 0
+    epochs: int = 0
+    steps: int = 0
     warning: str | None = None
+    stopped_early: str | None = None
 
 
 def _fit(
@@ -497,7 +580,8 @@ def _fit(
     progress: ProgressCallback | None,
     started: float,
 ) -> History:
-    """Adam with a cosine learning-rate decay and gradient clipping; restores the best epoch's weights.
+    """Adam with a cosine learning-rate decay over the step budget and gradient clipping; restores the
+    weights of the best validation.
 
     Shuffling uses its own seeded generator, so the same config gives the same model.
     """
@@ -507,16 +591,18 @@ def _fit(
     optimizer = torch.optim.Adam(params, lr=config.learning_rate())
     n = train_t.x.shape[0]
     batches = math.ceil(n / config.batch_size)
-    total = config.epochs * batches
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _cosine(step, total, config.min_lr_fraction))
+    budget = plan_budget(config, batches)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _cosine(step, budget.steps, config.min_lr_fraction)
+    )
     rng = np.random.default_rng(config.seed + 2)
     history = History()
     best_loss, best_state = math.inf, copy.deepcopy(module.state_dict())
-    for epoch in range(1, config.epochs + 1):
+    running, seen = 0.0, 0
+    for epoch in range(1, budget.epochs + 1):
         module.train()
         order = torch.as_tensor(rng.permutation(n))
-        running = 0.0
-        for b in range(batches):
+        for b in range(min(batches, budget.steps - history.steps)):
             index = order[b * config.batch_size : (b + 1) * config.batch_size]
             loss = loss_of(kind, run_network(net, train_t.x[index], train_t.elapsed[index]), train_t.y[index])
             optimizer.zero_grad()
@@ -524,8 +610,12 @@ def _fit(
             torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             optimizer.step()
             schedule.step()
-            running += float(loss.detach()) * len(index)
-        train_loss = running / n
+            history.steps += 1
+            running, seen = running + float(loss.detach()) * len(index), seen + len(index)
+        history.epochs = epoch
+        if epoch % budget.eval_every and epoch < budget.epochs:
+            continue
+        train_loss, running, seen = running / max(seen, 1), 0.0, 0
         val_loss, metrics = _validate(net, kind, val_t, val_data, norm)
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
             if not history.best_epoch:
@@ -537,15 +627,22 @@ def _fit(
             break
         best = val_loss < best_loss
         if best:
-            best_loss, best_state, history.best_epoch = val_loss, copy.deepcopy(module.state_dict()), epoch
+            best_loss, best_state = val_loss, copy.deepcopy(module.state_dict())
+            history.best_epoch, history.best_step = epoch, history.steps
         history.train.append(train_loss)
         history.val.append(val_loss)
         if progress is not None:
             seconds = time.monotonic() - started
             report = EpochReport(
-                epoch, config.epochs, train_loss, val_loss, metrics["metric"], metrics["value"], seconds, best
-            )
+                epoch, budget.epochs, train_loss, val_loss, metrics["metric"], metrics["value"], seconds, best,
+                history.steps, budget.steps,
+            )  # fmt: skip
             progress(report)
+        if budget.patience is not None and history.steps - history.best_step >= budget.patience:
+            history.stopped_early = (
+                f"stopped at step {history.steps}: no better validation loss for {budget.patience} steps"
+            )
+            break
     module.load_state_dict(best_state)
     return history
 
@@ -592,21 +689,112 @@ def evaluate(net: Network, data: Dataset, norm: Normalization) -> dict[str, Any]
 
 
 def metrics_of(out: np.ndarray, data: Dataset) -> dict[str, Any]:
-    """Raw-unit metrics of predictions ``out``: rmse (with per-output rmse and R^2), or accuracy."""
+    """Raw-unit metrics of predictions ``out``: rmse (with per-output rmse and R^2), or accuracy (at the
+    last step for labels [N], over every step for per-step labels [N, T]).
+
+    R^2 is None for an output that is constant on ``data``: it has no variance to explain (dividing by
+    zero made it print 1.000 before).
+    """
     if data.kind == "classification":
-        return {"metric": "accuracy", "value": float(np.mean(out[:, -1].argmax(axis=1) == data.y))}
+        predicted = out.argmax(axis=2)
+        return {
+            "metric": "accuracy",
+            "value": float(np.mean((predicted if data.per_step else predicted[:, -1]) == data.y)),
+        }
     error = out - data.y
     per_output = np.sqrt(np.mean(error**2, axis=(0, 1)))
-    variance = np.var(data.y.reshape(-1, data.y.shape[-1]), axis=0)
-    r2 = 1.0 - np.mean(error**2, axis=(0, 1)) / np.where(variance > 0, variance, 1.0)
+    flat = data.y.reshape(-1, data.y.shape[-1])
+    variance = np.var(flat, axis=0)
+    varies = ~_constant(flat)
+    r2 = 1.0 - np.mean(error**2, axis=(0, 1)) / np.where(varies, variance, 1.0)
+    r2_listed = [float(v) if ok else None for v, ok in zip(r2, varies, strict=True)]
     return {
         "metric": "rmse",
         "value": float(np.sqrt(np.mean(error**2))),
         "rmse_per_output": [float(v) for v in per_output],
         "target_std": [float(v) for v in np.sqrt(variance)],
-        "r2_per_output": [float(v) for v in r2],
-        "r2": float(np.mean(r2)),
+        "r2_per_output": r2_listed,
+        "r2": float(np.mean(r2[varies])) if np.any(varies) else None,
     }
+
+
+def _constant(flat: np.ndarray) -> np.ndarray:
+    """Per column of ``flat`` [K, M]: whether it is constant (up to float rounding of its magnitude)."""
+    spread = flat.max(axis=0) - flat.min(axis=0)
+    return spread <= STD_FLOOR * np.maximum(1.0, np.abs(flat).max(axis=0))
+
+
+# --------------------------------------------------------------------------------------------------------
+# Baselines and data warnings
+
+
+def baseline_of(train_data: Dataset, val_data: Dataset) -> dict[str, Any]:
+    """The trivial baseline's metrics on the validation split, with its ``name``: the majority class of the
+    training split (classification); persistence, i.e. predicting the current value of the input column a
+    target is the next value of (forecasting); else the training split's mean of each target."""
+    if val_data.kind == "classification":
+        classes = val_data.output_size
+        majority = int(np.bincount(train_data.y.reshape(-1), minlength=classes).argmax())
+        out = np.zeros((*val_data.x.shape[:2], classes))
+        out[:, :, majority] = 1.0
+        name = f"majority class ({val_data.output_names[majority]})"
+    else:
+        columns = persistence_columns(train_data)
+        if columns is not None:
+            out, name = val_data.x[:, :, columns], "persistence"
+        else:
+            mean = train_data.y.reshape(-1, train_data.y.shape[-1]).mean(axis=0)
+            out, name = np.broadcast_to(mean, val_data.y.shape), "mean"
+    metrics = metrics_of(out, val_data)
+    return {"name": name, "metric": metrics["metric"], "value": metrics["value"], "r2": metrics.get("r2")}
+
+
+def persistence_columns(data: Dataset) -> list[int] | None:
+    """For forecasting data, the input column each target is the next value of (the target at step t is the
+    input at step t+1 in every sequence), else None."""
+    if data.kind != "regression" or data.seq_len < 2:
+        return None
+    columns = []
+    for k in range(data.output_size):
+        target = data.y[:, :-1, k]
+        match = [j for j in range(data.input_size) if np.array_equal(target, data.x[:, 1:, j])]
+        if not match:
+            return None
+        columns.append(match[0])
+    return columns
+
+
+def beats(metrics: dict[str, Any], baseline: dict[str, Any]) -> bool:
+    """Whether the model's validation metric is strictly better than the baseline's."""
+    if metrics["metric"] == "accuracy":
+        return bool(metrics["value"] > baseline["value"])
+    return bool(metrics["value"] < baseline["value"])
+
+
+def _baseline_warning(metrics: dict[str, Any], baseline: dict[str, Any]) -> str:
+    return (
+        f"the model does not beat the {baseline['name']} baseline on the validation split ({metrics['metric']} "
+        f"{metrics['value']:.4g} vs {baseline['value']:.4g}): train longer (--steps), try a larger --wiring or "
+        "another --lr, or check that the inputs carry information about the target"
+    )
+
+
+def constant_targets(dataset: Dataset) -> list[str]:
+    """Warnings for targets with nothing to learn: a regression target constant over the whole data, or
+    labels that all name one class."""
+    if dataset.kind == "classification":
+        present = np.unique(dataset.y)
+        if len(present) > 1:
+            return []
+        name = dataset.output_names[int(present[0])]
+        return [f"every label in the data is class '{name}': there is nothing to learn (accuracy is trivially 1)"]
+    flat = dataset.y.reshape(-1, dataset.output_size)
+    return [
+        f"target '{name}' is constant ({flat[0, k]:.6g}) in the data: there is nothing to learn and R^2 is "
+        "undefined; check --target-columns"
+        for k, name in enumerate(dataset.output_names)
+        if _constant(flat[:, [k]])[0]
+    ]
 
 
 def reference_error(model: Model, net: Network, data: Dataset, norm: Normalization, count: int = 8) -> float | None:
@@ -629,9 +817,12 @@ def reference_error(model: Model, net: Network, data: Dataset, norm: Normalizati
 def _task_record(
     dataset: Dataset, config: TrainConfig, metrics: dict[str, Any], n_train: int, n_val: int
 ) -> dict[str, Any]:
+    """What the model was trained for, stored in the model: ``metric`` and ``per_step`` (whether the metric
+    covers every step or, for sequence labels, the last step only) let other tools compute the same metric."""
     return {
         "name": dataset.name,
         "kind": dataset.kind,
+        "per_step": dataset.per_step,
         **metrics,
         "description": dataset.description,
         "source": "file" if config.data else "generated",
@@ -650,9 +841,15 @@ def make_checkpoint(
     task: dict[str, Any],
     config: TrainConfig,
 ) -> dict[str, Any]:
-    """The checkpoint dict (see the package contract): loadable with ``torch.load(weights_only=True)``."""
+    """The checkpoint dict (see the package contract): loadable with ``torch.load(weights_only=True)``.
+
+    Calibration: statistics of every training input value (``calibration_stats``) and a representative
+    sample of the training split (the extremes' sequences, then spread across classes or the recording),
+    since the first few sequences miss the extremes of real data.
+    """
     torch = require_torch()
-    sample = train_data.subset(np.arange(min(CALIBRATION_SEQUENCES, train_data.samples)))
+    labels = train_data.y if train_data.kind == "classification" else None
+    sample_x, sample_dt = representative_sample(train_data.x, train_data.dt, labels)
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -664,7 +861,19 @@ def make_checkpoint(
         "output_names": list(dataset.output_names),
         "dt": float(dataset.nominal_dt),
         "task": task,
-        "calibration_x": torch.as_tensor(sample.x, dtype=torch.float64),
-        "calibration_dt": None if sample.dt is None else torch.as_tensor(sample.dt, dtype=torch.float64),
+        "calibration_x": torch.as_tensor(sample_x, dtype=torch.float64),
+        "calibration_dt": None if sample_dt is None else torch.as_tensor(sample_dt, dtype=torch.float64),
+        "calibration_stats": stats_tensors(input_stats(train_data.x)),
         "config": {**asdict(config), "resolved_wiring": str(net.spec)},
+    }
+
+
+def stats_tensors(stats: InputStats) -> dict[str, Any]:
+    """The checkpoint's ``calibration_stats``: each field of ``stats`` as a float64 tensor (``count`` 0-d)."""
+    torch = require_torch()
+    return {
+        "minimum": torch.as_tensor(stats.minimum, dtype=torch.float64),
+        "maximum": torch.as_tensor(stats.maximum, dtype=torch.float64),
+        "abs_p999": torch.as_tensor(stats.abs_p999, dtype=torch.float64),
+        "count": torch.tensor(float(stats.count), dtype=torch.float64),
     }

@@ -44,6 +44,7 @@ CHECKPOINT_KEYS = {
     "task",
     "calibration_x",
     "calibration_dt",
+    "calibration_stats",
     "config",
 }
 
@@ -101,7 +102,7 @@ def test_cfc_dense_classification_json(tmp_path: Path) -> None:
         *("--cell", "cfc", "--wiring", "dense:6", "--backbone-units", "5", "--task", "sineclass"),
         *("--samples", "20", "--seq-len", "10", "--json", "--quiet"),
     )
-    assert result.stderr == ""
+    assert "epoch" not in result.stderr  # --quiet: no progress lines (a 1-epoch model may get a baseline warning)
     payload = json.loads(result.stdout)
     assert payload["metric"] == "accuracy" and 0.0 <= payload["value"] <= 1.0
     assert payload["lnn"] == str(lnn) and payload["checkpoint"] == str(ckpt) and payload["seconds"] > 0

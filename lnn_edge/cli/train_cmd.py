@@ -10,7 +10,15 @@ import click
 from lnn_edge.cli.common import print_json
 from lnn_edge.model import ACTIVATIONS, CFC_MODES
 from lnn_edge.tasks import TASKS
-from lnn_edge.train import DEFAULT_TASK, EpochReport, TrainConfig, TrainResult, train
+from lnn_edge.train import (
+    DEFAULT_PATIENCE,
+    DEFAULT_STEPS,
+    DEFAULT_TASK,
+    EpochReport,
+    TrainConfig,
+    TrainResult,
+    train,
+)
 
 TASK_HELP = "; ".join(f"{name}: {info.description}" for name, info in TASKS.items())
 
@@ -23,7 +31,8 @@ def _columns(text: str | None) -> list[str] | None:
 
 def _print_epoch(report: EpochReport) -> None:
     click.echo(
-        f"epoch {report.epoch:>{len(str(report.epochs))}}/{report.epochs}  loss {report.train_loss:.4f}  "
+        f"epoch {report.epoch:>{len(str(report.epochs))}}/{report.epochs}  "
+        f"step {report.step:>{len(str(report.steps))}}/{report.steps}  loss {report.train_loss:.4f}  "
         f"val {report.val_loss:.4f}  {report.metric} {report.value:.4g}  {report.seconds:.1f} s"
         + ("  *" if report.best else ""),
         err=True,
@@ -47,13 +56,19 @@ def _print_epoch(report: EpochReport) -> None:
     "--data",
     type=click.Path(path_type=Path),
     default=None,
-    help="User data instead of a task: FILE.npz with x [N,T,F], y [N,T,O] floats (regression) or [N] integer "
-    "labels (classification, read at the last step), optional dt [N,T] elapsed times and input_names / "
-    "output_names; or FILE.csv (see below).",
+    help="User data instead of a task: FILE.npz with x [N,T,F], y [N,T,O] floats (regression), [N] integer "
+    "labels (classification, read at the last step) or [N,T] integer labels (classification at every step), "
+    "optional dt [N,T] elapsed times and input_names / output_names; or FILE.csv (see below).",
 )
 @click.option("--target-columns", default=None, metavar="A,B", help="CSV: the target columns (required for CSV).")
 @click.option("--input-columns", default=None, metavar="C,D", help="CSV: the input columns [default: all others].")
 @click.option("--dt-column", default=None, metavar="NAME", help="CSV: a column of elapsed time before each row.")
+@click.option(
+    "--classify",
+    is_flag=True,
+    help="CSV: the one target column holds class ids (0, 1, ...): classify every step, e.g. "
+    "--target-columns freeze --classify.",
+)
 @click.option(
     "--dt",
     "data_dt",
@@ -64,7 +79,25 @@ def _print_epoch(report: EpochReport) -> None:
 )
 @click.option("--samples", type=click.IntRange(min=2), default=None, help="Sequences to generate (task default).")
 @click.option("--seq-len", type=click.IntRange(min=1), default=None, help="Steps per sequence (task default; CSV: 64).")
-@click.option("--epochs", type=click.IntRange(min=1), default=TrainConfig.epochs, show_default=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Budget in optimizer steps (batches), with early stopping [default: {DEFAULT_STEPS}], e.g. --steps 3000.",
+)
+@click.option(
+    "--patience",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Stop after this many steps without a better validation loss; 0 never stops early "
+    f"[default: {DEFAULT_PATIENCE} with the step budget, never with --epochs], e.g. --patience 500.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train exactly this many epochs instead of the step budget, e.g. --epochs 40.",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), default=TrainConfig.batch_size, show_default=True)
 @click.option("--lr", type=float, default=None, help="Adam learning rate, decayed by a cosine [ltc: 0.03, cfc: 0.005].")
 @click.option("--val-fraction", type=float, default=TrainConfig.val_fraction, show_default=True)
@@ -98,10 +131,13 @@ def command(
     target_columns: str | None,
     input_columns: str | None,
     dt_column: str | None,
+    classify: bool,
     data_dt: float,
     samples: int | None,
     seq_len: int | None,
-    epochs: int,
+    steps: int | None,
+    patience: int | None,
+    epochs: int | None,
     batch_size: int,
     lr: float | None,
     val_fraction: float,
@@ -120,8 +156,13 @@ def command(
 
     Inputs and regression targets are normalized with the training split's statistics; the normalization is
     folded into the .lnn model. Regression: MSE loss at every step, metric RMSE in raw units (and R^2).
-    Classification: cross-entropy on the outputs of the last step, metric accuracy. The epoch with the best
-    validation loss is kept. Each sequence starts from a zero state; the cell gets each step's elapsed time.
+    Classification: cross-entropy on the outputs of the last step (or of every step, for per-step labels),
+    metric accuracy. Training runs --steps optimizer steps and stops early when the validation loss has not
+    improved for --patience steps; the weights of the best validation loss are kept. The result is printed
+    beside a trivial baseline on the same validation split: persistence (when a target is an input's next
+    value), the mean, or the majority class. Each sequence starts from a zero state; the cell gets each step's
+    elapsed time. The model stores statistics of every training input and a representative sample, for
+    choosing fixed-point formats.
 
     \b
     CSV layout (--data FILE.csv): a header row of column names, then one row per time step, numbers only.
@@ -135,6 +176,8 @@ def command(
       lnn-edge train --task lorenz --wiring autoncp:24,3 -o lorenz.lnn
       lnn-edge train --cell cfc --wiring dense:32 --task sineclass -o classes.lnn --json
       lnn-edge train --data log.csv --target-columns speed --dt-column dt --wiring fc:12 -o speed.lnn
+      lnn-edge train --data imu.csv --target-columns next_ankle_vert -o forecast.lnn   # forecasting
+      lnn-edge train --data gait.csv --target-columns freeze --classify --steps 3000 -o freeze.lnn
     """
     config = TrainConfig(
         cell=cell,
@@ -144,10 +187,13 @@ def command(
         target_columns=_columns(target_columns),
         input_columns=_columns(input_columns),
         dt_column=dt_column,
+        classify=classify,
         data_dt=data_dt,
         samples=samples,
         seq_len=seq_len,
         epochs=epochs,
+        steps=steps,
+        patience=patience,
         batch_size=batch_size,
         lr=lr,
         val_fraction=val_fraction,
@@ -161,8 +207,8 @@ def command(
         checkpoint=None if checkpoint is None else str(checkpoint),
     )
     result = train(config, progress=None if quiet else _print_epoch)
-    if result.warning:
-        click.echo(f"warning: {result.warning}", err=True)
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         print_json(_payload(config, result))
     else:
@@ -175,6 +221,7 @@ def _payload(config: TrainConfig, result: TrainResult) -> dict[str, object]:
         "metric": result.metric,
         "value": result.value,
         "r2": result.r2,
+        "baseline": result.baseline,
         "task": task.pop("name"),
         "task_details": task,
         "cell": config.cell,
@@ -184,23 +231,30 @@ def _payload(config: TrainConfig, result: TrainResult) -> dict[str, object]:
         "content_hash": result.content_hash,
         "parameters": result.model.parameter_count(),
         "seconds": round(result.seconds, 3),
-        "epochs": len(result.train_losses),
+        "epochs": result.epochs,
+        "steps": result.steps,
         "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
         "train_losses": result.train_losses,
         "val_losses": result.val_losses,
         "reference_max_abs_error": result.check_error,
         "warning": result.warning,
+        "warnings": result.warnings,
     }
 
 
+def _score(metric: str, value: float, r2: float | None) -> str:
+    return f"{metric} {value:.4g}" + ("" if r2 is None else f" (R^2 {r2:.3f})")
+
+
 def _print_summary(config: TrainConfig, result: TrainResult) -> None:
-    score = f"validation {result.metric} {result.value:.4g}"
-    if result.r2 is not None:
-        score += f" (R^2 {result.r2:.3f})"
+    baseline = result.baseline
     click.echo(
-        f"{result.task['name']}: {score}, best epoch {result.best_epoch}/{len(result.train_losses)}, "
-        f"{result.seconds:.1f} s"
+        f"{result.task['name']}: validation {_score(result.metric, result.value, result.r2)}; "
+        f"{baseline['name']} baseline {_score(baseline['metric'], baseline['value'], baseline['r2'])}"
     )
+    stopped = f" ({result.stopped_early})" if result.stopped_early else ""
+    click.echo(f"best epoch {result.best_epoch}/{result.epochs}, {result.steps} steps{stopped}, {result.seconds:.1f} s")
     wiring = result.model.provenance.get("config", {}).get("resolved_wiring", config.wiring)
     click.echo(
         f"wrote {result.lnn_path} ({config.cell.upper()} {wiring}, {result.model.state_size} neurons, "
