@@ -297,6 +297,7 @@ def _backbone_layer(arrays: _Arrays, qmodel: QuantizedModel, types: _Types, k: i
         c, f = qmodel.constants, qmodel.formats
         entry.update(acc=f[f"{name}_acc"], act=f[f"{name}_act"])
         entry.update({key: int(c[f"{name}_{key}"]) for key in ("sz", "sa") if f"{name}_{key}" in c})
+        entry["sr"] = int(c.get(f"{name}_sr", 0))  # deep tanh backbones: activations Q s -> Q(s - sr)
         if "sa" in entry and "sz" in entry:  # the bias holds sa's rounding offset; sz's is added in the step
             entry["sz_adjust"] = _fold(entry["sz"]) - _fold(entry["sa"])
     return entry

@@ -27,7 +27,8 @@ operation                                                                   resu
 BACKBONE (dense cells), K = 0, 1, ...: ``acc = Linear bbK(z)``               Q``bbK_acc``, W
 - tanh, lecun_tanh: ``a = T(rshift_round(acc, bbK_sz))``                     Q``s`` (= Q``bbK_act``), B
   (lecun_tanh: 0.666 is in bbK's weights and bias, 1.7159 in the weights
-  of whatever reads ``a``: the next backbone layer or every head)
+  of whatever reads ``a``: the next backbone layer or every head);
+  deep backbones (``bbK_sr`` present): ``a = rshift_round(a, bbK_sr)``         Q(s - ``bbK_sr``) = Q``bbK_act``
 - relu: ``a = sat_B(max(rshift_round(acc, bbK_sa), 0))``, logged ``bbK``     Q``bbK_act``, B
 - silu: ``v = sat_B(rshift_round(acc, bbK_sa))``, logged ``bbK``             Q``bbK_act``, B
   ``a = rshift_round(v * (ONE + T(rshift_round(acc, bbK_sz))), s + 1)``      Q``bbK_act``, B
@@ -166,6 +167,7 @@ class CfcFixedStep:
             act = self.activation
             if act in ("tanh", "lecun_tanh"):
                 z = self.tanh(rshift_round(acc, self._sh(f"{name}_sz")))
+                z = rshift_round(z, int(self.c.get(f"{name}_sr", 0)))  # deep backbones: Q s -> Q(s - bbK_sr)
             elif act == "relu":
                 v = np.maximum(rshift_round(acc, self._sh(f"{name}_sa")), 0)
                 z = saturate(v, bits)

@@ -21,6 +21,9 @@ plus its offsets is proven to fit W bits too, and so is the gate sum ``ta * dt_q
 
 lecun_tanh backbones: 1.7159 tanh(0.666 x) is evaluated as tanh alone; 0.666 scales the layer's weights and bias,
 1.7159 the weights of whatever reads its activations, before quantization (exact in real arithmetic).
+Deep backbones (at least :data:`DEEP_BACKBONE` layers) get a finer tanh table (:data:`TANH_INDEX_BITS_DEEP`) and,
+with tanh/lecun_tanh, activations rounded to Q(s - ``bbK_sr``) so that the weights reading them are finer
+(:data:`BACKBONE_ACT_DROP`; the error breakdown behind both is in docs/number-formats.md).
 
 Deployable arrays (``L`` is ``""`` for a dense cell and ``l0_``, ``l1_`` ... for the layers of a wired cell;
 "B"/"W": the C type holds B or W bits):
@@ -54,8 +57,9 @@ Scalar formats (``formats``; each may be overridden by name, see :func:`quantize
 (Phi's input, and the least resolution asked of the tanh inputs), ``t`` (the tanh table's input: the finest,
 at most :data:`TANH_IN_MAX`, that every reader reaches with a right shift), ``s``, ``h``, ``e`` (pure),
 ``bbK_acc``, ``bbK_act``, ``Lff1_acc``, ``Lff2_acc``, ``Lta_acc``, ``Ltb_acc``, ``Lta``, ``Lf1`` and ``LA``
-(pure), ``fc_acc``. Shift amounts (``constants``, all >= 0): ``bbK_sz bbK_sa Lff1_sz Lff2_sz Lta_s Ltb_s Lg_s
-h_s`` (default) ``h_s1 h_s2`` (no_gate) ``Lff1_sp Lu_s LA_s`` (pure), and the integer constants ``one``
+(pure), ``fc_acc``. Shift amounts (``constants``, all >= 0): ``bbK_sz bbK_sa bbK_sr`` (``bbK_sr``: deep
+tanh backbones only, see :data:`BACKBONE_ACT_DROP`) ``Lff1_sz Lff2_sz Lta_s Ltb_s Lg_s h_s`` (default)
+``h_s1 h_s2`` (no_gate) ``Lff1_sp Lu_s LA_s`` (pure), and the integer constants ``one``
 (``2**s``), ``tanh_index_bits`` (also ``phi_index_bits``, ``exp_index_bits``), ``dt_default_q``, ``layers``,
 ``backbone_layers``, ``cfc_scheme`` (:data:`CFC_SCHEME`). Their use is in the operation table of
 :mod:`lnn_edge.emulate_cfc`.
@@ -97,6 +101,17 @@ MIN_CALIBRATED = 2.0**-8
 TANH_INDEX_BITS = {16: 8, 32: 10}
 """log2 of the tanh table's segments: fixed16 256 on [-8, 8] (257 int16: 514 B; 9 would halve the CfC pendulum
 model's fixed16 error, 6.8e-4 -> 2.8e-4 of the output range, for 512 B more flash), fixed32 1024 on [0, 8]."""
+DEEP_BACKBONE = 2
+"""Backbones with at least this many layers chain that many table reads and accumulator-limited weight
+products before the heads: fixed16 gives them the finer tanh table and the narrower activations below."""
+TANH_INDEX_BITS_DEEP = {16: 9, 32: 10}
+"""log2 of the tanh table's segments for deep backbones (:data:`DEEP_BACKBONE`): fixed16 512 on [-8, 8] (1 KB,
+the same instructions; a quarter of the interpolation error, measured in docs/number-formats.md)."""
+BACKBONE_ACT_DROP = {16: 2, 32: 0}
+"""Bits a deep tanh/lecun_tanh backbone drops from its activations (Q s -> Q(s - drop), rounded): the W-bit
+accumulator bounds ``sum |w_q| * 2**s``, so every bit the activations give up is a bit of precision for the
+weights that read them. fixed16 drops 2 (Q13 activations, weights 2 bits finer: the weights were the largest
+error source); fixed32's 64-bit accumulators do not need it."""
 TANH_MIRRORED = {16: False, 32: True}
 """fixed16 stores tanh on [-8, 8] and reads it with the signed input (no abs: fewest instructions); fixed32
 stores [0, 8] and mirrors (abs and a negation are cheap beside its 64-bit arithmetic; same flash, twice the
@@ -443,7 +458,8 @@ def quantize_cfc_fixed(
         for head in ("ff1",) if cfc.mode == "pure" else ("ff1", "ff2", "ta", "tb"):
             p[f"{head}_w"] = p[f"{head}_w"] * LECUN_OUT
     for k in range(backbone):
-        in_frac, in_max = _backbone_layer(qz, params, p, k, cfc.activation, in_frac, in_max, ranges, uses)
+        deep = backbone >= DEEP_BACKBONE
+        in_frac, in_max = _backbone_layer(qz, params, p, k, cfc.activation, in_frac, in_max, ranges, uses, deep)
 
     # Heads, layer by layer.
     tau_needed = cfc.mode == "pure"
@@ -467,7 +483,8 @@ def quantize_cfc_fixed(
     # The tanh table: its input format, then every shift into it.
     tanh_used = bool(uses) or bool(gates)
     if tanh_used:
-        ft = _table_input_format(qz, uses, gates, fdt)
+        tanh_bits = (TANH_INDEX_BITS_DEEP if backbone >= DEEP_BACKBONE else TANH_INDEX_BITS)[bits]
+        ft = _table_input_format(qz, uses, gates, fdt, tanh_bits)
         for gate in gates:
             _gate_shifts(qz, gate, ft, fdt, dt_max_q)
         for shift_name, source, offset, tensor, row_max in uses:
@@ -475,7 +492,6 @@ def quantize_cfc_fixed(
             if row_max:  # the C folds this shift's rounding into the bias of the accumulator
                 qz.require_fits(f"{tensor} (bias + rounding)", row_max + ((1 << (amount - 1)) if amount else 0))
         mirrored = TANH_MIRRORED[bits]
-        tanh_bits = TANH_INDEX_BITS[bits]
         params["tanh_table"] = np.array(cfc_tanh_table(tanh_bits, ft, s, mirrored=mirrored).values, dtype=np.int64)
         qz.constants["tanh_index_bits"] = tanh_bits
         qz.constants["tanh_mirrored"] = int(mirrored)
@@ -537,23 +553,28 @@ def _backbone_layer(
     in_max: list[int],
     ranges: dict[str, float],
     uses: list[tuple[str, int, int, str, int]],
+    deep: bool,
 ) -> tuple[np.ndarray, list[int]]:
     """Quantize backbone layer k; return the (format, proven integer bound) of its activations. Reads of the
     tanh table are appended to ``uses`` (shift name, source format, offset, tensor, folded bound; see
-    :func:`_table_input_format`)."""
+    :func:`_table_input_format`). ``deep``: the backbone has at least :data:`DEEP_BACKBONE` layers."""
     bits, s = qz.bits, qz.bits - 1
     fz = qz.formats["z"]
     name = f"bb{k}"
     act_name = f"{name}_act"
     if activation in ("tanh", "lecun_tanh"):
-        # The activation is the tanh table's output itself, Q s, |a| <= 2**s - 1 (lecun_tanh: 0.666 is folded
-        # into this layer's weights, 1.7159 into the next layer's; see quantize_cfc_fixed).
-        af = s
+        # The activation is the tanh table's output, Q s, |a| <= 2**s - 1, or in a deep backbone that output
+        # rounded to Q(s - drop) (lecun_tanh: 0.666 is folded into this layer's weights, 1.7159 into the next
+        # layer's; see quantize_cfc_fixed).
+        drop = BACKBONE_ACT_DROP[bits] if deep else 0
+        af = s - drop
         qz.formats[act_name] = af
         qz.note(act_name, 1.0, "proof")
         lin = qz.linear(name, p[f"{name}_w"], p[f"{name}_b"], in_frac, in_max, lambda acc, rows: {"z": fz + 1})
         uses.append((f"{name}_sz", lin.acc, 0, name, max(lin.row_max)))
-        out_max = (1 << s) - 1
+        if drop:
+            qz.constants[f"{name}_sr"] = drop
+        out_max = _rshift_round_int((1 << s) - 1, drop)
     else:
         key = "pos" if activation == "relu" else "abs"
         calibrated = max(ACT_MARGIN * ranges[f"{name}_{key}"], MIN_CALIBRATED)
@@ -638,7 +659,7 @@ def _gated_heads(
 
 
 def _table_input_format(
-    qz: _Quantizer, uses: list[tuple[str, int, int, str, int]], gates: list[_Gate], fdt: int
+    qz: _Quantizer, uses: list[tuple[str, int, int, str, int]], gates: list[_Gate], fdt: int, table_bits: int
 ) -> int:
     """The tanh table's input format Q t: the finest (at most :data:`TANH_IN_MAX`) that every reader reaches
     with a right shift. A reader with offset -1 passes x for tanh(x / 2) (a sigmoid), so x is in Q(t - 1)."""
@@ -651,7 +672,6 @@ def _table_input_format(
         if forced > ft:
             raise QuantizationError(f"format override t={forced} is finer than the step allows (at most {ft})")
         ft = forced
-    table_bits = TANH_INDEX_BITS[qz.bits]
     if ft + 3 - table_bits < 1:
         raise QuantizationError(
             f"tensor 'tanh_table' input format Q{ft} is too coarse for its {2**table_bits} segments"

@@ -152,6 +152,8 @@ REPRESENTATIVE = {
     "dense_pure": lambda: _dense(4, 8, "pure", "lecun_tanh", 2, 5, 2, seed=3),
     "dense_relu": lambda: _dense(3, 5, "default", "relu", 1, 4, None, seed=4, mapping=True),
     "dense_tanh": lambda: _dense(3, 5, "no_gate", "tanh", 1, 4, 2, seed=5),
+    # Issue 15's deep backbone: the 512-segment table and Q13 activations (bbK_sr) of fixed16.
+    "dense_deep": lambda: _dense(8, 16, "default", "lecun_tanh", 2, 32, None, seed=14, scale=0.3),
     "wired_default": lambda: _wired(5, wirings.NCP(6, 4, 3, 3, 3, 2, 3, seed=6), "default", None, seed=6),
     "wired_pure": lambda: _wired(7, wirings.AutoNCP(14, 3, seed=7), "pure", 2, seed=7, mapping=True),
     "wired_no_gate": lambda: _wired(4, wirings.Random(9, 9, 0.6, random_seed=8), "no_gate", 2, seed=8),
@@ -351,7 +353,9 @@ def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("core", ["cortex-m4f", "cortex-m0"])
-@pytest.mark.parametrize("label", ["wired_default", "wired_sparse", "dense_default", "dense_pure", "dense_no_gate"])
+@pytest.mark.parametrize(
+    "label", ["wired_default", "wired_sparse", "dense_default", "dense_pure", "dense_no_gate", "dense_deep"]
+)
 def test_cross_compiled_step_is_bit_exact(exports: dict[tuple[str, str], Export], label: str, core: str) -> None:
     """The host runs the portable C; the ARMv7E-M intrinsics (SMLAD/SMLABB/SMLATB, SSAT, the unaligned table
     pair load) and float32's VMLA only run on a DSP/FPU core: the bench image in Unicorn must equal the emulator
