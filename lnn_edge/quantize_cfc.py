@@ -457,8 +457,8 @@ def quantize_cfc_fixed(
             p[f"bb{k}_b"] = p[f"bb{k}_b"] * LECUN_IN
         for head in ("ff1",) if cfc.mode == "pure" else ("ff1", "ff2", "ta", "tb"):
             p[f"{head}_w"] = p[f"{head}_w"] * LECUN_OUT
+    deep = backbone >= DEEP_BACKBONE
     for k in range(backbone):
-        deep = backbone >= DEEP_BACKBONE
         in_frac, in_max = _backbone_layer(qz, params, p, k, cfc.activation, in_frac, in_max, ranges, uses, deep)
 
     # Heads, layer by layer.
@@ -483,7 +483,7 @@ def quantize_cfc_fixed(
     # The tanh table: its input format, then every shift into it.
     tanh_used = bool(uses) or bool(gates)
     if tanh_used:
-        tanh_bits = (TANH_INDEX_BITS_DEEP if backbone >= DEEP_BACKBONE else TANH_INDEX_BITS)[bits]
+        tanh_bits = (TANH_INDEX_BITS_DEEP if deep else TANH_INDEX_BITS)[bits]
         ft = _table_input_format(qz, uses, gates, fdt, tanh_bits)
         for gate in gates:
             _gate_shifts(qz, gate, ft, fdt, dt_max_q)
