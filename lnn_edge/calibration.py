@@ -9,7 +9,7 @@ import numpy as np
 
 from lnn_edge.datafile import Sequences, as_sequences, load_inputs
 from lnn_edge.errors import DataFileError
-from lnn_edge.model import InputStats, Model
+from lnn_edge.model import Calibration, InputStats, Model
 
 HEADROOM = 2.0
 """Margin over a calibrated max |x| (stored statistics or sample) before input formats are chosen from it: held-out
@@ -66,6 +66,14 @@ def calibration_for(
         )
     bound, origin = input_bounds(model, stats, sequences.x, margin)
     return CalibrationStats(sequences, bound, dt_min, dt_max, source, origin)
+
+
+def stored_calibration(path: str | os.PathLike[str], model: Model) -> Calibration:
+    """What a model stores from a calibration file (``import --calib``): statistics over all of it and a
+    representative sample (as the trainer stores from its training split)."""
+    every = load_inputs(path, model.input_size, model.dt)
+    x, dt = representative_sample(every.x, every.dt)
+    return Calibration(x=x, dt=dt, stats=input_stats(every.x))
 
 
 def declared_range_sequences(model: Model, batch: int = 4, steps: int = 200, seed: int = 0) -> Sequences:

@@ -60,7 +60,11 @@ class SaturationLog:
     def input_counts(self, input_names: list[str]) -> dict[str, int]:
         """Clamped input values per input name (and ``dt``), only those that were clamped."""
         counts: dict[str, int] = {}
-        for k, count in enumerate(self.index_counts.get("x", [])):
+        per_input = np.zeros(len(input_names), dtype=np.int64)
+        for tensor in ("x", "xm"):
+            if tensor in self.index_counts:
+                per_input += self.index_counts[tensor]
+        for k, count in enumerate(per_input):
             if count:
                 counts[input_names[k]] = int(count)
         if self.counts.get("dt"):
@@ -71,8 +75,8 @@ class SaturationLog:
         """The first clamped inputs, by name, with sequence and step."""
         events = [e for e in self.events if e.tensor in INPUT_TENSORS][:limit]
         return [
-            f"input '{input_names[e.index] if e.tensor == 'x' else 'dt'}' clamped at step {e.step} of sequence "
-            f"{e.sequence}"
+            f"input '{'dt' if e.tensor == 'dt' else input_names[e.index]}' clamped"
+            f"{' after the input mapping' if e.tensor == 'xm' else ''} at step {e.step} of sequence {e.sequence}"
             for e in events
         ]
 
@@ -80,5 +84,7 @@ class SaturationLog:
         return [str(e) for e in self.events if e.tensor not in INPUT_TENSORS][:limit]
 
 
-INPUT_TENSORS = ("x", "dt")
-"""Tensors whose saturation is a clamp at the input's range (a policy), not a broken bound."""
+INPUT_TENSORS = ("x", "dt", "xm")
+"""Tensors whose saturation is a clamp at the input's range (a policy), not a broken bound: the inputs, the
+elapsed time, and the LTC's mapped input (``xm = x * input_w + input_b``, one per input, formatted from the
+calibrated input range: clamping it is clamping that input at a narrower range)."""

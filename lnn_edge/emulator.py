@@ -69,8 +69,19 @@ class Emulator:
             return x, dt
         low, high = int_limits(self.qmodel.bits)
         scale = np.exp2(self.qmodel.params["x_frac"].astype(np.float64))
+        x_low, x_high = low / scale, high / scale
+        arrays = self.qmodel.model.arrays
+        if "xm" in self.qmodel.formats and "input_w" in arrays:
+            # The LTC's mapped input x * w + b saturates in Q``xm``: the input range that maps inside it.
+            xm_scale = math.ldexp(1.0, self.qmodel.formats["xm"])
+            w, b = arrays["input_w"], arrays.get("input_b", np.zeros_like(arrays["input_w"]))
+            with np.errstate(divide="ignore"):
+                ends = np.sort(np.stack([(low / xm_scale - b) / w, (high / xm_scale - b) / w]), axis=0)
+            live = w != 0
+            x_low = np.where(live, np.maximum(x_low, ends[0]), x_low)
+            x_high = np.where(live, np.minimum(x_high, ends[1]), x_high)
         dt_top = high / math.ldexp(1.0, self.qmodel.formats["dt"])
-        return np.clip(x, low / scale, high / scale), np.minimum(dt, dt_top)
+        return np.clip(x, x_low, x_high), np.minimum(dt, dt_top)
 
     def state_to_float(self, raw: np.ndarray) -> np.ndarray:
         return raw / math.ldexp(1.0, self.qmodel.formats["v" if self.qmodel.model.cell == "ltc" else "h"])

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lnn_edge import __version__
 from lnn_edge.atomic import check_dir_target, owned_dir
 from lnn_edge.calibration import calibration_for
@@ -25,7 +27,7 @@ from lnn_edge.export_manifest import check_matches_model, read_export_manifest
 from lnn_edge.model import Model
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any, save_quantized
-from lnn_edge.quantize import quantization_report, quantize
+from lnn_edge.quantize import Policy, quantization_report, quantize
 
 EXPORT_FORMAT = "lnn-edge-export"
 MODEL_FILE = "model.lnn"
@@ -73,8 +75,12 @@ def export(
     name: str = "lnn_model",
     calib: str | os.PathLike[str] | None = None,
     dt: float | str | None = None,
+    policy: Policy | None = None,
+    labelled: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
 ) -> Export:
-    """Quantize (if needed), render and write the export folder; return it loaded."""
+    """Quantize (if needed), render and write the export folder; return it loaded. ``policy`` sets the verdict
+    written to quantization.json: the error bar, --strict and the task metric loss; ``labelled`` (x, dt, y) is
+    test data to measure the error and the task metric on."""
     check_name(name)
     target = Path(directory)
     check_dir_target(target, MANIFEST_FILE, EXPORT_FORMAT, "export")  # before the work, not after it
@@ -90,7 +96,7 @@ def export(
     if not dt_default > 0:
         raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
     sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)
-    report = quantization_report(qmodel, stats)
+    report = quantization_report(qmodel, stats, policy=policy, labelled=labelled)
     with owned_dir(target, MANIFEST_FILE, EXPORT_FORMAT, "export") as tmp:
         for filename, text in sources.files.items():
             (tmp / filename).write_text(text)

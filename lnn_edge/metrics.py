@@ -48,7 +48,8 @@ def compare(candidate: np.ndarray, reference: np.ndarray) -> ErrorMetrics:
 
 @dataclass
 class TaskMetrics:
-    """The task metric of the float64 reference and of a candidate on labelled data, side by side.
+    """The task metric of the float64 reference and of a candidate on labelled data, side by side. Unlike the
+    output error, it is end to end: the reference sees the inputs as recorded, the candidate its clamped inputs.
 
     Classification: ``accuracy`` (fraction of correct class ids). Regression: ``rmse`` and ``r2``. ``loss`` is
     what the candidate gives up: accuracy points lost (0.01 = one point), or the relative RMSE increase.

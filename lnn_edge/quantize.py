@@ -22,7 +22,12 @@ from lnn_edge.qmodel import PRECISIONS, QuantizedModel
 from lnn_edge.reference import Reference
 
 # Pass thresholds on the max abs output error, as a fraction of the reference output range (--max-error).
+# float32 stays at 1e-5, not 1e-6: the trained pendulum LTC reaches 1.05e-6 at 1000 steps (docs/number-formats.md),
+# while the test suite's untrained models stay below 4.7e-7.
 DEFAULT_THRESHOLDS = {"float32": 1e-5, "fixed32": 1e-4, "fixed16": 1e-2}
+
+ERROR_BASIS = "inputs clamped to the input formats (the error is the quantization's, not the clamp's)"
+"""What the output error is measured on: the float64 reference sees the clamped inputs the quantized model sees."""
 
 
 def quantize(
@@ -116,7 +121,9 @@ def evaluate(
     names = qmodel.model.input_names
     task = None
     if labels is not None:
-        task = task_metrics(task_kind(qmodel.model.task, labels), labels, y_ref, result.y)
+        # The task metric is end to end: float64 on the inputs as recorded against the deployed model, clamps and all.
+        y_float, _ = Reference(qmodel.model).run(x, dt) if log.input_counts(names) else (y_ref, None)
+        task = task_metrics(task_kind(qmodel.model.task, labels), labels, y_float, result.y)
     return Evaluation(
         name=name,
         sequences=int(x.shape[0]),
@@ -192,7 +199,7 @@ def quantization_report(
         "threshold_max_abs_rel_range": threshold,
         "strict": policy.strict,
         "max_metric_loss": policy.max_metric_loss,
-        "error_measured_on": "inputs clamped to the input formats (the error is the quantization's, not the clamp's)",
+        "error_measured_on": ERROR_BASIS,
         "failures": reasons,
         "passed": passed,
     }

@@ -15,8 +15,8 @@ from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator, EmulatorResult
 from lnn_edge.export import Export, model_sources
 from lnn_edge.harness import CompiledModel, compile_model
-from lnn_edge.metrics import ErrorMetrics, compare
-from lnn_edge.quantize import DEFAULT_THRESHOLDS
+from lnn_edge.metrics import ErrorMetrics, TaskMetrics, compare, task_kind, task_metrics
+from lnn_edge.quantize import ERROR_BASIS, Policy
 from lnn_edge.reference import Reference
 
 
@@ -51,11 +51,19 @@ class HostVerification:
     state: ErrorMetrics
     threshold: float
     saturations: int
+    """Internal saturations (state, accumulators): always a failure."""
     mismatch: Mismatch | None
     traces: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     raw: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
     """The arrays behind the verdict, for a board leg to reuse: inputs ``x``/``dt`` in the C's types, ``c_y``,
     ``c_state``, ``emulator_y``, ``emulator_state`` (raw) and ``reference_state`` (float64)."""
+    input_saturations: dict[str, int] = field(default_factory=dict)
+    """Input values clamped at their format's range, per input name (and ``dt``): a failure only with ``strict``."""
+    first_input_saturations: list[str] = field(default_factory=list)
+    task: TaskMetrics | None = None
+    strict: bool = False
+    max_metric_loss: float | None = None
+    failures: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +77,13 @@ class HostVerification:
             "state": self.state.as_dict(),
             "threshold_max_abs_rel_range": self.threshold,
             "saturations": self.saturations,
+            "input_saturations": self.input_saturations,
+            "first_input_saturations": self.first_input_saturations,
+            "task": None if self.task is None else self.task.as_dict(),
+            "strict": self.strict,
+            "max_metric_loss": self.max_metric_loss,
+            "error_measured_on": ERROR_BASIS,
+            "failures": self.failures,
             "first_mismatch": None if self.mismatch is None else str(self.mismatch),
         }
 
@@ -125,8 +140,18 @@ def raw_to_float(emulator: Emulator, y_raw: np.ndarray, state_raw: np.ndarray) -
     return y_raw.astype(np.float64), state_raw.astype(np.float64)
 
 
-def verify_host(export: Export, sequences: Sequences, threshold: float | None = None) -> HostVerification:
-    """Compile the export's C, run it, the emulator and the reference on ``sequences``, and compare."""
+def verify_host(
+    export: Export,
+    sequences: Sequences,
+    threshold: float | None = None,
+    policy: Policy | None = None,
+    labels: np.ndarray | None = None,
+) -> HostVerification:
+    """Compile the export's C, run it, the emulator and the reference on ``sequences``, and compare.
+
+    The reference runs on the inputs clamped to their formats (what the C sees), so the error is the
+    quantization's; clamps are counted per input. ``policy`` adds --strict and the task metric loss (with
+    ``labels``); ``threshold`` (or ``policy.max_error``) is the error bar, default the precision's."""
     qmodel = export.qmodel
     model = qmodel.model
     emulator = Emulator(qmodel)
@@ -136,12 +161,27 @@ def verify_host(export: Export, sequences: Sequences, threshold: float | None = 
     y_e, state_e = emulator_raw(emulated, qmodel.is_fixed)
     mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
     y_c_float, state_c_float = raw_to_float(emulator, y_c, state_c)
-    y_ref, state_ref = Reference(model).run(sequences.x, sequences.dt)
+    y_ref, state_ref = Reference(model).run(*emulator.clamp_inputs(sequences.x, sequences.dt))
     outputs = compare(y_c_float, y_ref)
-    limit = DEFAULT_THRESHOLDS[qmodel.precision] if threshold is None else threshold
+    policy = policy or Policy()
+    limit = policy.threshold(qmodel.precision) if threshold is None else threshold
     bit_exact = mismatch is None
+    log = emulated.saturations
+    task = None
+    if labels is not None:  # end to end: float64 on the inputs as recorded, against the C with its clamps
+        y_float = Reference(model).run(sequences.x, sequences.dt)[0] if log.input_counts(model.input_names) else y_ref
+        task = task_metrics(task_kind(model.task, labels), labels, y_float, y_c_float)
+    failures = [] if bit_exact else [f"C != emulator: {mismatch}"]
+    if outputs.max_abs_rel_range > limit:
+        failures.append(f"output error {outputs.max_abs_rel_range:.2e} of range > {limit:g}")
+    if log.internal_total:
+        failures.append(f"{log.internal_total} internal values saturated")
+    if policy.strict and log.input_counts(model.input_names):
+        failures.append("inputs clamped with --strict")
+    if policy.max_metric_loss is not None and task is not None and task.loss > policy.max_metric_loss:
+        failures.append(f"task metric loss {task.loss:.4g} > {policy.max_metric_loss:g}")
     return HostVerification(
-        passed=bit_exact and outputs.max_abs_rel_range <= limit,
+        passed=not failures,
         bit_exact=bit_exact,
         steps=int(sequences.x.shape[1]),
         sequences=int(sequences.x.shape[0]),
@@ -149,7 +189,7 @@ def verify_host(export: Export, sequences: Sequences, threshold: float | None = 
         outputs=outputs,
         state=compare(state_c_float, state_ref),
         threshold=limit,
-        saturations=emulated.saturations.total,
+        saturations=log.internal_total,
         mismatch=mismatch,
         traces={"reference": y_ref, "host C": y_c_float, "emulator": emulated.y, "dt": sequences.dt},
         raw={
@@ -161,6 +201,12 @@ def verify_host(export: Export, sequences: Sequences, threshold: float | None = 
             "emulator_state": state_e,
             "reference_state": state_ref,
         },
+        input_saturations=log.input_counts(model.input_names),
+        first_input_saturations=log.input_events(model.input_names),
+        task=task,
+        strict=policy.strict,
+        max_metric_loss=policy.max_metric_loss,
+        failures=failures,
     )
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from lnn_edge.cli.common import print_json
+from lnn_edge.cli.quantize_cmd import data_option, policy_options, range_options, verdict_line
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import export, load_model_source
+from lnn_edge.export import REPORT_FILE, export, load_model_source
 from lnn_edge.model import ACTIVATIONS, CFC_MODES
-from lnn_edge.qmodel import PRECISIONS
+from lnn_edge.qmodel import PRECISIONS, QuantizedModel
+from lnn_edge.quantize import Policy, labelled_arrays, load_labelled
+from lnn_edge.ranges import declare_ranges
 
 
 def _parse_dt(text: str | None) -> float | str | None:
@@ -43,10 +48,15 @@ def _parse_dt(text: str | None) -> float | str | None:
 @click.option("--epsilon", type=float, default=1e-8, help="state_dict import flag.")
 @click.option("--mode", type=click.Choice(CFC_MODES), default="default", help="state_dict import flag.")
 @click.option("--activation", type=click.Choice(ACTIVATIONS), default="lecun_tanh", help="state_dict import flag.")
+@data_option
+@range_options
+@policy_options
 @click.option("--json", "as_json", is_flag=True, help="Print the export manifest as JSON.")
 def command(
     model: Path, output: Path, precision: str, calib: Path | None, name: str, dt_text: str | None,
-    implicit_constraints: bool, ode_unfolds: int, epsilon: float, mode: str, activation: str, as_json: bool,
+    implicit_constraints: bool, ode_unfolds: int, epsilon: float, mode: str, activation: str,
+    data: Path | None, input_ranges: tuple[str, ...], output_ranges: tuple[str, ...], max_error: float | None,
+    strict: bool, max_metric_loss: float | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Generate C for MODEL (.lnn, trainer checkpoint or ncps state_dict) into the folder -o.
 
@@ -57,14 +67,28 @@ def command(
     Examples:
       lnn-edge export pendulum.lnn -o out/pendulum --precision fixed16 --name pendulum
       lnn-edge export ltc_state_dict.pt -o out/ltc --precision float32 --dt variable
+      lnn-edge export imu.lnn -o out/imu --precision fixed16 --input-range acc_x=-16:16 --max-error 0.02
+
+    The folder is written whatever the verdict; exit code 1 when it fails (error above --max-error, internal
+    saturation, or with --strict an input clamped at its range).
     """
     source = load_model_source(
         model, implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon,
         mode=mode, activation=activation,
     )  # fmt: skip
-    result = export(source, output, precision, name=name, calib=calib, dt=_parse_dt(dt_text))
+    if input_ranges or output_ranges:
+        source = source.model if isinstance(source, QuantizedModel) else source  # new ranges: quantize again
+        declare_ranges(source, input_ranges, output_ranges)
+    policy = Policy(max_error=max_error, strict=strict, max_metric_loss=max_metric_loss)
+    net = source.model if isinstance(source, QuantizedModel) else source
+    labelled = labelled_arrays(load_labelled(data, net)) if data is not None else None
+    result = export(
+        source, output, precision, name=name, calib=calib, dt=_parse_dt(dt_text), policy=policy, labelled=labelled
+    )
+    report = json.loads((output / REPORT_FILE).read_text())
     if as_json:
-        print_json({"directory": str(output), **result.manifest})
+        print_json({"directory": str(output), **result.manifest, "verdict": _verdict(report)})
+        _exit_on_failure(report, output)
         return
     memory = result.manifest["memory"]
     click.echo(
@@ -73,3 +97,18 @@ def command(
     )
     for filename in sorted(result.manifest["files"]):
         click.echo(f"  {output / filename}")
+    click.echo(verdict_line(report))
+    _exit_on_failure(report, output)
+
+
+def _verdict(report: dict[str, Any]) -> dict[str, Any]:
+    """The verdict part of the quantization report, for --json."""
+    keys = ("passed", "failures", "threshold_max_abs_rel_range", "strict", "max_metric_loss")
+    return {key: report[key] for key in keys}
+
+
+def _exit_on_failure(report: dict[str, Any], output: Path) -> None:
+    if not report["passed"]:
+        click.echo(f"error: the export fails its verdict ({'; '.join(report['failures'])}); {output} was written "
+                   f"for inspection (see {output / REPORT_FILE})", err=True)  # fmt: skip
+        raise SystemExit(1)

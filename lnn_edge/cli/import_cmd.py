@@ -6,12 +6,14 @@ from pathlib import Path
 
 import click
 
+from lnn_edge.calibration import stored_calibration
 from lnn_edge.cli.common import print_json
-from lnn_edge.datafile import load_inputs
+from lnn_edge.cli.quantize_cmd import range_options
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.importers import load_torch_file
-from lnn_edge.model import ACTIVATIONS, CFC_MODES, Calibration
+from lnn_edge.model import ACTIVATIONS, CFC_MODES
 from lnn_edge.modelfile import save
+from lnn_edge.ranges import declare_ranges
 from lnn_edge.summary import format_summary, summarize
 
 
@@ -56,8 +58,10 @@ def _names(text: str | None, count: int, what: str) -> list[str] | None:
     "--calib",
     type=click.Path(path_type=Path),
     default=None,
-    help="A .npz with 'x' (and 'dt') of typical inputs, stored in the model to calibrate number formats.",
+    help="A .npz with 'x' (and 'dt') of typical inputs: the model stores per-input statistics over all of it "
+    "and a representative sample, to calibrate number formats, e.g. --calib train.npz.",
 )
+@range_options
 @click.option("--json", "as_json", is_flag=True, help="Print the model summary as JSON.")
 def command(
     source: Path,
@@ -72,6 +76,8 @@ def command(
     input_names: str | None,
     output_names: str | None,
     calib: Path | None,
+    input_ranges: tuple[str, ...],
+    output_ranges: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Import SOURCE, an ncps state_dict saved with torch.save (or an lnn-edge checkpoint), into a .lnn file.
@@ -85,6 +91,7 @@ def command(
       lnn-edge import ltc.pt -o ltc.lnn
       lnn-edge import cfc.pt -o cfc.lnn --mode no_gate --activation silu
       lnn-edge import raw_ltc.pt -o raw.lnn --no-implicit-constraints --ode-unfolds 4
+      lnn-edge import imu.pt -o imu.lnn --calib train.npz --input-names ax,ay,az --input-range ax=-16:16
     """
     if not (dt > 0 and dt < float("inf")):
         raise LnnEdgeError(f"--dt {dt} must be a finite time step > 0")
@@ -101,8 +108,8 @@ def command(
     model.input_names = _names(input_names, model.input_size, "input") or model.input_names
     model.output_names = _names(output_names, model.output_size, "output") or model.output_names
     if calib is not None:
-        sequences = load_inputs(calib, model.input_size, model.dt)
-        model.calibration = Calibration(x=sequences.x, dt=sequences.dt)
+        model.calibration = stored_calibration(calib, model)
+    declare_ranges(model, input_ranges, output_ranges)
     save(model, output)
     info = summarize(model)
     if as_json:

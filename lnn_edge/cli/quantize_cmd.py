@@ -77,7 +77,7 @@ def format_report(report: dict[str, Any]) -> str:
     for e in report["evaluations"]:
         lines.extend(_evaluation_lines(e))
     lines.append(f"output error measured against float64 on the same {report['error_measured_on']}")
-    lines.append(_verdict_line(report))
+    lines.append(verdict_line(report))
     return "\n".join(lines)
 
 
@@ -100,7 +100,7 @@ def _evaluation_lines(e: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _verdict_line(report: dict[str, Any]) -> str:
+def verdict_line(report: dict[str, Any]) -> str:
     rule = f"max abs output error / range <= {report['threshold_max_abs_rel_range']:g}, no internal saturation"
     if report["strict"]:
         rule += ", no clamped input (--strict)"
@@ -121,6 +121,15 @@ def range_options(command: Callable[..., Any]) -> Callable[..., Any]:
         "--input-range", "input_ranges", multiple=True, metavar="NAME=LO:HI",
         help="Declare a sensor's full scale (name or index; repeatable), stored in the model; wins over "
         "calibration, e.g. --input-range acc_x=-16:16 --input-range 3=-2000:2000.",
+    )(command)  # fmt: skip
+
+
+def data_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--data``: labelled test data for the error and the task metric."""
+    return click.option(
+        "--data", type=click.Path(path_type=Path), default=None,
+        help="Test .npz ('x', optional 'dt', optional 'y': class ids [N] or [N,T], or targets [N,T,O]) to measure "
+        "error and the task metric on, e.g. --data test.npz.",
     )(command)  # fmt: skip
 
 
@@ -160,10 +169,7 @@ def policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Also write the report as JSON.",
 )
 @click.option("--format", "formats", multiple=True, metavar="NAME=BITS", help="Override a format's fractional bits.")
-@click.option(
-    "--data", type=click.Path(path_type=Path), default=None,
-    help="Test .npz ('x', optional 'dt' and 'y' labels) to measure error and the task metric on, e.g. --data test.npz.",
-)  # fmt: skip
+@data_option
 @range_options
 @policy_options
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON instead of a table.")

@@ -9,10 +9,11 @@ import click
 
 from lnn_edge.boards import load_board
 from lnn_edge.cli.common import note_unlisted, print_json
-from lnn_edge.datafile import Sequences, load_inputs
+from lnn_edge.datafile import Sequences
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export
 from lnn_edge.plots import plot_traces
+from lnn_edge.quantize import Policy, load_labelled
 from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from lnn_edge.verify_board import BoardVerification, verify_on_board, verify_on_port
 from lnn_edge.verify_host import HostVerification, default_sequences, resize, verify_host
@@ -29,13 +30,27 @@ def format_verification(result: HostVerification) -> str:
         ("outputs vs float64", f"max abs {o.max_abs:.3g} ({o.max_abs_rel_range:.2e} of range), RMSE {o.rmse:.3g}, "
                                f"MAE {o.mae:.3g}, rel L2 {o.rel_l2:.3g}, cosine {o.cosine:.8f}"),
         ("state vs float64", f"max abs {s.max_abs:.3g}, RMSE {s.rmse:.3g}"),
-        ("threshold", f"max abs / range <= {result.threshold:g}"),
-        ("saturations", str(result.saturations)),
+        ("max error", f"max abs / range <= {result.threshold:g}: "
+                      f"{'met' if o.max_abs_rel_range <= result.threshold else 'MISSED'}"),
+        ("internal saturations", str(result.saturations)),
+        ("inputs clamped", _clamped_text(result) + (" (fails: --strict)" if result.strict else " (reported only)")),
     ]  # fmt: skip
+    if result.task is not None:
+        ref, cand = result.task.reference, result.task.candidate
+        shown = ", ".join(f"{k} float64 {ref[k]:.4g} / host C {cand[k]:.4g}" for k in ref)
+        limit = "" if result.max_metric_loss is None else f" (max {result.max_metric_loss:g})"
+        rows.append((f"task ({result.task.kind})", f"{shown}; loss {result.task.loss:.4g}{limit}"))
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
-    lines.append("PASS" if result.passed else "FAIL")
+    lines.extend(f"  {event}" for event in result.first_input_saturations[:3])
+    lines.append("output error measured against float64 on the same inputs clamped to their formats")
+    lines.append("PASS" if result.passed else "FAIL: " + "; ".join(result.failures))
     return "\n".join(lines)
+
+
+def _clamped_text(result: HostVerification) -> str:
+    counts = result.input_saturations
+    return ", ".join(f"{name} {count}" for name, count in counts.items()) if counts else "none"
 
 
 def _board_agreement(result: BoardVerification) -> str:
@@ -78,9 +93,32 @@ def format_board_verification(result: BoardVerification) -> str:
 
 @click.command("verify")
 @click.argument("directory", type=click.Path(path_type=Path))
-@click.option("--data", type=click.Path(path_type=Path), default=None, help="Test inputs .npz ('x', optional 'dt').")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Test .npz ('x', optional 'dt', optional labels 'y' for the task metric), e.g. --data test.npz.",
+)
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Steps per sequence (repeat or cut the data).")
-@click.option("--threshold", type=float, default=None, help="Max abs output error as a fraction of the output range.")
+@click.option(
+    "--max-error",
+    "max_error",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="REL",
+    help="Max abs output error as a fraction of the output range (default fixed16 1e-2, fixed32 1e-4, float32 "
+    "1e-5), e.g. --max-error 0.02.",
+)
+@click.option("--threshold", "threshold_alias", type=click.FloatRange(min=0), default=None, hidden=True)  # old name
+@click.option("--strict", is_flag=True, help="Also fail when an input is clamped at its range, e.g. --strict.")
+@click.option(
+    "--max-metric-loss",
+    type=click.FloatRange(min=0),
+    default=None,
+    metavar="X",
+    help="With --data holding 'y': fail if the task metric drops by more than X (0.01 = 1 accuracy point, or "
+    "relative RMSE), e.g. --max-metric-loss 0.01.",
+)
 @click.option(
     "--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of traces and error."
 )
@@ -99,8 +137,10 @@ def format_board_verification(result: BoardVerification) -> str:
               help="Retries per request (time-outs, corrupted frames) before giving up.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def command(
-    directory: Path, data: Path | None, steps: int | None, threshold: float | None, plot_path: Path | None,
-    port: str | None, board: str | None, baud: int, timeout: float, retries: int, as_json: bool,
+    directory: Path, data: Path | None, steps: int | None, max_error: float | None, threshold_alias: float | None,
+    strict: bool,
+    max_metric_loss: float | None, plot_path: Path | None, port: str | None, board: str | None, baud: int,
+    timeout: float, retries: int, as_json: bool,
 ) -> None:  # fmt: skip
     """Verify the export in DIRECTORY: C vs emulator bit for bit, C vs the float64 reference.
 
@@ -112,21 +152,31 @@ def command(
     Examples:
       lnn-edge verify out/pendulum
       lnn-edge verify out/pendulum --data test.npz --steps 1000 --plot verify.png --json
+      lnn-edge verify out/imu --data test.npz --max-error 0.02 --max-metric-loss 0.01 --strict
       lnn-edge verify out/pendulum --board qemu-mps2-an386 --json
       lnn-edge verify out/pendulum --port /dev/ttyACM0 --board nucleo-f401re
     """
     export = load_export(directory)
     note_unlisted(export)
     model = export.qmodel.model
+    labels = None
     if data is not None:
-        sequences = resize(load_inputs(data, model.input_size, model.dt), steps)
+        loaded, labels = load_labelled(data, model)
+        if labels is not None and steps is not None:
+            raise LnnEdgeError(f"--steps cannot resize {data}: it holds labels 'y' for its own length")
+        sequences = resize(loaded, steps)
     else:
         sequences = default_sequences(export, steps)
+    threshold = max_error if max_error is not None else threshold_alias
     if port is None and board is None:
-        result = verify_host(export, sequences, threshold)
+        policy = Policy(max_error=threshold, strict=strict, max_metric_loss=max_metric_loss)
+        result = verify_host(export, sequences, threshold, policy, labels)
         title = f"{export.name} ({result.precision}): host C vs float64 reference"
         _finish(result, format_verification(result), plot_path, title, ("reference", "host C", "dt"), as_json)
         return
+    if strict or max_metric_loss is not None:
+        raise LnnEdgeError("--strict and --max-metric-loss apply to host verification: run lnn-edge verify "
+                           f"{directory} with them first, then on the board")  # fmt: skip
     _verify_board(export, sequences, threshold, plot_path, port, board, baud, timeout, retries, as_json)
 
 
