@@ -146,7 +146,10 @@ def command(
 
     With --port or --board the model also runs on a board, step by step over the serial protocol, and the
     board, the host C and the emulator must agree bit for bit on outputs and state at every step. Without
-    --data the model's calibration sample is used (or random inputs). Exit code 1 on failure.
+    --data the model's calibration sample is used (or random inputs). The output error is measured against
+    float64 on the same inputs clamped to their formats; clamped inputs are reported per input and fail only with
+    --strict; internal saturation always fails. --strict and --max-metric-loss apply to the host verification.
+    Exit code 1 on failure.
 
     \b
     Examples:
