@@ -6,11 +6,16 @@ rest. For each margin, the fixed16 input format is chosen from max |x| x margin 
 factor), and the held-out values beyond that format are counted. Modes: ``stats`` (whole-split statistics, what
 the trainer stores), ``sample8`` (the first 8 sequences, the old stored sample), ``repsample``
 (``representative_sample``). Run: ``.venv/bin/python benchmarks/headroom.py [MARGIN ...]``.
+
+``--real CACHE_DIR`` measures two real recordings instead, from the aeon wheel that tests/support/realdata.py
+fetches with pip into CACHE_DIR (a new folder): BasicMotions (calibrated on its train split, checked on its test
+split) and the Daphnet recording in 1 s windows (first 3/4 of the time, checked on the last 1/4).
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +42,30 @@ def calibrated_absmax(train: np.ndarray, mode: str) -> np.ndarray:
     return np.abs(representative_sample(train, None)[0]).max(axis=(0, 1))
 
 
+def held_out_saturation(train: np.ndarray, test: np.ndarray, margin: float, mode: str) -> tuple[int, list[int]]:
+    """Held-out values beyond the fixed16 input formats, and the channels they are in."""
+    bound = calibrated_absmax(train, mode) * margin * 1.25
+    top = 32767 / np.exp2([frac_bits_for(float(b), 16) for b in bound])
+    over = np.abs(test) > top
+    return int(over.sum()), sorted({int(k) for k in np.nonzero(over.reshape(-1, test.shape[-1]))[1]})
+
+
+def main_real(cache: Path, margins: list[float]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from support.realdata import basic_motions, daphnet_csv
+
+    motions = basic_motions(cache)
+    daphnet = np.genfromtxt(daphnet_csv(cache / "daphnet.csv", cache), delimiter=",", skip_header=1)[:, 2:]
+    windows = daphnet[: len(daphnet) // 64 * 64].reshape(-1, 64, daphnet.shape[1])
+    cut = len(windows) * 3 // 4
+    for margin in margins:
+        for mode in ("stats", "sample8", "repsample"):
+            a = held_out_saturation(motions.x_train, motions.x_test, margin, mode)
+            b = held_out_saturation(windows[:cut], windows[cut:], margin, mode)
+            print(f"margin {margin:<5} {mode:<9} BasicMotions {a[0]:>5} of {motions.x_test.size} (channels {a[1]}); "
+                  f"Daphnet {b[0]:>5} of {windows[cut:].size} (channels {b[1]})")  # fmt: skip
+
+
 def main(margins: list[float]) -> None:
     for margin in margins:
         for mode in ("stats", "sample8", "repsample"):
@@ -56,4 +85,8 @@ def main(margins: list[float]) -> None:
 
 
 if __name__ == "__main__":
-    main([float(m) for m in sys.argv[1:]] or [1.0, 1.25, 1.5, 2.0])
+    args = sys.argv[1:]
+    if args[:1] == ["--real"]:
+        main_real(Path(args[1]), [float(m) for m in args[2:]] or [1.0, 1.25, 1.5, 2.0])
+    else:
+        main([float(m) for m in args] or [1.0, 1.25, 1.5, 2.0])
