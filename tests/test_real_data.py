@@ -215,11 +215,16 @@ def test_quantize_reports_accuracy_for_float64_and_fixed16(trained: Trained) -> 
 
 @pytest.mark.slow
 def test_export_verifies_bit_exact_on_the_host_and_an_emulated_board(trained: Trained) -> None:
-    """The exported C computes the emulator's bits, on the host and on the board."""
+    """The exported C computes the emulator's bits, on the host (with its test accuracy) and on the board."""
     export_dir = trained.folder / "export"
     run_cli("export", str(trained.model_path), "-o", str(export_dir), "--precision", "fixed16", "--name", "bm")
     host = json.loads(run_cli("verify", str(export_dir), "--data", str(trained.test_npz), "--json").stdout)
     assert host["passed"] is True and host["bit_exact"] is True, host
+    qmodel = load_any(export_dir / "model.lnn")
+    assert isinstance(qmodel, QuantizedModel)
+    assert 100 * host["task"]["candidate"]["accuracy"] == pytest.approx(
+        quantized_accuracy(qmodel, trained.x_test, trained.y_test)
+    )
     # Four test sequences, one per class, keep the board run short; all 50 steps of each.
     few = trained.folder / "verify.npz"
     pick = [int(np.flatnonzero(trained.y_test == c)[0]) for c in range(4)]
