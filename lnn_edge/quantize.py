@@ -107,6 +107,12 @@ class Policy:
     def threshold(self, precision: str) -> float:
         return DEFAULT_THRESHOLDS[precision] if self.max_error is None else self.max_error
 
+    @property
+    def judges_error(self) -> bool:
+        """Whether the output error decides: always, unless the verdict is task-aware (``max_metric_loss``) and the
+        user set no ``max_error``; then the error is reported beside the task metric, which decides."""
+        return self.max_error is not None or self.max_metric_loss is None
+
 
 def evaluate(
     qmodel: QuantizedModel, x: np.ndarray, dt: np.ndarray, name: str, labels: np.ndarray | None = None
@@ -143,7 +149,7 @@ def verdict(evaluations: list[Evaluation], threshold: float, policy: Policy) -> 
     """Pass or fail, and why it failed (one line per reason)."""
     reasons = []
     for e in evaluations:
-        if e.outputs.max_abs_rel_range > threshold:
+        if policy.judges_error and e.outputs.max_abs_rel_range > threshold:
             reasons.append(f"{e.name}: output error {e.outputs.max_abs_rel_range:.2e} of range > {threshold:g}")
         if e.saturations:
             reasons.append(f"{e.name}: {e.saturations} internal values saturated (a bound the formats rely on broke)")
@@ -176,6 +182,8 @@ def quantization_report(
     if labelled is not None:
         evaluations.append(evaluate(qmodel, labelled[0], labelled[1], "data", labels=labelled[2]))
     threshold = policy.threshold(qmodel.precision)
+    if policy.max_metric_loss is not None and not any(e.task is not None for e in evaluations):
+        raise DataFileError("--max-metric-loss needs labelled test data: pass --data FILE.npz holding 'x' and 'y'")
     passed, reasons = verdict(evaluations, threshold, policy)
     return {
         "precision": qmodel.precision,
@@ -199,6 +207,7 @@ def quantization_report(
         "threshold_max_abs_rel_range": threshold,
         "strict": policy.strict,
         "max_metric_loss": policy.max_metric_loss,
+        "error_judged": policy.judges_error,
         "error_measured_on": ERROR_BASIS,
         "failures": reasons,
         "passed": passed,

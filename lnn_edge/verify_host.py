@@ -13,6 +13,7 @@ import numpy as np
 
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator, EmulatorResult
+from lnn_edge.errors import DataFileError
 from lnn_edge.export import Export, model_sources
 from lnn_edge.harness import CompiledModel, compile_model
 from lnn_edge.metrics import ErrorMetrics, TaskMetrics, compare, task_kind, task_metrics
@@ -64,6 +65,8 @@ class HostVerification:
     strict: bool = False
     max_metric_loss: float | None = None
     failures: list[str] = field(default_factory=list)
+    error_judged: bool = True
+    """False when the verdict is task-aware (``max_metric_loss`` without an explicit error bar)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +87,7 @@ class HostVerification:
             "max_metric_loss": self.max_metric_loss,
             "error_measured_on": ERROR_BASIS,
             "failures": self.failures,
+            "error_judged": self.error_judged,
             "first_mismatch": None if self.mismatch is None else str(self.mismatch),
         }
 
@@ -171,8 +175,11 @@ def verify_host(
     if labels is not None:  # end to end: float64 on the inputs as recorded, against the C with its clamps
         y_float = Reference(model).run(sequences.x, sequences.dt)[0] if log.input_counts(model.input_names) else y_ref
         task = task_metrics(task_kind(model.task, labels), labels, y_float, y_c_float)
+    if policy.max_metric_loss is not None and labels is None:
+        raise DataFileError("--max-metric-loss needs labelled test data: pass --data FILE.npz holding 'x' and 'y'")
     failures = [] if bit_exact else [f"C != emulator: {mismatch}"]
-    if outputs.max_abs_rel_range > limit:
+    error_judged = threshold is not None or policy.judges_error
+    if error_judged and outputs.max_abs_rel_range > limit:
         failures.append(f"output error {outputs.max_abs_rel_range:.2e} of range > {limit:g}")
     if log.internal_total:
         failures.append(f"{log.internal_total} internal values saturated")
@@ -207,6 +214,7 @@ def verify_host(
         strict=policy.strict,
         max_metric_loss=policy.max_metric_loss,
         failures=failures,
+        error_judged=error_judged,
     )
 
 

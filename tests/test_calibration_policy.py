@@ -296,6 +296,15 @@ def test_task_metric_side_by_side_and_max_metric_loss(ltc_file: Path, tmp_path: 
     assert task["kind"] == "classification" and task["reference"]["accuracy"] == pytest.approx(36 / 40)
     assert abs(task["loss"]) <= 0.01
     assert report["max_metric_loss"] == 0.01 and report["passed"] is True
+    assert report["error_judged"] is False  # task-aware: the output error is reported, the task metric decides
+    # An explicit error bar is judged beside the task metric.
+    code, report, _ = _quantize(ltc_file, tmp_path / "q2.lnn", "--data", str(data), "--max-metric-loss", "0.01",
+                                "--max-error", "1e-9")  # fmt: skip
+    assert code == 1 and report["error_judged"] is True and "output error" in report["failures"][0]
+    # A task-aware verdict without labels is a one-line error, not a silent pass.
+    code, _, err = invoke("quantize", str(ltc_file), "-o", str(tmp_path / "q3.lnn"), "--precision", "fixed16",
+                          "--max-metric-loss", "0.01")  # fmt: skip
+    assert code == 1 and "--max-metric-loss needs labelled test data" in err and err.count("\n") == 1
 
 
 def test_regression_metrics_and_a_failing_metric_bar(tmp_path: Path) -> None:

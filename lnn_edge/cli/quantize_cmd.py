@@ -101,7 +101,10 @@ def _evaluation_lines(e: dict[str, Any]) -> list[str]:
 
 
 def verdict_line(report: dict[str, Any]) -> str:
-    rule = f"max abs output error / range <= {report['threshold_max_abs_rel_range']:g}, no internal saturation"
+    if report.get("error_judged", True):
+        rule = f"max abs output error / range <= {report['threshold_max_abs_rel_range']:g}, no internal saturation"
+    else:
+        rule = "no internal saturation (output error reported, not judged: the task metric decides)"
     if report["strict"]:
         rule += ", no clamped input (--strict)"
     if report["max_metric_loss"] is not None:
@@ -138,7 +141,8 @@ def policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     command = click.option(
         "--max-metric-loss", type=click.FloatRange(min=0), default=None, metavar="X",
         help="With labelled --data: fail if the quantized model loses more than X of the task metric "
-        "(accuracy fraction, or relative RMSE increase), e.g. --max-metric-loss 0.01.",
+        "(accuracy fraction, or relative RMSE increase); the output error is then judged only if --max-error is "
+        "given, e.g. --max-metric-loss 0.01.",
     )(command)  # fmt: skip
     command = click.option(
         "--strict", is_flag=True,

@@ -31,7 +31,8 @@ def format_verification(result: HostVerification) -> str:
                                f"MAE {o.mae:.3g}, rel L2 {o.rel_l2:.3g}, cosine {o.cosine:.8f}"),
         ("state vs float64", f"max abs {s.max_abs:.3g}, RMSE {s.rmse:.3g}"),
         ("max error", f"max abs / range <= {result.threshold:g}: "
-                      f"{'met' if o.max_abs_rel_range <= result.threshold else 'MISSED'}"),
+                      f"{'met' if o.max_abs_rel_range <= result.threshold else 'MISSED'}"
+                      f"{'' if result.error_judged else ' (reported only: the task metric decides)'}"),
         ("internal saturations", str(result.saturations)),
         ("inputs clamped", _clamped_text(result) + (" (fails: --strict)" if result.strict else " (reported only)")),
     ]  # fmt: skip
@@ -117,7 +118,7 @@ def format_board_verification(result: BoardVerification) -> str:
     default=None,
     metavar="X",
     help="With --data holding 'y': fail if the task metric drops by more than X (0.01 = 1 accuracy point, or "
-    "relative RMSE), e.g. --max-metric-loss 0.01.",
+    "relative RMSE); the output error is then judged only if --max-error is given, e.g. --max-metric-loss 0.01.",
 )
 @click.option(
     "--plot", "plot_path", type=click.Path(path_type=Path), default=None, help="Write a PNG of traces and error."
