@@ -95,7 +95,8 @@ def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) ->
     loaded = exported.qmodel if exported is not None else load_any(model)
     net = loaded.model if isinstance(loaded, QuantizedModel) else loaded
     sequences = load_inputs(data, net.input_size, net.dt)
-    check_run_size(str(data), *sequences.x.shape[:2], net.output_size, net.state_size)
+    batch, steps = sequences.x.shape[:2]
+    check_run_size(str(data), batch, steps, net.output_size, net.state_size)
     if backend == "auto":
         backend = "emulator" if isinstance(loaded, QuantizedModel) else "reference"
     if backend == "c":
