@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from lnn_edge.atomic import SAFE_NAME
 from lnn_edge.codegen import check_name
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.limits import MAX_FILE_NAMES, MAX_INPUTS, MAX_JSON_BYTES, MAX_NEURONS, MAX_OUTPUTS, parse_json
@@ -31,8 +32,6 @@ VALUE_TYPES = {"float32": "float", "fixed16": "int16_t", "fixed32": "int32_t"}
 MEMORY_FIELDS = frozenset({"params", "state", "stack"})
 MAX_MEMORY_BYTES = 1 << 31
 SHA256 = re.compile(r"[0-9a-f]{64}")
-PLAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-"""A file name inside the folder: no separators, no leading dot (so neither ``..`` nor hidden files)."""
 
 
 def read_export_manifest(path: Path, export_format: str) -> dict[str, Any]:
@@ -82,7 +81,7 @@ def _check_files(files: Fields, name: str) -> None:
     if len(files.data) > MAX_FILE_NAMES:
         raise files.error(f"{files.where} lists {len(files.data)} files; the limit is {MAX_FILE_NAMES}")
     for filename, digest in files.data.items():
-        if not PLAIN_NAME.fullmatch(filename):
+        if not SAFE_NAME.fullmatch(filename):  # no separators, no leading dot: neither '..' nor hidden files
             raise files.error(
                 f"{files.where} lists file {filename!r:.80}, which is not a plain file name in the folder "
                 "(no '/', no '..', no leading dot): re-run lnn-edge export"
