@@ -9,7 +9,6 @@ import click
 from lnn_edge.boards import DEFAULT_BOARD
 from lnn_edge.build import build_firmware, describe
 from lnn_edge.cli.common import note_unlisted, print_json
-from lnn_edge.export import load_export
 
 
 @click.command("build")
@@ -29,8 +28,8 @@ def command(directory: Path, board: str, force: bool, as_json: bool) -> None:
       lnn-edge build out/pendulum --board qemu-mps2-an386
       lnn-edge build out/pendulum --board nucleo-f401re --json
     """
-    note_unlisted(load_export(directory))
     result = build_firmware(directory, board, force=force)
+    note_unlisted(result.export)  # the export build_firmware loaded: not a second load and hash pass
     if as_json:
         print_json(result.as_dict())
     else:
