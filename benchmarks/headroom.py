@@ -2,8 +2,8 @@
 
 Forty synthetic IMU-like recordings (9 channels, AR(1) with Student-t innovations of 3 degrees of freedom, bursts
 of activity, per-channel units): 200 sequences of 100 steps each, shuffled, calibrated on 3/4 and checked on the
-rest. For each margin, the fixed16 input format is chosen from max |x| x margin x 1.25 (the quantizers' own
-factor), and the held-out values beyond that format are counted. Modes: ``stats`` (whole-split statistics, what
+rest. For each margin, the fixed16 input format is chosen from max |x| x margin (``calibration.HEADROOM`` is 2.5),
+and the held-out values beyond that format are counted. Modes: ``stats`` (whole-split statistics, what
 the trainer stores), ``sample8`` (the first 8 sequences, the old stored sample), ``repsample``
 (``representative_sample``). Run: ``.venv/bin/python benchmarks/headroom.py [MARGIN ...]``.
 
@@ -44,7 +44,7 @@ def calibrated_absmax(train: np.ndarray, mode: str) -> np.ndarray:
 
 def held_out_saturation(train: np.ndarray, test: np.ndarray, margin: float, mode: str) -> tuple[int, list[int]]:
     """Held-out values beyond the fixed16 input formats, and the channels they are in."""
-    bound = calibrated_absmax(train, mode) * margin * 1.25
+    bound = calibrated_absmax(train, mode) * margin
     top = 32767 / np.exp2([frac_bits_for(float(b), 16) for b in bound])
     over = np.abs(test) > top
     return int(over.sum()), sorted({int(k) for k in np.nonzero(over.reshape(-1, test.shape[-1]))[1]})
@@ -74,7 +74,7 @@ def main(margins: list[float]) -> None:
                 rng = np.random.default_rng(seed)
                 x = recording(rng).reshape(-1, 100, 9)[rng.permutation(200)]
                 train, test = x[:150], x[150:]
-                bound = calibrated_absmax(train, mode) * margin * 1.25
+                bound = calibrated_absmax(train, mode) * margin
                 top = 32767 / np.exp2([frac_bits_for(float(b), 16) for b in bound])
                 over = np.abs(test) > top
                 saturated += int(over.sum())
@@ -87,6 +87,6 @@ def main(margins: list[float]) -> None:
 if __name__ == "__main__":
     args = sys.argv[1:]
     if args[:1] == ["--real"]:
-        main_real(Path(args[1]), [float(m) for m in args[2:]] or [1.0, 1.25, 1.5, 2.0])
+        main_real(Path(args[1]), [float(m) for m in args[2:]] or [1.25, 1.5625, 1.875, 2.5])
     else:
-        main([float(m) for m in args] or [1.0, 1.25, 1.5, 2.0])
+        main([float(m) for m in args] or [1.25, 1.5625, 1.875, 2.5])

@@ -11,10 +11,12 @@ from lnn_edge.datafile import Sequences, as_sequences, load_inputs
 from lnn_edge.errors import DataFileError
 from lnn_edge.model import Calibration, InputStats, Model
 
-HEADROOM = 2.0
+HEADROOM = 2.5
 """Margin over a calibrated max |x| (stored statistics or sample) before input formats are chosen from it: held-out
-data from the same source exceeds the calibrated range a little, and formats are powers of two, so the margin
-costs at most one bit. Measured in docs/number-formats.md (calibration). Declared ranges get no margin."""
+data from the same source exceeds the calibrated range a little. Formats are powers of two, so the margin costs
+one or two bits of the input's resolution. Measured in docs/number-formats.md (calibration). Declared ranges get
+no margin: a sensor's full scale is exact. (2.5 is the 2 the statistics were tuned with times the 1.25 the
+quantizers applied on their own before 0.2, so every calibrated format stayed the same.)"""
 
 
 @dataclass
@@ -29,6 +31,8 @@ class CalibrationStats:
     dt_max: float
     source: str
     x_sources: list[str] = field(default_factory=list)
+    labels: np.ndarray | None = None
+    """Class labels of ``sequences`` (the model's stored ones), for the task metric; None when unknown."""
 
 
 def calibration_for(
@@ -41,6 +45,7 @@ def calibration_for(
     max |x| times ``margin``. With ``path``, error is measured on a representative subset of it.
     """
     stats: InputStats | None
+    labels = None
     if path is not None:
         every = load_inputs(path, model.input_size, model.dt)
         stats = input_stats(every.x)
@@ -52,6 +57,7 @@ def calibration_for(
     elif model.calibration is not None:
         sequences = as_sequences(model.calibration.x, model.calibration.dt, model.input_size, model.dt, "model")
         stats = model.calibration.stats
+        labels = model.calibration.y
         dt_min, dt_max = float(sequences.dt.min()), float(sequences.dt.max())
         source = "the model's stored training sample" + (" and statistics" if stats is not None else "")
     elif set(model.input_names) <= set(model.input_ranges):
@@ -65,7 +71,7 @@ def calibration_for(
             "or import/train the model with a stored sample"
         )
     bound, origin = input_bounds(model, stats, sequences.x, margin)
-    return CalibrationStats(sequences, bound, dt_min, dt_max, source, origin)
+    return CalibrationStats(sequences, bound, dt_min, dt_max, source, origin, labels)
 
 
 def stored_calibration(path: str | os.PathLike[str], model: Model) -> Calibration:
@@ -137,6 +143,19 @@ def representative_sample(
     the budget are cut into windows first (each window then starts from a zero state, which is what calibration
     and error measurement need). Returns ``(x_sample, dt_sample)`` in their original order.
     """
+    x_sample, dt_sample, _ = labelled_sample(x, dt, labels, max_values)
+    return x_sample, dt_sample
+
+
+def labelled_sample(
+    x: np.ndarray,
+    dt: np.ndarray | None,
+    labels: np.ndarray | None = None,
+    max_values: int = DEFAULT_SAMPLE_VALUES,
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """:func:`representative_sample`, and the class labels of the sequences it chose: int64 [b] or [b,T] as
+    ``labels`` has them, else None (no labels, regression targets, or one label per sequence once sequences were
+    cut into windows: a window of a sequence is not scored like the whole sequence)."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 2:
         x = x[None]
@@ -145,13 +164,17 @@ def representative_sample(
     if dt is not None:
         dt = np.broadcast_to(np.asarray(dt, dtype=np.float64), x.shape[:2])
     sequence_labels = _sequence_labels(labels, x.shape[0])
+    kept = None if sequence_labels is None else np.asarray(labels).astype(np.int64)  # class ids, as given
     if x.shape[1] * x.shape[2] > max_values:
-        x, dt, sequence_labels = _windows(x, dt, sequence_labels, max(1, max_values // (4 * x.shape[2])))
+        length = max(1, max_values // (4 * x.shape[2]))
+        if kept is not None and kept.ndim == 2:
+            kept = _windows(kept[..., None].astype(np.float64), None, None, length)[0][..., 0].astype(np.int64)
+        else:
+            kept = None
+        x, dt, sequence_labels = _windows(x, dt, sequence_labels, length)
     count = max(1, max_values // (x.shape[1] * x.shape[2]))
-    if x.shape[0] <= count:
-        return x.copy(), None if dt is None else dt.copy()
-    chosen = _choose_sequences(x, sequence_labels, count)
-    return x[chosen].copy(), None if dt is None else dt[chosen].copy()
+    chosen = np.arange(x.shape[0]) if x.shape[0] <= count else _choose_sequences(x, sequence_labels, count)
+    return x[chosen].copy(), None if dt is None else dt[chosen].copy(), None if kept is None else kept[chosen].copy()
 
 
 def _sequence_labels(labels: np.ndarray | None, batch: int) -> np.ndarray | None:

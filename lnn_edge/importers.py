@@ -62,7 +62,7 @@ MAPPING_KEYS = ("input_w", "input_b", "output_w", "output_b")
 CHECKPOINT_FIELDS = frozenset(
     {
         "format", "version", "state_dict", "import_options", "wiring", "normalization", "input_names",
-        "output_names", "dt", "task", "calibration_x", "calibration_dt", "calibration_stats", "config",
+        "output_names", "dt", "task", "calibration_x", "calibration_dt", "calibration_stats", "calibration_y", "config",
     }
 )  # fmt: skip
 STATS_FIELDS = frozenset({"minimum", "maximum", "abs_p999", "count"})
@@ -87,6 +87,16 @@ def _to_numpy(value: Any, key: str) -> np.ndarray:
         return np.array(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ImportModelError(f"state_dict entry '{key}' is not a numeric tensor") from None
+
+
+def _class_ids(value: Any) -> np.ndarray:
+    """The checkpoint's ``calibration_y``: an integer tensor of class ids (validated against the model later)."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    array = np.asarray(value)
+    if array.dtype.kind not in "iu":
+        raise ImportModelError(f"checkpoint field 'calibration_y' holds {array.dtype} values, not class ids")
+    return array.astype(np.int64)
 
 
 def from_state_dict(
@@ -468,10 +478,12 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
         calib_x = checkpoint.get("calibration_x")
         if calib_x is not None:
             calib_dt = checkpoint.get("calibration_dt")
+            calib_y = checkpoint.get("calibration_y")  # class labels of the sample (trainer 0.2 and later)
             model.calibration = Calibration(
                 x=_to_numpy(calib_x, "calibration_x"),
                 dt=None if calib_dt is None else _to_numpy(calib_dt, "calibration_dt"),
                 stats=_input_stats(checkpoint.get("calibration_stats")),
+                y=None if calib_y is None else _class_ids(calib_y),
             )
     except KeyError as error:
         raise ImportModelError(f"the checkpoint has no field {error}") from None

@@ -114,6 +114,9 @@ class Calibration:
     x: np.ndarray
     dt: np.ndarray | None = None
     stats: InputStats | None = None
+    y: np.ndarray | None = None
+    """The sample's class labels (int64 [B], scored at the last step, or [B,T] per step), when it was drawn from
+    a classifier's training split: they let quantize and verify judge accuracy by default."""
 
 
 @dataclass
@@ -434,6 +437,16 @@ def _validate_calibration(model: Model) -> None:
             raise ModelFileError("calibration 'dt' must be finite float64 > 0")
     if calib.stats is not None:
         _validate_stats(calib.stats, model.input_size)
+    if calib.y is not None:
+        y = calib.y
+        shapes = (x.shape[:1], x.shape[:2])
+        if not isinstance(y, np.ndarray) or y.shape not in shapes or y.dtype != np.int64:
+            raise ModelFileError(
+                f"calibration 'y' has shape {getattr(y, 'shape', None)}; expected int64 class ids of shape "
+                f"{list(shapes[0])} or {list(shapes[1])}"
+            )
+        if y.size and (y.min() < 0 or y.max() >= model.output_size):
+            raise ModelFileError(f"calibration 'y' holds class ids outside 0..{model.output_size - 1}")
 
 
 def _validate_stats(stats: InputStats, inputs: int) -> None:

@@ -6,6 +6,7 @@ Layout (schema version 1, documented in ``docs/model-file.md``)::
     arrays/<name>.npy        float64 parameters (names as in lnn_edge.model)
     calibration/x.npy        optional sample of training inputs [B, T, S]
     calibration/dt.npy       optional elapsed times [B, T]
+    calibration/y.npy        optional class labels of the sample, int64 [B] or [B, T]
 
 Reading needs NumPy only (``allow_pickle=False``). The content hash is SHA-256 over the canonical JSON of
 everything that defines the computation (cell, options, sizes, dt, wiring) and over every array's name,
@@ -122,6 +123,8 @@ def _calibration_manifest(calibration: Calibration | None) -> dict[str, Any] | N
     if calibration is None:
         return None
     entry: dict[str, Any] = {"x": list(calibration.x.shape), "dt": calibration.dt is not None}
+    if calibration.y is not None:
+        entry["y"] = True
     if calibration.stats is not None:
         stats = calibration.stats
         entry["stats"] = {
@@ -151,6 +154,8 @@ def save(model: Model, path: str | os.PathLike[str], extra: dict[str, bytes] | N
             archive.writestr("calibration/x.npy", npy_bytes(model.calibration.x))
             if model.calibration.dt is not None:
                 archive.writestr("calibration/dt.npy", npy_bytes(model.calibration.dt))
+            if model.calibration.y is not None:
+                archive.writestr("calibration/y.npy", npy_bytes(model.calibration.y, "<i8"))
         for member, data in (extra or {}).items():
             archive.writestr(member, data)
     return str(manifest["content_hash"])
@@ -209,7 +214,11 @@ def load_from_archive(archive: zipfile.ZipFile) -> Model:
         dt = None
         if manifest["calibration"].get("dt"):
             dt = read_array(archive, "calibration/dt.npy", max_values=MAX_CALIBRATION_VALUES)
-        calibration = Calibration(x=x, dt=dt, stats=_stats_from_manifest(manifest["calibration"].get("stats")))
+        y = None
+        if manifest["calibration"].get("y"):
+            y = read_array(archive, "calibration/y.npy", "int64", max_values=MAX_CALIBRATION_VALUES)
+        stats = _stats_from_manifest(manifest["calibration"].get("stats"))
+        calibration = Calibration(x=x, dt=dt, stats=stats, y=y)
     model = from_manifest(manifest, arrays, calibration)
     validate(model)
     stored = manifest.get("content_hash")
@@ -280,11 +289,12 @@ def check_manifest(manifest: Any) -> None:
 
 
 def _check_calibration(calibration: Fields) -> None:
-    calibration.only({"x", "dt", "stats"})
+    calibration.only({"x", "dt", "stats", "y"})
     shape = calibration.integers("x", 3, 1, MAX_CALIBRATION_VALUES)
     if len(shape) != 3 or int(np.prod(shape, dtype=object)) > MAX_CALIBRATION_VALUES:
         raise calibration.fail("x", shape, f"a shape [B, T, S] of at most {MAX_CALIBRATION_VALUES} values")
     calibration.boolean("dt")
+    calibration.boolean("y", False)
     stats = calibration.optional_obj("stats")
     if stats is None:
         return

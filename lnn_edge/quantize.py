@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,11 @@ from lnn_edge.reference import Reference
 # float32 stays at 1e-5, not 1e-6: the trained pendulum LTC reaches 1.05e-6 at 1000 steps (docs/number-formats.md),
 # while the test suite's untrained models stay below 4.7e-7.
 DEFAULT_THRESHOLDS = {"float32": 1e-5, "fixed32": 1e-4, "fixed16": 1e-2}
+
+DEFAULT_ACCURACY_LOSS = 0.01
+"""With class labels and neither --max-error nor --max-metric-loss, the verdict allows this much accuracy lost (1
+point). A classifier's logits can move by more than the error bar while every decision stays the same
+(docs/real-data.md); the output error is then reported, and judged only when --max-error asks for it."""
 
 ERROR_BASIS = "inputs clamped to the input formats (the error is the quantization's, not the clamp's)"
 """What the output error is measured on: the float64 reference sees the clamped inputs the quantized model sees."""
@@ -103,6 +108,15 @@ class Policy:
     max_error: float | None = None
     strict: bool = False
     max_metric_loss: float | None = None
+    metric_by_default: bool = False
+    """True when ``max_metric_loss`` is :data:`DEFAULT_ACCURACY_LOSS`, set because the data had class labels."""
+
+    def for_classes(self, classes: bool) -> Policy:
+        """The policy for a run whose data has class labels (``classes``): with neither an error bar nor a metric
+        loss given, accuracy decides, at most :data:`DEFAULT_ACCURACY_LOSS` lost."""
+        if not classes or self.max_error is not None or self.max_metric_loss is not None:
+            return self
+        return replace(self, max_metric_loss=DEFAULT_ACCURACY_LOSS, metric_by_default=True)
 
     def threshold(self, precision: str) -> float:
         return DEFAULT_THRESHOLDS[precision] if self.max_error is None else self.max_error
@@ -167,20 +181,22 @@ def _counts_text(counts: dict[str, int]) -> str:
 def quantization_report(
     qmodel: QuantizedModel,
     calib: CalibrationStats | None,
-    held_out: tuple[np.ndarray, np.ndarray] | None = None,
+    held_out: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     policy: Policy | None = None,
     labelled: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
 ) -> dict[str, Any]:
     """Formats and ranges per tensor, parameter bytes, and measured error on calibration, held-out and labelled
-    (``x``, ``dt``, ``y``) data, with the verdict under ``policy``."""
-    policy = policy or Policy()
+    (``x``, ``dt``, ``y``) data, with the verdict under ``policy`` (task-aware by default where the data has class
+    labels: :meth:`Policy.for_classes`)."""
     evaluations = []
     if calib is not None:
-        evaluations.append(evaluate(qmodel, calib.sequences.x, calib.sequences.dt, "calibration"))
+        evaluations.append(evaluate(qmodel, calib.sequences.x, calib.sequences.dt, "calibration", calib.labels))
     if held_out is not None:
-        evaluations.append(evaluate(qmodel, held_out[0], held_out[1], "held-out"))
+        evaluations.append(evaluate(qmodel, held_out[0], held_out[1], "held-out", held_out[2]))
     if labelled is not None:
         evaluations.append(evaluate(qmodel, labelled[0], labelled[1], "data", labels=labelled[2]))
+    classes = any(e.task is not None and e.task.kind == "classification" for e in evaluations)
+    policy = (policy or Policy()).for_classes(classes)
     threshold = policy.threshold(qmodel.precision)
     if policy.max_metric_loss is not None and not any(e.task is not None for e in evaluations):
         raise DataFileError("--max-metric-loss needs labelled test data: pass --data FILE.npz holding 'x' and 'y'")
@@ -207,6 +223,7 @@ def quantization_report(
         "threshold_max_abs_rel_range": threshold,
         "strict": policy.strict,
         "max_metric_loss": policy.max_metric_loss,
+        "metric_by_default": policy.metric_by_default,
         "error_judged": policy.judges_error,
         "error_measured_on": ERROR_BASIS,
         "failures": reasons,

@@ -157,7 +157,7 @@ def quantize_ltc_fixed(
     fv = choose("v", max(vmax, max_abs(p["mu"], mask)), "proof", minimum=bits // 4)
 
     # Inputs: per-feature formats from calibration (sensors come in very different units).
-    x_bound = calib.x_absmax * 1.25 + 1e-12
+    x_bound = calib.x_absmax + 1e-12  # margin already in x_absmax (calibration.HEADROOM)
     x_frac = np.array([frac_bits_for(float(b), bits) for b in x_bound], dtype=np.int64)
     iw_frac = np.array([frac_bits_for(abs(float(w)), bits) for w in p["input_w"]], dtype=np.int64)
     xm_bound = float(np.max(x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])))

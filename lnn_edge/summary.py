@@ -57,6 +57,9 @@ def summarize(model: Model) -> dict[str, Any]:
         "dt": model.dt,
         "task": model.task,
         "calibration_sequences": None if model.calibration is None else int(model.calibration.x.shape[0]),
+        "calibration_labels": model.calibration is not None and model.calibration.y is not None,
+        "calibration_stats": model.calibration is not None and model.calibration.stats is not None,
+        "input_ranges": {name: list(bounds) for name, bounds in model.input_ranges.items()},
         # Flash: the used parameters plus, for sparse cells, two one-byte indices per synapse.
         # RAM: the state vector (the step's temporaries live on the stack and are not counted here).
         "memory_estimate_bytes": {
@@ -88,10 +91,17 @@ def format_summary(info: dict[str, Any]) -> str:
         ),
         (
             "calibration",
-            "none" if info["calibration_sequences"] is None else f"{info['calibration_sequences']} seqs",
+            "none"
+            if info["calibration_sequences"] is None
+            else f"{info['calibration_sequences']} seqs"
+            + (", whole-split statistics" if info["calibration_stats"] else "")
+            + (", class labels" if info["calibration_labels"] else ""),
         ),
         ("content hash", info["content_hash"][:16]),
     ]
+    if info["input_ranges"]:
+        declared = ", ".join(f"{name} {low:g}..{high:g}" for name, (low, high) in info["input_ranges"].items())
+        rows.insert(-1, ("input ranges", f"{declared} (declared)"))
     if info["task"]:
         task = info["task"]
         rows.append(

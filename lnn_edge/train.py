@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.atomic import atomic_file, check_file_target
-from lnn_edge.calibration import input_stats, representative_sample
+from lnn_edge.calibration import input_stats, labelled_sample
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
 from lnn_edge.model import ACTIVATIONS, CFC_MODES, InputStats, Model
 from lnn_edge.outputs import is_checkpoint, is_model_file
@@ -853,7 +853,7 @@ def make_checkpoint(
     torch = require_torch()
     labels = train_data.y if train_data.kind == "classification" else None
     budget = CALIBRATION_SEQUENCES * train_data.seq_len * train_data.input_size
-    sample_x, sample_dt = representative_sample(train_data.x, train_data.dt, labels, max_values=budget)
+    sample_x, sample_dt, sample_y = labelled_sample(train_data.x, train_data.dt, labels, max_values=budget)
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -868,6 +868,7 @@ def make_checkpoint(
         "calibration_x": torch.as_tensor(sample_x, dtype=torch.float64),
         "calibration_dt": None if sample_dt is None else torch.as_tensor(sample_dt, dtype=torch.float64),
         "calibration_stats": stats_tensors(input_stats(train_data.x)),
+        "calibration_y": None if sample_y is None else torch.as_tensor(sample_y, dtype=torch.int64),
         "config": {**asdict(config), "resolved_wiring": str(net.spec)},
     }
 

@@ -64,6 +64,8 @@ class HostVerification:
     task: TaskMetrics | None = None
     strict: bool = False
     max_metric_loss: float | None = None
+    metric_by_default: bool = False
+    """True when the accuracy bar is the default for class labels (:meth:`Policy.for_classes`)."""
     failures: list[str] = field(default_factory=list)
     error_judged: bool = True
     """False when the verdict is task-aware (``max_metric_loss`` without an explicit error bar)."""
@@ -85,6 +87,7 @@ class HostVerification:
             "task": None if self.task is None else self.task.as_dict(),
             "strict": self.strict,
             "max_metric_loss": self.max_metric_loss,
+            "metric_by_default": self.metric_by_default,
             "error_measured_on": ERROR_BASIS,
             "failures": self.failures,
             "error_judged": self.error_judged,
@@ -177,6 +180,7 @@ def verify_host(
         task = task_metrics(task_kind(model.task, labels), labels, y_float, y_c_float)
     if policy.max_metric_loss is not None and labels is None:
         raise DataFileError("--max-metric-loss needs labelled test data: pass --data FILE.npz holding 'x' and 'y'")
+    policy = policy.for_classes(task is not None and task.kind == "classification")
     failures = [] if bit_exact else [f"C != emulator: {mismatch}"]
     error_judged = threshold is not None or policy.judges_error
     if error_judged and outputs.max_abs_rel_range > limit:
@@ -213,6 +217,7 @@ def verify_host(
         task=task,
         strict=policy.strict,
         max_metric_loss=policy.max_metric_loss,
+        metric_by_default=policy.metric_by_default,
         failures=failures,
         error_judged=error_judged,
     )
@@ -230,6 +235,17 @@ def default_sequences(export: Export, steps: int | None, seed: int = 0) -> Seque
         x = rng.normal(size=(4, steps or 200, model.input_size))
         dt = np.full(x.shape[:2], model.dt)
     return resize(Sequences(x=x, dt=dt), steps)
+
+
+def default_labels(export: Export, steps: int | None) -> np.ndarray | None:
+    """The class labels the model stores for its calibration sample (what :func:`default_sequences` runs), or
+    None: none stored, or ``steps`` resizes the sequences so the labels no longer describe them."""
+    calibration = export.qmodel.model.calibration
+    if calibration is None or calibration.y is None:
+        return None
+    if steps is not None and steps != calibration.x.shape[1]:
+        return None
+    return calibration.y
 
 
 def resize(sequences: Sequences, steps: int | None) -> Sequences:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
-from lnn_edge.calibration import HEADROOM, calibration_for, input_stats, representative_sample
+from lnn_edge.calibration import HEADROOM, calibration_for, input_stats, labelled_sample, representative_sample
 from lnn_edge.cli import cli
 from lnn_edge.errors import ModelFileError
 from lnn_edge.modelfile import load, save
@@ -87,6 +87,41 @@ def test_a_long_recording_is_cut_into_windows_within_the_budget() -> None:
     assert dt is None and sample.size <= 9000 and sample.shape[0] > 1
 
 
+def _rows(sample: np.ndarray, x: np.ndarray) -> list[int]:
+    """The index in ``x`` of every sequence of ``sample`` (each is a copy of one)."""
+    return [next(i for i in range(len(x)) if np.array_equal(x[i], s)) for s in sample]
+
+
+def test_the_labelled_sample_carries_the_labels_of_the_sequences_it_chose() -> None:
+    x = _recording(np.random.default_rng(5), 120)
+    labels = np.repeat(np.arange(4), 30)
+    sample, _, kept = labelled_sample(x, None, labels, max_values=10 * 30 * 3)
+    assert kept is not None and kept.dtype == np.int64 and kept.shape == (10,)
+    np.testing.assert_array_equal(kept, labels[_rows(sample, x)])
+    per_step = np.tile(labels[:, None], (1, 30))
+    per_step[:, :10] = 3  # a different class early in every sequence: the labels stay per step
+    sample, _, kept = labelled_sample(x, None, per_step, max_values=10 * 30 * 3)
+    assert kept is not None and kept.shape == (10, 30)
+    np.testing.assert_array_equal(kept, per_step[_rows(sample, x)])
+
+
+def test_labels_are_dropped_where_they_would_no_longer_describe_the_sample() -> None:
+    x = np.random.default_rng(6).normal(size=(4, 400, 3))
+    # Cut into windows: a per-sequence label (scored at the last step) says nothing about a window...
+    assert labelled_sample(x, None, np.arange(4), max_values=600)[2] is None
+    # ...while per-step labels are cut with their windows, step for step.
+    per_step = np.repeat(np.arange(4)[:, None], 400, axis=1)
+    per_step[:, 200:] = 0
+    sample, _, kept = labelled_sample(x, None, per_step, max_values=600)
+    assert kept is not None and kept.shape == sample.shape[:2]
+    for window, window_labels in zip(sample, kept, strict=True):
+        row = next(i for i in range(4) if any(np.array_equal(x[i, s : s + len(window)], window) for s in range(400)))
+        start = next(s for s in range(400) if np.array_equal(x[row, s : s + len(window)], window))
+        np.testing.assert_array_equal(window_labels, per_step[row, start : start + len(window)])
+    # Regression targets are not class labels.
+    assert labelled_sample(x, None, np.zeros((4, 400, 2)), max_values=600)[2] is None
+
+
 # --- persistence ----------------------------------------------------------------------------------------
 
 
@@ -115,6 +150,21 @@ def _rewrite_manifest(source: Path, target: Path, edit: object) -> None:
             new.writestr(item, data)
 
 
+def test_stored_class_labels_round_trip_and_bad_ones_are_refused(ltc_file: Path, tmp_path: Path) -> None:
+    model = load(ltc_file)
+    assert model.calibration is not None and model.calibration.y is None  # import --calib has no labels
+    batch = model.calibration.x.shape[0]
+    model.calibration.y = np.arange(batch, dtype=np.int64) % 2
+    save(model, tmp_path / "labelled.lnn")
+    again = load(tmp_path / "labelled.lnn")
+    assert again.calibration is not None and again.calibration.y is not None
+    np.testing.assert_array_equal(again.calibration.y, model.calibration.y)
+    for bad, message in ((np.full(batch, 2), "outside 0..1"), (np.zeros(batch + 1, dtype=np.int64), "shape")):
+        model.calibration.y = bad.astype(np.int64)
+        with pytest.raises(ModelFileError, match=message):
+            save(model, tmp_path / "bad.lnn")
+
+
 def test_files_from_before_issue_15_still_load(ltc_file: Path, tmp_path: Path) -> None:
     def strip(manifest: dict) -> None:
         del manifest["input_ranges"], manifest["output_ranges"], manifest["calibration"]["stats"]
@@ -132,14 +182,15 @@ def test_files_from_before_issue_15_still_load(ltc_file: Path, tmp_path: Path) -
         ("input_ranges", {"acc_x": [0, "1"]}, "finite numbers"),
         ("output_ranges", {"y0": [0, 1, 2]}, "output_ranges.y0"),
         ("stats", {"minimum": [0], "maximum": [0], "abs_p999": [0], "count": 1}, "one per input"),
+        ("y", "yes", "calibration.y"),
     ],
 )
 def test_a_bad_stored_range_or_statistic_is_one_clear_error(
     ltc_file: Path, tmp_path: Path, field: str, value: object, message: str
 ) -> None:
     def edit(manifest: dict) -> None:
-        if field == "stats":
-            manifest["calibration"]["stats"] = value
+        if field in ("stats", "y"):
+            manifest["calibration"][field] = value
         else:
             manifest[field] = value
 
@@ -305,6 +356,46 @@ def test_task_metric_side_by_side_and_max_metric_loss(ltc_file: Path, tmp_path: 
     code, _, err = invoke("quantize", str(ltc_file), "-o", str(tmp_path / "q3.lnn"), "--precision", "fixed16",
                           "--max-metric-loss", "0.01")  # fmt: skip
     assert code == 1 and "--max-metric-loss needs labelled test data" in err and err.count("\n") == 1
+
+
+def _with_stored_labels(model_path: Path, target: Path) -> np.ndarray:
+    """The model with class labels for its stored sample (float64's own decisions, so its accuracy is 1)."""
+    from lnn_edge.reference import Reference
+
+    net = load(model_path)
+    assert net.calibration is not None
+    y_ref, _ = Reference(net).run(net.calibration.x, np.full(net.calibration.x.shape[:2], net.dt))
+    net.calibration.y = np.argmax(y_ref[:, -1], axis=-1).astype(np.int64)
+    net.task = {"kind": "classification"}
+    save(net, target)
+    return net.calibration.y
+
+
+def test_stored_class_labels_make_accuracy_the_default_verdict(ltc_file: Path, tmp_path: Path) -> None:
+    """A classifier that stores its sample's labels is judged by accuracy when the user sets no bar: the verdict
+    follows the accuracy our own emulator run measures, and the output error is reported beside it."""
+    from lnn_edge.emulator import Emulator
+    from lnn_edge.qmodelfile import load_any
+
+    labelled = tmp_path / "labelled.lnn"
+    labels = _with_stored_labels(ltc_file, labelled)
+    verdicts = set()
+    for name, formats in (("plain", ()), ("coarse", ("--format", "v=4"))):
+        code, report, err = _quantize(labelled, tmp_path / f"{name}.lnn", *formats)
+        assert report["metric_by_default"] is True and report["max_metric_loss"] == 0.01, report
+        assert report["error_judged"] is False
+        qmodel = load_any(tmp_path / f"{name}.lnn")
+        x = qmodel.model.calibration.x
+        decisions = np.argmax(Emulator(qmodel).run(x, np.full(x.shape[:2], qmodel.model.dt)).y[:, -1], axis=-1)
+        cut = len(x) - len(x) // 4  # quantize holds out the last quarter
+        losses = [1 - np.mean(decisions[part] == labels[part]) for part in (slice(0, cut), slice(cut, None))]
+        assert [e["task"]["loss"] for e in report["evaluations"]] == pytest.approx(losses)
+        assert report["passed"] is bool(max(losses) <= 0.01) and code == (0 if report["passed"] else 1), err
+        verdicts.add(report["passed"])
+    assert verdicts == {True, False}, "one format keeps every decision, the coarse one loses some"
+    # --max-error brings the error bar back (the default task bar then no longer applies).
+    code, report, _ = _quantize(labelled, tmp_path / "bar.lnn", "--max-error", "1e-9")
+    assert code == 1 and report["error_judged"] is True and report["metric_by_default"] is False
 
 
 def test_regression_metrics_and_a_failing_metric_bar(tmp_path: Path) -> None:

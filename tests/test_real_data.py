@@ -228,9 +228,31 @@ def test_export_verifies_bit_exact_on_the_host_and_an_emulated_board(trained: Tr
     # Four test sequences, one per class, keep the board run short; all 50 steps of each.
     few = trained.folder / "verify.npz"
     pick = [int(np.flatnonzero(trained.y_test == c)[0]) for c in range(4)]
-    np.savez(few, x=trained.x_test[pick])
+    np.savez(few, x=trained.x_test[pick], y=trained.y_test[pick])
     board = json.loads(run_cli("verify", str(export_dir), "--board", BOARD, "--data", str(few), "--json").stdout)
-    assert board["passed"] is True and board["bit_exact"] is True, board
+    assert board["bit_exact"] is True and board["metric_by_default"] is True, board
+    expected = quantized_accuracy(qmodel, trained.x_test[pick], trained.y_test[pick])
+    assert 100 * board["task"]["candidate"]["accuracy"] == pytest.approx(expected)
+    assert board["passed"] is (board["task"]["loss"] <= 0.01), board
+
+
+@pytest.mark.slow
+def test_the_trainer_stores_the_labels_of_its_sample_and_verify_uses_them(trained: Trained) -> None:
+    """The calibration sample carries each sequence's class, so quantize, export and verify judge accuracy by
+    default; verify with no --data runs the sample and reports it."""
+    model = load(trained.model_path)
+    assert model.calibration is not None and model.calibration.y is not None
+    with np.load(trained.train_npz) as data:
+        x_train, y_train = data["x"], data["y"]
+    rows = [next(i for i in range(len(x_train)) if np.allclose(x_train[i], s)) for s in model.calibration.x]
+    np.testing.assert_array_equal(model.calibration.y, y_train[rows])
+    assert set(model.calibration.y) == {0, 1, 2, 3}  # stratified: every class
+    export_dir = trained.folder / "export-default"
+    run_cli("export", str(trained.model_path), "-o", str(export_dir), "--precision", "fixed16", "--name", "bm")
+    host = json.loads(run_cli("verify", str(export_dir), "--json", check=False).stdout)
+    assert host["bit_exact"] is True and host["metric_by_default"] is True and host["error_judged"] is False
+    assert host["task"]["kind"] == "classification" and host["sequences"] == len(rows)
+    assert host["passed"] is (host["task"]["loss"] <= 0.01), host
 
 
 def quantize_json(trained: Trained, name: str, *flags: str) -> tuple[int, dict[str, Any]]:

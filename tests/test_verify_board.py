@@ -55,6 +55,34 @@ def test_verify_on_emulated_board_text(tmp_path_factory: pytest.TempPathFactory,
     assert plot.is_file() and plot.stat().st_size > 1000
 
 
+def test_board_verdict_takes_strict_and_the_task_metric(tmp_path_factory: pytest.TempPathFactory,
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    """--strict and --max-metric-loss judge a board run as they judge the host's: inputs far beyond their formats
+    are clamped (bit-exact on the board all the same), reported, and fail only with --strict; the task metric is
+    the host C's, which the board matched bit for bit."""
+    import numpy as np
+
+    from lnn_edge.reference import Reference
+
+    exported = shared_export(tmp_path_factory, "fixed16")
+    x = np.random.default_rng(9).normal(size=(2, 12, 20))
+    x[0, 3, 5] = 1e6  # far beyond any calibrated format
+    model = exported.qmodel.model
+    targets = Reference(model).run(x, np.full(x.shape[:2], model.dt))[0]
+    data = tmp_path / "clamped.npz"
+    np.savez(data, x=x, y=targets)
+    flags = ("verify", str(exported.directory), "--board", "qemu-mps2-an386", "--data", str(data), "--json")
+    code, output = run(*flags, "--max-metric-loss", "1")
+    report = json.loads(output)
+    assert code == 0 and report["passed"] and report["bit_exact"], output
+    assert report["input_saturations"] == {model.input_names[5]: 1}
+    assert report["task"]["kind"] == "regression" and report["max_metric_loss"] == 1.0
+    code, output = run(*flags, "--strict")
+    report = json.loads(output)
+    assert code == 1 and report["bit_exact"] and not report["passed"], output
+    assert report["failures"] == ["inputs clamped with --strict"]
+
+
 def test_host_verify_unchanged(tmp_path_factory: pytest.TempPathFactory) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     code, output = run("verify", str(exported.directory), "--steps", "20", "--json")

@@ -34,11 +34,14 @@ def _parse_overrides(items: tuple[str, ...]) -> dict[str, int]:
     return overrides
 
 
-def split_calibration(calib: CalibrationStats) -> tuple[CalibrationStats, Sequences | None]:
+def split_calibration(
+    calib: CalibrationStats,
+) -> tuple[CalibrationStats, tuple[np.ndarray, np.ndarray, np.ndarray | None] | None]:
     """Hold out the last quarter of the sequences (when there are at least 4) to measure error honestly.
 
     Bounds that came from the sample alone are recomputed from the rest, so the held-out part tests them;
-    declared ranges and whole-data statistics already cover every sequence and are kept."""
+    declared ranges and whole-data statistics already cover every sequence and are kept. The held-out part is
+    ``(x, dt, labels)``, labels None when the calibration has none."""
     x, dt = calib.sequences.x, calib.sequences.dt
     if x.shape[0] < 4:
         return calib, None
@@ -54,8 +57,9 @@ def split_calibration(calib: CalibrationStats) -> tuple[CalibrationStats, Sequen
         dt_max=max(calib.dt_max, float(head.dt.max())) if calib.x_sources else float(head.dt.max()),
         source=calib.source,
         x_sources=sources,
+        labels=None if calib.labels is None else calib.labels[:cut],
     )
-    return fitted, Sequences(x=x[cut:], dt=dt[cut:])
+    return fitted, (x[cut:], dt[cut:], None if calib.labels is None else calib.labels[cut:])
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -109,6 +113,8 @@ def verdict_line(report: dict[str, Any]) -> str:
         rule += ", no clamped input (--strict)"
     if report["max_metric_loss"] is not None:
         rule += f", task metric loss <= {report['max_metric_loss']:g}"
+        if report.get("metric_by_default"):
+            rule += " (default with class labels; --max-error judges the output error too)"
     if report["passed"]:
         return f"PASS: {rule}"
     return f"FAIL: {rule}\n" + "\n".join(f"  {reason}" for reason in report["failures"])
@@ -140,9 +146,10 @@ def policy_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """``--max-error``, ``--strict``, ``--data`` and ``--max-metric-loss``: what makes the verdict."""
     command = click.option(
         "--max-metric-loss", type=click.FloatRange(min=0), default=None, metavar="X",
-        help="With labelled --data: fail if the quantized model loses more than X of the task metric "
+        help="With labelled data: fail if the quantized model loses more than X of the task metric "
         "(accuracy fraction, or relative RMSE increase); the output error is then judged only if --max-error is "
-        "given, e.g. --max-metric-loss 0.01.",
+        "given. Default for a classifier with labels (stored with its sample, or y in --data) and no --max-error: "
+        "0.01. E.g. --max-metric-loss 0.02.",
     )(command)  # fmt: skip
     command = click.option(
         "--strict", is_flag=True,
@@ -189,7 +196,9 @@ def command(
     else the stored sample, with a headroom margin. The last quarter of the calibration sequences (4 or more) is
     held out to measure the error, against float64 run on the same inputs clamped to their formats. Exit code 1
     when the error exceeds --max-error, internal values saturate, the task metric drops by more than
-    --max-metric-loss, or (with --strict) an input was clamped. Clamped inputs are otherwise only reported.
+    --max-metric-loss, or (with --strict) an input was clamped. Clamped inputs are otherwise only reported. A
+    classifier with labels (the trainer stores its sample's; or y in --data) is judged by accuracy unless
+    --max-error is given: at most 1 point lost, the output error reported beside it.
 
     \b
     Examples:
@@ -211,13 +220,7 @@ def command(
         stats, held_out = split_calibration(calibration_for(net, calib))
     qmodel = quantize(net, precision, stats, _parse_overrides(formats))
     policy = Policy(max_error=max_error, strict=strict, max_metric_loss=max_metric_loss)
-    report = quantization_report(
-        qmodel,
-        stats,
-        None if held_out is None else (held_out.x, held_out.dt),
-        policy,
-        labelled_arrays(labelled),
-    )
+    report = quantization_report(qmodel, stats, held_out, policy, labelled_arrays(labelled))
     save_quantized(qmodel, output)
     if report_path is not None:
         with atomic_file(report_path, kind="quantization report", is_own=is_quantization_report) as tmp:
