@@ -45,6 +45,7 @@ CHECKPOINT_KEYS = {
     "calibration_x",
     "calibration_dt",
     "calibration_stats",
+    "calibration_y",
     "config",
 }
 
