@@ -80,8 +80,8 @@ from lnn_edge import reference
 from lnn_edge.calibration import CalibrationStats
 from lnn_edge.fixedpoint import cfc_tanh_table, exp_neg_int_factors, exp_neg_table, make_table, quantize_value
 from lnn_edge.model import Model
-from lnn_edge.qformat import QuantizationError, frac_bits_for
-from lnn_edge.qmodel import STORAGE_BITS, QuantizedModel
+from lnn_edge.qformat import FormatChooser, QuantizationError, frac_bits_for
+from lnn_edge.qmodel import QuantizedModel
 
 TABLE_BITS = {16: 8, 32: 10}
 """log2 of the segments of the Phi and exp tables (gelu, pure mode): 257 / 1025 samples."""
@@ -247,43 +247,16 @@ class _Linear:
     targets: dict[str, int]
 
 
-class _Quantizer:
-    """Format bookkeeping: choices with overrides, bounds with their sources, exact fit checks."""
+class _Quantizer(FormatChooser):
+    """The shared format bookkeeping (:class:`~lnn_edge.qformat.FormatChooser`), plus the CfC's exact fit checks
+    of integer maxima and its derived constants."""
 
     def __init__(self, precision: str, overrides: dict[str, int] | None) -> None:
-        self.precision = precision
-        self.bits = STORAGE_BITS[precision]
+        super().__init__(precision, overrides)
         self.wide = 2 * self.bits
         self.limit = (1 << (self.bits - 1)) - 1
         self.wide_limit = (1 << (self.wide - 1)) - 1
-        self.overrides = {str(k): int(v) for k, v in (overrides or {}).items()}
-        self.formats: dict[str, int] = {}
-        self.bounds: dict[str, float] = {}
-        self.sources: dict[str, str] = {}
         self.constants: dict[str, int | float] = {}
-        self.known: set[str] = set()
-
-    def note(self, name: str, bound: float, source: str) -> None:
-        self.bounds[name], self.sources[name] = float(bound), source
-
-    def override(self, name: str) -> int | None:
-        self.known.add(name)
-        return self.overrides.pop(name) if name in self.overrides else None
-
-    def choose(self, name: str, bound: float, source: str) -> int:
-        """The finest format holding ``bound`` in B bits, or the user's override if it is safe."""
-        self.note(name, bound, source)
-        safe = frac_bits_for(bound, self.bits)
-        frac = self.override(name)
-        if frac is None:
-            frac = safe
-        elif frac > safe:
-            raise QuantizationError(
-                f"format override {name}={frac} overflows: tensor '{name}' reaches {bound:.4g}, "
-                f"the largest safe format is {safe}"
-            )
-        self.formats[name] = frac
-        return frac
 
     def fit(self, name: str, value_max: int, frac: int) -> int:
         """The finest format f <= frac such that rshift_round(value_max, frac - f) fits B bits."""
@@ -499,11 +472,7 @@ def quantize_cfc_fixed(
     # Outputs.
     y_frac = _outputs(qz, params, p, model, fh, h_max)
 
-    if qz.overrides:
-        raise QuantizationError(
-            f"unknown format override(s) {', '.join(sorted(qz.overrides))}; the formats of this CfC are: "
-            f"{', '.join(sorted(qz.known))}"
-        )
+    qz.refuse_unknown_overrides("CfC")
 
     params["x_frac"] = x_frac
     params["y_frac"] = y_frac

@@ -52,8 +52,15 @@ import numpy as np
 from lnn_edge.calibration import CalibrationStats
 from lnn_edge.fixedpoint import quantize_value, sigmoid_clamped_table
 from lnn_edge.model import Model
-from lnn_edge.qformat import QuantizationError, frac_bits_for, max_abs, max_product_shift, require_resolution
-from lnn_edge.qmodel import STORAGE_BITS, QuantizedModel
+from lnn_edge.qformat import (
+    FormatChooser,
+    QuantizationError,
+    frac_bits_for,
+    max_abs,
+    max_product_shift,
+    require_resolution,
+)
+from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.reference import softplus
 
 SIGMOID_INDEX_BITS = {16: 6, 32: 9}
@@ -126,29 +133,13 @@ def quantize_ltc_fixed(
 ) -> QuantizedModel:
     """fixed16 / fixed32: choose formats (overridable by name) and quantize every parameter."""
     assert model.ltc is not None
-    bits = STORAGE_BITS[precision]
-    overrides = dict(overrides or {})
+    chooser = FormatChooser(precision, overrides)
+    bits = chooser.bits
+    choose = chooser.choose
+    formats, bounds, sources = chooser.formats, chooser.bounds, chooser.sources
     p = effective_ltc(model)
     mask, smask = p["sparsity_mask"].astype(bool), p["sensory_sparsity_mask"].astype(bool)
     unfolds = model.ltc.ode_unfolds
-    formats: dict[str, int] = {}
-    bounds: dict[str, float] = {}
-    sources: dict[str, str] = {}
-
-    def choose(name: str, bound: float, source: str, headroom: int = 0, minimum: int | None = None) -> int:
-        bounds[name], sources[name] = bound, source
-        frac = overrides.pop(name) if name in overrides else frac_bits_for(bound, bits, headroom)
-        if name in formats:
-            raise AssertionError(name)
-        if minimum is not None:
-            require_resolution(name, frac, bound, precision, minimum)
-        if round(bound * math.ldexp(1.0, frac)) > (1 << (bits - 1 - headroom)) - 1:
-            raise QuantizationError(
-                f"format override {name}={frac} overflows: tensor '{name}' reaches {bound:.4g}, "
-                f"the largest safe format is {frac_bits_for(bound, bits, headroom)}"
-            )
-        formats[name] = frac
-        return frac
 
     # Potentials: |v| <= max(|v0| = 0, |vleak|, |erev|, |sensory_erev|) at every step (convex combination);
     # mu shares the format because the step subtracts v - mu.
@@ -189,7 +180,8 @@ def quantize_ltc_fixed(
             f"{model.state_size} neurons: use fixed32 or float32"
         )
     gap = src_bits + 2
-    fz = overrides.pop("z", min(Z_FRAC[bits], fsig + fv - gap, fssig + fxm - gap))
+    fz = chooser.override("z")
+    fz = min(Z_FRAC[bits], fsig + fv - gap, fssig + fxm - gap) if fz is None else fz
     if fz + 4 <= table_bits:
         raise QuantizationError(
             f"tensor 'sigma' (max {bounds['sig']:.4g}) with potentials up to {bounds['v']:.4g} leaves the sigmoid "
@@ -211,14 +203,14 @@ def quantize_ltc_fixed(
     # (G times a potential difference of B+1 bits) fits the accumulator. Checked with the quantized values.
     g_real = p["gleak"] + (p["w"] * mask).sum(axis=0) + (p["sensory_w"] * smask).sum(axis=0)
     bounds["G"], sources["G"] = float(g_real.max()), "proof"
-    g_override = "g" in overrides
-    fg = overrides.pop("g") if g_override else frac_bits_for(float(g_real.max()), bits, headroom=1)
+    g_override = chooser.override("g")
+    fg = frac_bits_for(float(g_real.max()), bits, headroom=1) if g_override is None else g_override
     eps = model.ltc.epsilon
     while True:
         q = _quantize_conductances(p, fg, bits, eps)
         if q["g_max"] <= (1 << (bits - 2)) - 1:
             break
-        if g_override:
+        if g_override is not None:
             raise QuantizationError(f"format override g={fg} overflows the LTC conductance sum")
         fg -= 1
     require_resolution("g", fg, bounds["G"], precision, minimum=bits // 4)
@@ -233,8 +225,9 @@ def quantize_ltc_fixed(
     cm_u_max = float(p["cm"].max()) * unfolds
     dt_cap = 2 * bits - 3 - fg - (math.ceil(math.log2(cm_u_max)) if cm_u_max > 0 else 0)
     fdt = min(frac_bits_for(dt_top * 4.0, bits), dt_cap)
-    if "dt" in overrides:
-        fdt = overrides.pop("dt")
+    dt_override = chooser.override("dt")
+    if dt_override is not None:
+        fdt = dt_override
         if fdt > dt_cap:
             raise QuantizationError(f"format override dt={fdt} overflows cm * unfolds (largest safe: {dt_cap})")
     formats["dt"], bounds["dt"], sources["dt"] = fdt, dt_top * 4.0, "calibration"
@@ -269,10 +262,7 @@ def quantize_ltc_fixed(
         ow_frac = capped
     bounds["y"], sources["y"] = float(y_bound.max()), "proof"
 
-    if overrides:
-        raise QuantizationError(
-            f"unknown format override(s) {', '.join(sorted(overrides))}; LTC formats are: v, xm, sig, ssig, z, dt, g"
-        )
+    chooser.refuse_unknown_overrides("LTC")
 
     z_shift, s_z_shift = fsig + fv - fz, fssig + fxm - fz
     sigma_q = quantize_value(p["sigma"] * mask, fsig, bits)
