@@ -7,7 +7,7 @@ here when missing) runs with its synapse sigmoid replaced by a table over [-16, 
 - tables read without interpolation (the nearest of N samples, 2 B each), 2-4 instructions a synapse cheaper.
 
 Everything else stays float64, so each error is the table's alone. fixed16 must keep the whole error (this plus
-every other rounding) within 1e-2 of the output range (lnn_edge.quantize.DEFAULT_THRESHOLDS), and parameters plus
+every other rounding) within 1e-2 of the output range (lnn_edge.quant_report.DEFAULT_THRESHOLDS), and parameters plus
 step code within the 3 KB flash target of issue 6.
 
 Usage: python benchmarks/sigmoid_tables.py [--models DIR] [--out FILE.md]

@@ -27,7 +27,8 @@ from lnn_edge.export_manifest import check_matches_model, read_export_manifest
 from lnn_edge.model import Model
 from lnn_edge.qmodel import QuantizedModel
 from lnn_edge.qmodelfile import load_any, save_quantized
-from lnn_edge.quantize import Policy, quantization_report, quantize
+from lnn_edge.quant_report import Policy, quantization_report
+from lnn_edge.quantize import quantize
 
 EXPORT_FORMAT = "lnn-edge-export"
 MODEL_FILE = "model.lnn"

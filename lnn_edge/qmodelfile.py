@@ -160,7 +160,7 @@ def expected_layout(model: Model, precision: str) -> QuantizedModel:
     (same sizes, options and masks) whose parameters are plain values every format holds, with a plain
     calibration. One source of truth: a new parameter in the quantizer is checked here with no second list.
     """
-    from lnn_edge.quantize import quantize  # the quantizer imports the emulator: only when a section is read
+    from lnn_edge.quantize import quantize  # the quantizers and their tables load only when a section is read
 
     arrays = {
         name: array.copy() if name.endswith("sparsity_mask") else np.full(array.shape, 0.25)

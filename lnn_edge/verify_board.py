@@ -31,7 +31,7 @@ from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export
 from lnn_edge.metrics import ErrorMetrics, compare
 from lnn_edge.protocol import DeviceInfo
-from lnn_edge.quantize import Policy
+from lnn_edge.quant_report import Policy
 from lnn_edge.serial_host import (
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,

@@ -17,7 +17,7 @@ from lnn_edge.errors import DataFileError
 from lnn_edge.export import Export, model_sources
 from lnn_edge.harness import CompiledModel, compile_model
 from lnn_edge.metrics import ErrorMetrics, TaskMetrics, compare, task_kind, task_metrics
-from lnn_edge.quantize import ERROR_BASIS, Policy
+from lnn_edge.quant_report import ERROR_BASIS, Policy
 from lnn_edge.reference import Reference
 
 

@@ -14,7 +14,7 @@ from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import REPORT_FILE, export, load_model_source
 from lnn_edge.model import ACTIVATIONS, CFC_MODES
 from lnn_edge.qmodel import PRECISIONS, QuantizedModel
-from lnn_edge.quantize import Policy, labelled_arrays, load_labelled
+from lnn_edge.quant_report import Policy, labelled_arrays, load_labelled
 from lnn_edge.ranges import declare_ranges
 
 

@@ -19,7 +19,8 @@ from lnn_edge.modelfile import load
 from lnn_edge.outputs import REPORT_FORMAT, is_model_file, is_quantization_report
 from lnn_edge.qmodel import PRECISIONS
 from lnn_edge.qmodelfile import save_quantized
-from lnn_edge.quantize import Policy, labelled_arrays, load_labelled, quantization_report, quantize
+from lnn_edge.quant_report import Policy, labelled_arrays, load_labelled, quantization_report
+from lnn_edge.quantize import quantize
 from lnn_edge.ranges import declare_ranges
 
 

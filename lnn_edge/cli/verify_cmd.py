@@ -14,7 +14,7 @@ from lnn_edge.datafile import Sequences
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export
 from lnn_edge.plots import plot_traces
-from lnn_edge.quantize import Policy, load_labelled
+from lnn_edge.quant_report import Policy, load_labelled
 from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT
 from lnn_edge.verify_board import BoardVerification, verify_on_board, verify_on_port
 from lnn_edge.verify_host import HostVerification, default_labels, default_sequences, resize, verify_host
