@@ -1,22 +1,16 @@
-"""Compiler checks of generated C: strict host build, cross-compiles per core, a sanitizer run.
+"""The one place for tool facts: the Cortex-M cores and their compiler flags, the external tools and the
+Debian packages that bring them, and ``require_tool`` to find one or say exactly what to install.
 
-These are what "builds with zero warnings under -Wall -Wextra -Wconversion -Wshadow -Werror -pedantic
-for every core, and runs clean under ASan/UBSan" means in practice; tests and ``lnn-edge verify`` call them.
+Boards, firmware builds, bench images and the tests all take their core flags from ``CORE_FLAGS``, so a core
+is added here once. Compiler checks of generated C that only the tests run live in tests/support/.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
-
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
-from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS
+from lnn_edge.errors import MissingDependencyError
 
 CORE_FLAGS: dict[str, list[str]] = {
     "cortex-m0": ["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
@@ -26,147 +20,31 @@ CORE_FLAGS: dict[str, list[str]] = {
     "cortex-m33": ["-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"],
 }
 
+ARM_TOOLCHAIN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
+"""The cross compiler with its C library: linking firmware needs newlib's headers and libgcc."""
 
-@dataclass
-class CompileResult:
-    """What one compile printed; ``ok`` is false on any warning (they are errors under -Werror)."""
+TOOL_PACKAGES: dict[str, str] = {
+    "gcc": "gcc",
+    "cc": "gcc",
+    "clang": "clang",
+    "arm-none-eabi-gcc": ARM_TOOLCHAIN_PACKAGES,
+    "arm-none-eabi-objcopy": ARM_TOOLCHAIN_PACKAGES,
+    "arm-none-eabi-objdump": ARM_TOOLCHAIN_PACKAGES,
+    "qemu-system-arm": "qemu-system-arm",
+}
+"""Executable -> the Debian packages (``apt-get install``) that provide it."""
 
-    ok: bool
-    command: list[str]
-    output: str
 
-
-def _require(tool: str, package: str) -> str:
-    path = shutil.which(tool)
+def require_tool(name: str) -> str:
+    """The path of the executable ``name``, or a MissingDependencyError (an LnnEdgeError) naming the tool and
+    the apt packages to install."""
+    path = shutil.which(name)
     if path is None:
-        raise MissingDependencyError(f"{tool} is not installed: apt-get install --no-install-recommends {package}")
+        package = TOOL_PACKAGES.get(os.path.basename(name), "the package that provides it")
+        raise MissingDependencyError(f"{name} is not installed: apt-get install --no-install-recommends {package}")
     return path
 
 
-def strict_compile(
-    source_dir: Path, name: str, core: str | None = None, extra: list[str] | None = None
-) -> CompileResult:
-    """Compile ``<name>.c`` alone with the strict flags, for the host (core None) or a Cortex-M core."""
-    if core is None:
-        compiler = _require(os.environ.get("CC", "gcc"), "gcc")
-        target: list[str] = []
-    else:
-        if core not in CORE_FLAGS:
-            raise LnnEdgeError(f"unknown core {core!r}; known: {', '.join(CORE_FLAGS)}")
-        compiler = _require("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-        target = CORE_FLAGS[core]
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            compiler, *STRICT_FLAGS, *NUMERIC_FLAGS, *target, *(extra or []),
-            "-c", str(Path(source_dir) / f"{name}.c"), "-o", str(Path(tmp) / f"{name}.o"),
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-    return CompileResult(result.returncode == 0 and not result.stderr.strip(), command, result.stderr)
-
-
-SANITIZER_DRIVER = """
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "{name}.h"
-
-/* Reads B, T and then x [B,T,S] and dt [B,T] as raw {name}_value_t from argv[1]; writes y and state to argv[2].
- * Before every step it fills the struct past the state (a cell's scratch) with a pattern: the results must not
- * depend on it. */
-int main(int argc, char **argv)
-{{
-    FILE *in, *out;
-    int header[2];
-    long b, t, i;
-    {name}_state_t s;
-    {name}_value_t x[{NAME}_INPUTS], y[{NAME}_OUTPUTS], dt;
-    if (argc != 3 || (in = fopen(argv[1], "rb")) == NULL || (out = fopen(argv[2], "wb")) == NULL) {{
-        return 2;
-    }}
-    if (fread(header, sizeof header, 1, in) != 1) {{
-        return 3;
-    }}
-    for (b = 0; b < header[0]; b++) {{
-        {name}_init(&s);
-        for (t = 0; t < header[1]; t++) {{
-            if (fread(x, sizeof x, 1, in) != 1 || fread(&dt, sizeof dt, 1, in) != 1) {{
-                return 4;
-            }}
-            memset((unsigned char *)&s + sizeof s.state, 0xA5, sizeof s - sizeof s.state);
-            if ({name}_step_dt(&s, x, dt, y) != {NAME}_OK) {{
-                return 5;
-            }}
-            fwrite(y, sizeof y, 1, out);
-            for (i = 0; i < {NAME}_STATE_SIZE; i++) {{
-                fwrite(&s.state[i], sizeof s.state[i], 1, out);
-            }}
-        }}
-    }}
-    fclose(in);
-    fclose(out);
-    return 0;
-}}
-"""
-
-
-def sanitizer_run(
-    source_dir: Path,
-    name: str,
-    x_raw: np.ndarray,
-    dt_raw: np.ndarray,
-    value_dtype: np.dtype,
-    outputs: int,
-    state: int,
-    extra_flags: tuple[str, ...] = (),
-) -> tuple[np.ndarray, np.ndarray]:
-    """Build the model with ASan+UBSan (aborting on the first report), run it on raw inputs, return y, state.
-    ``extra_flags`` (e.g. ``-DLNN_THUMB1``) select code paths the host would not otherwise take."""
-    compiler = _require(os.environ.get("CC", "gcc"), "gcc")
-    batch, steps, _ = x_raw.shape
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        driver = tmp / "driver.c"
-        driver.write_text(SANITIZER_DRIVER.format(name=name, NAME=name.upper()))
-        binary = tmp / "driver"
-        flags = [
-            "-std=c99",
-            "-g",
-            "-O1",
-            "-ffp-contract=off",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            *extra_flags,
-        ]
-        command = [
-            compiler,
-            *flags,
-            "-I",
-            str(source_dir),
-            str(driver),
-            str(Path(source_dir) / f"{name}.c"),
-            "-o",
-            str(binary),
-        ]
-        built = subprocess.run(command, capture_output=True, text=True, check=False)
-        if built.returncode != 0:
-            raise LnnEdgeError(f"sanitizer build failed: {built.stderr.strip()}")
-        with open(tmp / "in.bin", "wb") as handle:
-            handle.write(np.array([batch, steps], dtype=np.int32).tobytes())
-            for b in range(batch):
-                for t in range(steps):
-                    handle.write(x_raw[b, t].astype(value_dtype).tobytes())
-                    handle.write(np.asarray(dt_raw[b, t], dtype=value_dtype).tobytes())
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
-        ran = subprocess.run(
-            [str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if ran.returncode != 0 or ran.stderr.strip():
-            raise LnnEdgeError(
-                f"the model failed under ASan/UBSan (exit {ran.returncode}): {ran.stderr.strip()[:2000]}"
-            )
-        raw = np.fromfile(tmp / "out.bin", dtype=value_dtype).reshape(batch, steps, outputs + state)
-    return raw[..., :outputs], raw[..., outputs:]
+def host_compiler() -> str:
+    """The host C compiler: ``$CC`` when set (the harness and the tests honour it), else gcc."""
+    return require_tool(os.environ.get("CC", "gcc"))

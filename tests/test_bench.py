@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
+from support.qemu_icount import qemu_step_counts
 
 from lnn_edge.bench import VALUE_DTYPES, bench_export
 from lnn_edge.bench_elf import build_bench_image
@@ -21,7 +22,6 @@ from lnn_edge.export import Export, export
 from lnn_edge.importers import from_module
 from lnn_edge.instr_count import classify, count_steps
 from lnn_edge.model import Calibration
-from lnn_edge.qemu_icount import qemu_step_counts
 from lnn_edge.verify_host import default_sequences, raw_inputs
 
 

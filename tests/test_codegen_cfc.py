@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import CfC
 from ncps_oracle import randomize_parameters
+from support.compile_checks import sanitizer_run, strict_compile
 
 from lnn_edge import f32math
 from lnn_edge.emulator import Emulator
@@ -25,7 +26,7 @@ from lnn_edge.importers import from_module
 from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
 from lnn_edge.quantize import quantize
 from lnn_edge.quantize_cfc import ff_dense
-from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
+from lnn_edge.toolchain import CORE_FLAGS
 from lnn_edge.verify_host import compile_export, emulator_raw, raw_inputs
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]

@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import LTC
 from ncps_oracle import randomize_parameters
+from support.compile_checks import sanitizer_run, strict_compile
 
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export
 from lnn_edge.importers import from_module
 from lnn_edge.model import Calibration, Model
-from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
+from lnn_edge.toolchain import CORE_FLAGS
 from lnn_edge.verify_host import emulator_raw, raw_inputs
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]

@@ -23,10 +23,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.host_server import build_host_server
 from test_firmware_helpers import read_writes, shared_export, write_records
 
 from lnn_edge import protocol as P
-from lnn_edge.build import build_host_server
 
 INPUTS, OUTPUTS, STATE, VS = 20, 2, 19, 2  # the fixed16 AutoNCP(19, 2) LTC with 20 inputs
 REQUEST_LENGTHS = {

@@ -1,6 +1,6 @@
 """The host's wire format (lnn_edge.protocol) against known vectors, itself (round trips) and the firmware's C.
 
-The C side is the firmware's own protocol code compiled for the host (lnn_edge.build.build_host_server): the
+The C side is the firmware's own protocol code compiled for the host (tests/support/host_server.py): the
 BOOT frame it sends and the answers it gives to frames built here must decode here, and frames it cannot
 decode must be the ones this module rejects, with the same error code.
 """
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.host_server import build_host_server
 from test_firmware_helpers import read_writes, shared_export, write_records
 
 from lnn_edge import protocol as P
-from lnn_edge.build import build_host_server
 from lnn_edge.serial_host import LinkError, SerialClient
 
 
