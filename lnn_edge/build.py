@@ -31,6 +31,7 @@ from lnn_edge.boards import Board, Region, load_board
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
 from lnn_edge.export import Export, load_export, model_sources
 from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
+from lnn_edge.protocol import MAX_PAYLOAD
 from lnn_edge.resources import data_dir
 from lnn_edge.toolchain import CORE_FLAGS
 
@@ -53,7 +54,6 @@ BUILD_FILE = "build.json"
 BUILD_FORMAT = "lnn-edge-build"
 LEGACY_BUILD_FILES = (BUILD_FILE, "size.json", "lnn_fw_config.h", "lnn_fw.ld", "firmware.elf", "firmware.bin",
                       "firmware.hex", "firmware.map")  # fmt: skip
-MAX_PAYLOAD = 1024
 TOOLS_PACKAGE = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 PROTOCOL_SOURCES = ["protocol/lnn_fw_cobs.c", "protocol/lnn_fw_crc16.c", "protocol/lnn_fw_frame.c",
                     "protocol/lnn_fw_server.c"]  # fmt: skip

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 PROTOCOL_VERSION = 1
 HEADER_SIZE = 4
 CRC_SIZE = 2
-MAX_PAYLOAD = 1024
+MAX_PAYLOAD = 1024  # the one Python value; tests/test_protocol_constants.py checks the firmware header
 MAX_ENCODED = 1100  # including the delimiter
 
 HELLO, RESET, STEP, READ_STATE, SET_STATE, BENCH = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
