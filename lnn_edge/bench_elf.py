@@ -15,6 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lnn_edge.elf import defined_symbols, section_contents, sections
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
 from lnn_edge.harness import NUMERIC_FLAGS
 from lnn_edge.toolchain import CORE_FLAGS
@@ -102,19 +103,9 @@ def build_bench_image(
 
 
 def _read_image(elf: Path, name: str, core: str) -> BenchImage:
-    objcopy, nm, size = _tool("arm-none-eabi-objcopy"), _tool("arm-none-eabi-nm"), _tool("arm-none-eabi-size")
-    with tempfile.TemporaryDirectory() as tmp:
-        flat = Path(tmp) / "flash.bin"
-        subprocess.run([objcopy, "-O", "binary", "-j", ".text", str(elf), str(flat)], check=True)
-        flash = flat.read_bytes()
-    symbols: dict[str, tuple[int, int]] = {}
-    listing = subprocess.run([nm, "-S", "--defined-only", str(elf)], capture_output=True, text=True, check=True)
-    for line in listing.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            symbols[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
-    sizes = subprocess.run([size, "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    section = {p[0]: int(p[1]) for p in (line.split() for line in sizes.splitlines()) if len(p) >= 2 and p[1].isdigit()}
+    flash = section_contents(elf, ".text")
+    symbols = defined_symbols(elf)
+    section = {found.name: found.size for found in sections(elf)}
     entry_name = f"{name}_step_dt"
     if entry_name not in symbols:
         raise LnnEdgeError(f"{elf} has no {entry_name}")

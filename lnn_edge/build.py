@@ -28,6 +28,7 @@ from typing import Any
 from lnn_edge import __version__
 from lnn_edge.atomic import atomic_file, owned_dir
 from lnn_edge.boards import Board, Region, load_board
+from lnn_edge.elf import berkeley_sizes, sections
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
 from lnn_edge.export import Export, load_export, model_sources
 from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
@@ -311,8 +312,6 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
     check_protocol_limits(export)
     compiler = tool("arm-none-eabi-gcc")
     objcopy = tool("arm-none-eabi-objcopy")
-    tool("arm-none-eabi-size")
-    tool("arm-none-eabi-readelf")
     stack = stack_size(export, board)
     config = config_header(export, board)
     script = linker_script(board, stack)
@@ -430,30 +429,20 @@ def _does_not_fit(export: Export, board: Board, stack: int, link: list[str], tmp
                       f"it needs {needs}; try --precision fixed16 or a smaller model")  # fmt: skip
 
 
-_SECTION = re.compile(r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*)")
-
-
 def size_report(elf: Path, map_file: Path, model_objects: tuple[str, ...], board: Board, stack: int) -> SizeReport:
-    """Flash/RAM use from the ELF's allocated sections (readelf), text/data/bss as arm-none-eabi-size counts
-    them, and the model's share from the link map."""
-    berkeley = subprocess.run(
-        [tool("arm-none-eabi-size"), "-B", "-d", str(elf)], capture_output=True, text=True, check=True
-    )
-    text, data, bss = (int(v) for v in berkeley.stdout.splitlines()[1].split()[:3])
-    sections = subprocess.run([tool("arm-none-eabi-readelf"), "-S", "-W", str(elf)], capture_output=True, text=True,
-                              check=True)  # fmt: skip
+    """Flash/RAM use from the ELF's allocated sections, text/data/bss as arm-none-eabi-size counts them (both
+    read with pyelftools, lnn_edge.elf), and the model's share from the link map."""
+    text, data, bss = berkeley_sizes(elf)
     flash_used = ram_used = 0
-    for line in sections.stdout.splitlines():
-        match = _SECTION.match(line)
-        if match is None or "A" not in match.group(4):
+    for section in sections(elf):
+        if not section.allocated:
             continue  # debug info and attributes are not loaded
-        name, addr, size = match.group(1), int(match.group(2), 16), int(match.group(3), 16)
-        if board.flash.origin <= addr < board.flash.origin + board.flash.size:
-            flash_used += size
-        elif board.ram.origin <= addr < board.ram.origin + board.ram.size:
-            ram_used += size
-            if name == ".data":
-                flash_used += size  # its initial values are stored in flash
+        if board.flash.origin <= section.address < board.flash.origin + board.flash.size:
+            flash_used += section.size
+        elif board.ram.origin <= section.address < board.ram.origin + board.ram.size:
+            ram_used += section.size
+            if section.name == ".data":
+                flash_used += section.size  # its initial values are stored in flash
     model_flash, model_ram = model_share(map_file, model_objects)
     return SizeReport(
         text, data, bss, stack, flash_used, ram_used, board.flash.size, board.ram.size, model_flash, model_ram
