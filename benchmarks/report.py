@@ -195,10 +195,9 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
 
 
 def plots(rows: list[dict[str, Any]], directory: Path) -> list[str]:
-    import matplotlib
+    from lnn_edge.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     directory.mkdir(parents=True, exist_ok=True)
     names = []
