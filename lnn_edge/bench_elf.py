@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lnn_edge.elf import defined_symbols, section_contents, sections
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.harness import NUMERIC_FLAGS
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.toolchain import CORE_FLAGS, require_tool
 
 FLASH_BASE = 0x00000000
 RAM_BASE = 0x20000000
@@ -59,14 +59,6 @@ class BenchImage:
         return sum(size for symbol, (_, size) in self.symbols.items() if symbol.startswith("__"))
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        packages = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
-        raise MissingDependencyError(f"{name} is not installed: apt-get install --no-install-recommends {packages}")
-    return path
-
-
 def build_bench_image(
     source_dir: Path, name: str, core: str, cache_dir: Path, extra_flags: tuple[str, ...] = ()
 ) -> BenchImage:
@@ -74,7 +66,7 @@ def build_bench_image(
     ``extra_flags`` go last, so they can override the optimisation level (to test builds like a user's)."""
     if core not in CORE_FLAGS:
         raise LnnEdgeError(f"unknown core {core!r}; known: {', '.join(CORE_FLAGS)}")
-    gcc = _tool("arm-none-eabi-gcc")
+    gcc = require_tool("arm-none-eabi-gcc")
     flags = [*CORE_FLAGS[core], "-std=c99", *NUMERIC_FLAGS, "-ffunction-sections", "-fdata-sections", *extra_flags]
     digest = hashlib.sha256(" ".join(flags).encode())
     for path in sorted(Path(source_dir).glob("*.[ch]")):

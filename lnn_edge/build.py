@@ -27,14 +27,14 @@ from typing import Any
 
 from lnn_edge import __version__
 from lnn_edge.atomic import atomic_file, owned_dir
-from lnn_edge.boards import Board, Region, load_board
+from lnn_edge.boards import UART_DRIVERS, Board, Region, load_board
 from lnn_edge.elf import berkeley_sizes, sections
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export, model_sources
 from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
 from lnn_edge.protocol import MAX_PAYLOAD
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.toolchain import CORE_FLAGS, require_tool
 
 FIRMWARE_FLAGS = [
     *STRICT_FLAGS,
@@ -55,7 +55,6 @@ BUILD_FILE = "build.json"
 BUILD_FORMAT = "lnn-edge-build"
 LEGACY_BUILD_FILES = (BUILD_FILE, "size.json", "lnn_fw_config.h", "lnn_fw.ld", "firmware.elf", "firmware.bin",
                       "firmware.hex", "firmware.map")  # fmt: skip
-TOOLS_PACKAGE = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 PROTOCOL_SOURCES = ["protocol/lnn_fw_cobs.c", "protocol/lnn_fw_crc16.c", "protocol/lnn_fw_frame.c",
                     "protocol/lnn_fw_server.c"]  # fmt: skip
 APP_SOURCES = ["app/lnn_fw_main.c", "app/lnn_fw_model.c", "app/lnn_fw_port.c"]
@@ -63,12 +62,6 @@ HAL_SOURCES = ["hal/lnn_fw_reset.S", "hal/lnn_fw_startup.c", "hal/lnn_fw_board_s
                "hal/lnn_fw_systick.c"]  # fmt: skip
 INCLUDE_DIRS = ["protocol", "app", "hal"]
 VALUE_SIZES = {"int16_t": 2, "int32_t": 4, "float": 4}
-UART_SOURCES = {
-    "cmsdk": "hal/lnn_fw_uart_cmsdk.c",
-    "stm32_usart": "hal/lnn_fw_uart_stm32_usart.c",
-    "nrf51_uart": "hal/lnn_fw_uart_nrf51.c",
-    "nrf52_uarte": "hal/lnn_fw_uart_nrf52_uarte.c",
-}
 
 
 class BuildError(LnnEdgeError):
@@ -159,16 +152,6 @@ class BuildResult:
         }
 
 
-def tool(name: str) -> str:
-    """The path of an Arm binutils/gcc tool, or a clear error saying what to install."""
-    path = shutil.which(name)
-    if path is None:
-        raise MissingDependencyError(
-            f"{name} is not installed: apt-get install --no-install-recommends {TOOLS_PACKAGE}"
-        )
-    return path
-
-
 def firmware_dir() -> Path:
     return data_dir() / "firmware"
 
@@ -176,7 +159,7 @@ def firmware_dir() -> Path:
 def firmware_sources(board: Board) -> list[str]:
     """The firmware files (relative to firmware/) one board's image is built from."""
     cycles = "hal/lnn_fw_cycles_dwt.c" if board.cycles == "dwt" else "hal/lnn_fw_cycles_systick.c"
-    return [*PROTOCOL_SOURCES, *APP_SOURCES, *HAL_SOURCES, cycles, UART_SOURCES[board.uart.driver]]
+    return [*PROTOCOL_SOURCES, *APP_SOURCES, *HAL_SOURCES, cycles, UART_DRIVERS[board.uart.driver]]
 
 
 def check_protocol_limits(export: Export) -> None:
@@ -310,8 +293,8 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
         raise BuildError(f"{export.directory}: the model name {export.name!r} clashes with the firmware's lnn_fw_ "
                          "symbols: export it again with another --name")  # fmt: skip
     check_protocol_limits(export)
-    compiler = tool("arm-none-eabi-gcc")
-    objcopy = tool("arm-none-eabi-objcopy")
+    compiler = require_tool("arm-none-eabi-gcc")
+    objcopy = require_tool("arm-none-eabi-objcopy")
     stack = stack_size(export, board)
     config = config_header(export, board)
     script = linker_script(board, stack)

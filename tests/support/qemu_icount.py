@@ -20,7 +20,7 @@ from lnn_edge.c_literals import c_array
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.harness import NUMERIC_FLAGS, cache_root
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS, host_compiler, require_tool
+from lnn_edge.toolchain import CORE_FLAGS, CORES, host_compiler, require_tool
 
 # core -> (QEMU machine, RAM top): machines whose code memory starts at 0x0 and RAM at 0x20000000.
 MACHINES = {
@@ -113,7 +113,7 @@ def qemu_step_counts(
         main = MAIN.format(
             name=name, NAME=name.upper(), steps=len(dt_raw), ram_top=ram_top,
             inputs=", ".join("{" + c_array(row, kind) + "}" for row in x_raw), elapsed=c_array(dt_raw, kind),
-            fpu_enable=FPU_ENABLE if core in ("cortex-m4f", "cortex-m7") else "",
+            fpu_enable=FPU_ENABLE if CORES[core].fpu else "",
         )  # fmt: skip
         (tmp / "bench_main.c").write_text(main)
         (tmp / "link.ld").write_text(LINKER_SCRIPT)
