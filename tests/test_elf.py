@@ -67,6 +67,7 @@ def assert_same_as_binutils(path: Path) -> None:
     assert elf.defined_symbols(path) == binutils_symbols(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("board", "precision"),
     [("qemu-mps2-an386", "fixed16"), ("qemu-mps2-an386", "float32"), ("qemu-microbit", "fixed16")],

@@ -19,6 +19,8 @@ from test_firmware_helpers import shared_export, short_sequences
 from lnn_edge.serial_host import LinkError
 from lnn_edge.verify_board import emulated_port, verify_on_port
 
+pytestmark = pytest.mark.qemu
+
 BOARD = "qemu-mps2-an386"
 
 

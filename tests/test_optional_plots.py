@@ -12,6 +12,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 BLOCK_MATPLOTLIB = """
 import sys
 
@@ -32,6 +34,7 @@ def run_without_matplotlib(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False)
 
 
+@pytest.mark.slow
 def test_every_module_imports_without_matplotlib() -> None:
     result = run_without_matplotlib("""
         import importlib, pkgutil
@@ -44,6 +47,7 @@ def test_every_module_imports_without_matplotlib() -> None:
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
+@pytest.mark.slow
 def test_deployment_verbs_run_without_matplotlib() -> None:
     """The CLI and the help of every deployment verb load without the extra."""
     result = run_without_matplotlib("""
