@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[train,dev,plots]'
 	touch $(STAMP)
 
 system-packages:
@@ -46,14 +46,17 @@ FUZZ_SECONDS ?= 600
 fuzz: setup
 	$(BIN)/python tests/support/libfuzzer.py --seconds $(FUZZ_SECONDS) --out build/fuzz
 
+# ruff (lint and format), mypy (the package and tests/support) and import-linter (the import contracts in
+# pyproject.toml, [tool.importlinter]). .ci/run runs this before the tests.
 lint: setup
-	$(BIN)/ruff check lnn_edge tests
-	$(BIN)/ruff format --check lnn_edge tests
+	$(BIN)/ruff check lnn_edge tests benchmarks
+	$(BIN)/ruff format --check lnn_edge tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: setup
-	$(BIN)/ruff format lnn_edge tests
-	$(BIN)/ruff check --fix lnn_edge tests
+	$(BIN)/ruff format lnn_edge tests benchmarks
+	$(BIN)/ruff check --fix lnn_edge tests benchmarks
 
 clean:
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-out
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .grimp_cache demo-out

@@ -17,7 +17,9 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-CORE_NAMES = {"cortex-m0": "M0", "cortex-m3": "M3", "cortex-m4f": "M4F", "cortex-m7": "M7", "cortex-m33": "M33"}
+from lnn_edge.toolchain import CORES
+
+CORE_NAMES = {name: core.label for name, core in CORES.items()}
 
 # Anchors from issue 6 (QEMU 7.2, arm-none-eabi-gcc 12.2 -O2, instructions per step), for LTC(20, AutoNCP(19,2))
 # and the wired CfC on the same wiring.
@@ -195,10 +197,9 @@ def targets_table(rows: list[dict[str, Any]]) -> str:
 
 
 def plots(rows: list[dict[str, Any]], directory: Path) -> list[str]:
-    import matplotlib
+    from lnn_edge.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     directory.mkdir(parents=True, exist_ok=True)
     names = []

@@ -15,9 +15,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.elf import defined_symbols, section_contents, sections
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.harness import NUMERIC_FLAGS
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.toolchain import CORE_FLAGS, require_tool
 
 FLASH_BASE = 0x00000000
 RAM_BASE = 0x20000000
@@ -58,14 +59,6 @@ class BenchImage:
         return sum(size for symbol, (_, size) in self.symbols.items() if symbol.startswith("__"))
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        packages = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
-        raise MissingDependencyError(f"{name} is not installed: apt-get install --no-install-recommends {packages}")
-    return path
-
-
 def build_bench_image(
     source_dir: Path, name: str, core: str, cache_dir: Path, extra_flags: tuple[str, ...] = ()
 ) -> BenchImage:
@@ -73,7 +66,7 @@ def build_bench_image(
     ``extra_flags`` go last, so they can override the optimisation level (to test builds like a user's)."""
     if core not in CORE_FLAGS:
         raise LnnEdgeError(f"unknown core {core!r}; known: {', '.join(CORE_FLAGS)}")
-    gcc = _tool("arm-none-eabi-gcc")
+    gcc = require_tool("arm-none-eabi-gcc")
     flags = [*CORE_FLAGS[core], "-std=c99", *NUMERIC_FLAGS, "-ffunction-sections", "-fdata-sections", *extra_flags]
     digest = hashlib.sha256(" ".join(flags).encode())
     for path in sorted(Path(source_dir).glob("*.[ch]")):
@@ -102,19 +95,9 @@ def build_bench_image(
 
 
 def _read_image(elf: Path, name: str, core: str) -> BenchImage:
-    objcopy, nm, size = _tool("arm-none-eabi-objcopy"), _tool("arm-none-eabi-nm"), _tool("arm-none-eabi-size")
-    with tempfile.TemporaryDirectory() as tmp:
-        flat = Path(tmp) / "flash.bin"
-        subprocess.run([objcopy, "-O", "binary", "-j", ".text", str(elf), str(flat)], check=True)
-        flash = flat.read_bytes()
-    symbols: dict[str, tuple[int, int]] = {}
-    listing = subprocess.run([nm, "-S", "--defined-only", str(elf)], capture_output=True, text=True, check=True)
-    for line in listing.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 4:
-            symbols[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
-    sizes = subprocess.run([size, "-A", str(elf)], capture_output=True, text=True, check=True).stdout
-    section = {p[0]: int(p[1]) for p in (line.split() for line in sizes.splitlines()) if len(p) >= 2 and p[1].isdigit()}
+    flash = section_contents(elf, ".text")
+    symbols = defined_symbols(elf)
+    section = {found.name: found.size for found in sections(elf)}
     entry_name = f"{name}_step_dt"
     if entry_name not in symbols:
         raise LnnEdgeError(f"{elf} has no {entry_name}")

@@ -16,7 +16,7 @@ from typing import Any
 
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.toolchain import CORES, DWT_CORES
 
 try:  # Python 3.11+
     import tomllib
@@ -27,11 +27,15 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10 with the tomli bac
         tomllib = None  # type: ignore[assignment]
 
 DEFAULT_BOARD = "qemu-mps2-an386"
-UART_DRIVERS = ("cmsdk", "stm32_usart", "nrf51_uart", "nrf52_uarte")
+# The one list of UART drivers: a board file's [uart] driver -> the firmware source that implements it.
+UART_DRIVERS: dict[str, str] = {
+    "cmsdk": "hal/lnn_fw_uart_cmsdk.c",
+    "stm32_usart": "hal/lnn_fw_uart_stm32_usart.c",
+    "nrf51_uart": "hal/lnn_fw_uart_nrf51.c",
+    "nrf52_uarte": "hal/lnn_fw_uart_nrf52_uarte.c",
+}
 CYCLE_COUNTERS = ("dwt", "systick")
 FLASH_METHODS = ("qemu", "pyocd", "openocd", "picotool")
-# Cores with a DWT cycle counter (ARMv7-M and ARMv8-M mainline); the M0 has none.
-DWT_CORES = ("cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33")
 
 # BAUDRATE register values from Nordic's reference manuals (the UART and the UARTE differ slightly).
 NRF51_UART_BAUD = {
@@ -277,7 +281,7 @@ def load_board_file(path: Path) -> Board:
     if name != path.stem:
         raise top.fail("name", f"{name!r} must match the file name {path.stem!r}")
     description = top.text("description")
-    core = top.choice("core", tuple(CORE_FLAGS))
+    core = top.choice("core", tuple(CORES))
     clock_hz = top.integer("clock_hz", low=1)
     emulated = top.boolean("emulated")
     cycles = top.choice("cycles", CYCLE_COUNTERS)
@@ -303,7 +307,7 @@ def load_board_file(path: Path) -> Board:
 
     uart_fields = top.sub("uart")
     assert uart_fields is not None
-    driver = uart_fields.choice("driver", UART_DRIVERS)
+    driver = uart_fields.choice("driver", tuple(UART_DRIVERS))
     base = uart_fields.integer("base")
     baud = uart_fields.integer("baud", low=300, high=12_000_000)
     uart_clock = uart_fields.integer("clock_hz", required=False, low=1)

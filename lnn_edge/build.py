@@ -20,7 +20,6 @@ import re
 import shutil
 import string
 import subprocess
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,14 @@ from typing import Any
 
 from lnn_edge import __version__
 from lnn_edge.atomic import atomic_file, owned_dir
-from lnn_edge.boards import Board, Region, load_board
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.boards import UART_DRIVERS, Board, Region, load_board
+from lnn_edge.elf import berkeley_sizes, sections
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.export import Export, load_export, model_sources
 from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
+from lnn_edge.protocol import MAX_PAYLOAD
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.toolchain import CORE_FLAGS, require_tool
 
 FIRMWARE_FLAGS = [
     *STRICT_FLAGS,
@@ -54,8 +55,6 @@ BUILD_FILE = "build.json"
 BUILD_FORMAT = "lnn-edge-build"
 LEGACY_BUILD_FILES = (BUILD_FILE, "size.json", "lnn_fw_config.h", "lnn_fw.ld", "firmware.elf", "firmware.bin",
                       "firmware.hex", "firmware.map")  # fmt: skip
-MAX_PAYLOAD = 1024
-TOOLS_PACKAGE = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
 PROTOCOL_SOURCES = ["protocol/lnn_fw_cobs.c", "protocol/lnn_fw_crc16.c", "protocol/lnn_fw_frame.c",
                     "protocol/lnn_fw_server.c"]  # fmt: skip
 APP_SOURCES = ["app/lnn_fw_main.c", "app/lnn_fw_model.c", "app/lnn_fw_port.c"]
@@ -63,12 +62,6 @@ HAL_SOURCES = ["hal/lnn_fw_reset.S", "hal/lnn_fw_startup.c", "hal/lnn_fw_board_s
                "hal/lnn_fw_systick.c"]  # fmt: skip
 INCLUDE_DIRS = ["protocol", "app", "hal"]
 VALUE_SIZES = {"int16_t": 2, "int32_t": 4, "float": 4}
-UART_SOURCES = {
-    "cmsdk": "hal/lnn_fw_uart_cmsdk.c",
-    "stm32_usart": "hal/lnn_fw_uart_stm32_usart.c",
-    "nrf51_uart": "hal/lnn_fw_uart_nrf51.c",
-    "nrf52_uarte": "hal/lnn_fw_uart_nrf52_uarte.c",
-}
 
 
 class BuildError(LnnEdgeError):
@@ -159,16 +152,6 @@ class BuildResult:
         }
 
 
-def tool(name: str) -> str:
-    """The path of an Arm binutils/gcc tool, or a clear error saying what to install."""
-    path = shutil.which(name)
-    if path is None:
-        raise MissingDependencyError(
-            f"{name} is not installed: apt-get install --no-install-recommends {TOOLS_PACKAGE}"
-        )
-    return path
-
-
 def firmware_dir() -> Path:
     return data_dir() / "firmware"
 
@@ -176,7 +159,7 @@ def firmware_dir() -> Path:
 def firmware_sources(board: Board) -> list[str]:
     """The firmware files (relative to firmware/) one board's image is built from."""
     cycles = "hal/lnn_fw_cycles_dwt.c" if board.cycles == "dwt" else "hal/lnn_fw_cycles_systick.c"
-    return [*PROTOCOL_SOURCES, *APP_SOURCES, *HAL_SOURCES, cycles, UART_SOURCES[board.uart.driver]]
+    return [*PROTOCOL_SOURCES, *APP_SOURCES, *HAL_SOURCES, cycles, UART_DRIVERS[board.uart.driver]]
 
 
 def check_protocol_limits(export: Export) -> None:
@@ -310,10 +293,8 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
         raise BuildError(f"{export.directory}: the model name {export.name!r} clashes with the firmware's lnn_fw_ "
                          "symbols: export it again with another --name")  # fmt: skip
     check_protocol_limits(export)
-    compiler = tool("arm-none-eabi-gcc")
-    objcopy = tool("arm-none-eabi-objcopy")
-    tool("arm-none-eabi-size")
-    tool("arm-none-eabi-readelf")
+    compiler = require_tool("arm-none-eabi-gcc")
+    objcopy = require_tool("arm-none-eabi-objcopy")
     stack = stack_size(export, board)
     config = config_header(export, board)
     script = linker_script(board, stack)
@@ -431,30 +412,20 @@ def _does_not_fit(export: Export, board: Board, stack: int, link: list[str], tmp
                       f"it needs {needs}; try --precision fixed16 or a smaller model")  # fmt: skip
 
 
-_SECTION = re.compile(r"^\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+[0-9a-f]+\s+([0-9a-f]+)\s+\S+\s+(\S*)")
-
-
 def size_report(elf: Path, map_file: Path, model_objects: tuple[str, ...], board: Board, stack: int) -> SizeReport:
-    """Flash/RAM use from the ELF's allocated sections (readelf), text/data/bss as arm-none-eabi-size counts
-    them, and the model's share from the link map."""
-    berkeley = subprocess.run(
-        [tool("arm-none-eabi-size"), "-B", "-d", str(elf)], capture_output=True, text=True, check=True
-    )
-    text, data, bss = (int(v) for v in berkeley.stdout.splitlines()[1].split()[:3])
-    sections = subprocess.run([tool("arm-none-eabi-readelf"), "-S", "-W", str(elf)], capture_output=True, text=True,
-                              check=True)  # fmt: skip
+    """Flash/RAM use from the ELF's allocated sections, text/data/bss as arm-none-eabi-size counts them (both
+    read with pyelftools, lnn_edge.elf), and the model's share from the link map."""
+    text, data, bss = berkeley_sizes(elf)
     flash_used = ram_used = 0
-    for line in sections.stdout.splitlines():
-        match = _SECTION.match(line)
-        if match is None or "A" not in match.group(4):
+    for section in sections(elf):
+        if not section.allocated:
             continue  # debug info and attributes are not loaded
-        name, addr, size = match.group(1), int(match.group(2), 16), int(match.group(3), 16)
-        if board.flash.origin <= addr < board.flash.origin + board.flash.size:
-            flash_used += size
-        elif board.ram.origin <= addr < board.ram.origin + board.ram.size:
-            ram_used += size
-            if name == ".data":
-                flash_used += size  # its initial values are stored in flash
+        if board.flash.origin <= section.address < board.flash.origin + board.flash.size:
+            flash_used += section.size
+        elif board.ram.origin <= section.address < board.ram.origin + board.ram.size:
+            ram_used += section.size
+            if section.name == ".data":
+                flash_used += section.size  # its initial values are stored in flash
     model_flash, model_ram = model_share(map_file, model_objects)
     return SizeReport(
         text, data, bss, stack, flash_used, ram_used, board.flash.size, board.ram.size, model_flash, model_ram
@@ -509,38 +480,3 @@ def describe(result: BuildResult) -> str:
         result.size.format(),
     ]
     return "\n".join(lines)
-
-
-HOST_SERVER_SOURCES = [*PROTOCOL_SOURCES, "app/lnn_fw_model.c", "host/lnn_fw_fuzz_main.c"]
-SANITIZE_FLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
-
-
-def build_host_server(
-    export_dir: str | os.PathLike[str], output: str | os.PathLike[str], sanitize: bool = True
-) -> Path:
-    """Compile the firmware's protocol server and model binding for the host (with ASan/UBSan by default).
-
-    The result, ``output``, is the driver of firmware/host/lnn_fw_fuzz_main.c: it feeds recorded frames to the
-    very server code that runs on the boards, so fuzzing it tests the firmware's parser and dispatch.
-    """
-    export = load_export(export_dir)
-    compiler = shutil.which(os.environ.get("CC", "gcc"))
-    if compiler is None:
-        raise MissingDependencyError("building the host protocol server needs gcc: apt-get install gcc")
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fw = firmware_dir()
-    board = load_board("qemu-mps2-an386")  # only its names reach the config; the host driver has its own board info
-    (output.parent / "lnn_fw_config.h").write_text(config_header(export, board))
-    private = Path(tempfile.mkdtemp(prefix="model-src.", dir=output.parent))
-    model_src = write_sources(model_sources(export), private / "src")
-    flags = [*STRICT_FLAGS, *(SANITIZE_FLAGS if sanitize else ["-O2"]), "-ffp-contract=off", "-fno-fast-math"]
-    command = [
-        compiler, *flags, f"-I{output.parent}", *(f"-I{fw / folder}" for folder in INCLUDE_DIRS),
-        f"-iquote{model_src}", *(str(fw / source) for source in HOST_SERVER_SOURCES),
-        str(model_src / f"{export.name}.c"), "-o", str(output),
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0 or result.stderr.strip():
-        raise BuildError(f"compiling the protocol server for the host failed: {result.stderr.strip()}")
-    return output

@@ -24,6 +24,7 @@ from lnn_edge.export import Export, export
 from lnn_edge.model import Model
 from lnn_edge.modelfile import load
 from lnn_edge.outputs import TRAINING_FORMAT, is_training_history
+from lnn_edge.plots import pyplot
 from lnn_edge.reference import Reference
 from lnn_edge.tasks import make_task
 from lnn_edge.verify_host import default_sequences, verify_host
@@ -222,10 +223,7 @@ def write_report(
 def _write_report_files(
     folder: Path, result: DemoResult, history: dict[str, Any], traces: dict[str, np.ndarray], benches: dict[Any, Any]
 ) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     images = []
     figure, axis = plt.subplots(figsize=(7, 3.5))

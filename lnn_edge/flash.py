@@ -8,21 +8,15 @@ forms the command, checks the tool is installed (or says what to install) and ru
 from __future__ import annotations
 
 import shlex
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from lnn_edge.boards import Board
 from lnn_edge.build import BuildResult
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.qemu import qemu_command
-
-INSTALL_HINTS = {
-    "pyocd": "pip install pyocd",
-    "openocd": "apt-get install openocd",
-    "picotool": "apt-get install picotool",
-}
+from lnn_edge.toolchain import require_tool
 
 
 @dataclass(frozen=True)
@@ -72,9 +66,7 @@ def flash_plan(board: Board, build: BuildResult, tool: str | None = None) -> Fla
 
 def run_plan(plan: FlashPlan) -> None:
     """Run a flash command; a missing tool or a failure is a clear error."""
-    if shutil.which(plan.command[0]) is None:
-        raise MissingDependencyError(f"{plan.tool} is not installed: {INSTALL_HINTS[plan.tool]} "
-                                     f"(or see the command with --dry-run: {plan.shell()})")  # fmt: skip
+    require_tool(plan.command[0], f" (or see the command with --dry-run: {plan.shell()})")
     result = subprocess.run(plan.command, check=False)
     if result.returncode != 0:
         raise LnnEdgeError(f"{plan.tool} failed with status {result.returncode}: {plan.shell()}")

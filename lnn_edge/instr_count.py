@@ -19,8 +19,8 @@ import numpy as np
 
 from lnn_edge.bench_elf import RAM_BASE, RAM_SIZE, BenchImage
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.toolchain import CORES, FPU_CORES
 
-HARD_FLOAT_CORES = ("cortex-m4f", "cortex-m7", "cortex-m33")
 STACK_PAINT = 0xA5
 STATE_ADDR = RAM_BASE + 0x100
 X_ADDR = RAM_BASE + 0x1000
@@ -120,19 +120,12 @@ class StepRunner:
                 "layout gives it: bench a smaller model, or raise X_ADDR in lnn_edge/instr_count.py"
             )
         self.arm = arm
-        models = {
-            "cortex-m0": arm.UC_CPU_ARM_CORTEX_M0,
-            "cortex-m3": arm.UC_CPU_ARM_CORTEX_M3,
-            "cortex-m4f": arm.UC_CPU_ARM_CORTEX_M4,
-            "cortex-m7": arm.UC_CPU_ARM_CORTEX_M7,
-            "cortex-m33": arm.UC_CPU_ARM_CORTEX_M33,
-        }
         self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(models[image.core])
+        self.uc.ctl_set_cpu_model(getattr(arm, CORES[image.core].unicorn_cpu))
         self.uc.mem_map(0, 16 << 20)
         self.uc.mem_write(0, image.flash)
         self.uc.mem_map(RAM_BASE, RAM_SIZE)
-        if image.core in HARD_FLOAT_CORES:  # enable the FPU (CPACR CP10/CP11 full access, FPEXC.EN)
+        if image.core in FPU_CORES:  # enable the FPU (CPACR CP10/CP11 full access, FPEXC.EN)
             self.uc.reg_write(arm.UC_ARM_REG_C1_C0_2, 0xF << 20)
             self.uc.reg_write(arm.UC_ARM_REG_FPEXC, 0x40000000)
         self.disassembler = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
@@ -167,7 +160,7 @@ class StepRunner:
         self.uc.reg_write(arm.UC_ARM_REG_R1, X_ADDR)
         dt_bits = np.asarray(dt, dtype=self.dtype).tobytes()
         dt_word = struct.unpack("<i" if self.dtype.itemsize == 4 else "<h", dt_bits)[0] & 0xFFFFFFFF
-        if self.dtype == np.float32 and self.image.core in HARD_FLOAT_CORES:
+        if self.dtype == np.float32 and self.image.core in FPU_CORES:
             self.uc.reg_write(arm.UC_ARM_REG_S0, dt_word)
             self.uc.reg_write(arm.UC_ARM_REG_R2, Y_ADDR)
         else:

@@ -1,14 +1,34 @@
-"""PNG plots of verification runs (matplotlib, headless)."""
+"""PNG plots of verification runs (matplotlib, headless).
+
+matplotlib is the optional ``plots`` extra: a deployment install (export, verify, build) does not need it, so it
+is imported only when a plot is drawn, through :func:`pyplot`.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
 from lnn_edge.atomic import atomic_file
+from lnn_edge.errors import MissingDependencyError
 from lnn_edge.outputs import PNG_SOFTWARE, is_plot
+
+PLOTS_INSTALL = "pip install 'lnn-edge[plots]'"
+
+
+def pyplot() -> ModuleType:
+    """matplotlib.pyplot with the headless Agg backend, or a clear error naming the extra to install."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise MissingDependencyError(f"drawing plots needs matplotlib: {PLOTS_INSTALL}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_traces(
@@ -20,10 +40,7 @@ def plot_traces(
 ) -> None:
     """Outputs of the reference and the candidates over time for one sequence, and the error against the
     reference on a log scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     reference = traces["reference"][sequence]
     candidates = {name: values[sequence] for name, values in traces.items() if name not in ("reference", "dt")}

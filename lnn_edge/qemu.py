@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lnn_edge.boards import Board
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.errors import LnnEdgeError
+from lnn_edge.toolchain import require_tool
 
 QEMU = "qemu-system-arm"
 # A hard limit on the life of an emulator started by :func:`running`: nothing in tests runs this long, and
@@ -42,12 +42,7 @@ class QemuError(LnnEdgeError):
 
 
 def qemu_binary() -> str:
-    path = shutil.which(QEMU)
-    if path is None:
-        raise MissingDependencyError(
-            f"{QEMU} is not installed: apt-get install --no-install-recommends qemu-system-arm"
-        )
-    return path
+    return require_tool(QEMU)
 
 
 def machine_for(board: Board) -> str:

@@ -1,172 +1,95 @@
-"""Compiler checks of generated C: strict host build, cross-compiles per core, a sanitizer run.
+"""The one place for tool facts: the Cortex-M cores (compiler flags, FPU, cycle counter, emulator model), the
+external tools and how to install each, and ``require_tool`` to find one or say exactly what to install.
 
-These are what "builds with zero warnings under -Wall -Wextra -Wconversion -Wshadow -Werror -pedantic
-for every core, and runs clean under ASan/UBSan" means in practice; tests and ``lnn-edge verify`` call them.
+Boards, firmware builds, bench images, the instruction counter and the tests all read the core table here, so a
+core is added once. Compiler checks of generated C that only the tests run live in tests/support/.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
+from lnn_edge.errors import MissingDependencyError
 
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
-from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS
 
-CORE_FLAGS: dict[str, list[str]] = {
-    "cortex-m0": ["-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"],
-    "cortex-m3": ["-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"],
-    "cortex-m4f": ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"],
-    "cortex-m7": ["-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"],
-    "cortex-m33": ["-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"],
+@dataclass(frozen=True)
+class Core:
+    """A Cortex-M core lnn-edge builds for."""
+
+    name: str
+    label: str
+    """Short name for tables and plots: M0, M4F, ..."""
+    flags: tuple[str, ...]
+    """gcc target flags; the float ABI follows the FPU (hard-float where there is one)."""
+    fpu: bool
+    """A single-precision FPU (float32 runs on it; the bench image enables it)."""
+    dwt: bool
+    """A DWT cycle counter (ARMv7-M and later; not ARMv6-M)."""
+    unicorn_cpu: str
+    """The name of Unicorn's CPU model constant in ``unicorn.arm_const``."""
+
+
+CORES: dict[str, Core] = {
+    core.name: core
+    for core in (
+        Core("cortex-m0", "M0", ("-mcpu=cortex-m0", "-mthumb", "-mfloat-abi=soft"), False, False,
+             "UC_CPU_ARM_CORTEX_M0"),
+        Core("cortex-m3", "M3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), False, True,
+             "UC_CPU_ARM_CORTEX_M3"),
+        Core("cortex-m4f", "M4F", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), True,
+             True, "UC_CPU_ARM_CORTEX_M4"),
+        Core("cortex-m7", "M7", ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), True, True,
+             "UC_CPU_ARM_CORTEX_M7"),
+        Core("cortex-m33", "M33", ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), True,
+             True, "UC_CPU_ARM_CORTEX_M33"),
+    )
+}  # fmt: skip
+
+CORE_FLAGS: dict[str, list[str]] = {name: list(core.flags) for name, core in CORES.items()}
+"""core name -> gcc target flags (a view of ``CORES``)."""
+FPU_CORES = tuple(name for name, core in CORES.items() if core.fpu)
+DWT_CORES = tuple(name for name, core in CORES.items() if core.dwt)
+
+ARM_TOOLCHAIN_PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi"
+"""The cross compiler with its C library: linking firmware needs newlib's headers and libgcc."""
+
+
+def _apt(packages: str) -> str:
+    return f"apt-get install --no-install-recommends {packages}"
+
+
+TOOL_INSTALL: dict[str, str] = {
+    "gcc": _apt("gcc"),
+    "cc": _apt("gcc"),
+    "clang": _apt("clang"),
+    "arm-none-eabi-gcc": _apt(ARM_TOOLCHAIN_PACKAGES),
+    "arm-none-eabi-objcopy": _apt(ARM_TOOLCHAIN_PACKAGES),
+    "arm-none-eabi-objdump": _apt(ARM_TOOLCHAIN_PACKAGES),
+    "arm-none-eabi-nm": _apt(ARM_TOOLCHAIN_PACKAGES),
+    "qemu-system-arm": _apt("qemu-system-arm"),
+    "pyocd": "pip install pyocd",
+    "openocd": "apt-get install openocd",
+    "picotool": "apt-get install picotool",
 }
+"""Executable -> the command that installs it (Debian packages, or pip for pyocd)."""
 
 
-@dataclass
-class CompileResult:
-    """What one compile printed; ``ok`` is false on any warning (they are errors under -Werror)."""
-
-    ok: bool
-    command: list[str]
-    output: str
+def install_hint(name: str) -> str:
+    """How to install the executable ``name`` (a path or a bare name)."""
+    return TOOL_INSTALL.get(os.path.basename(name), "install the package that provides it")
 
 
-def _require(tool: str, package: str) -> str:
-    path = shutil.which(tool)
+def require_tool(name: str, note: str = "") -> str:
+    """The path of the executable ``name``, or a MissingDependencyError (an LnnEdgeError) naming the tool and
+    what to install; ``note`` is appended to the message."""
+    path = shutil.which(name)
     if path is None:
-        raise MissingDependencyError(f"{tool} is not installed: apt-get install --no-install-recommends {package}")
+        raise MissingDependencyError(f"{name} is not installed: {install_hint(name)}{note}")
     return path
 
 
-def strict_compile(
-    source_dir: Path, name: str, core: str | None = None, extra: list[str] | None = None
-) -> CompileResult:
-    """Compile ``<name>.c`` alone with the strict flags, for the host (core None) or a Cortex-M core."""
-    if core is None:
-        compiler = _require(os.environ.get("CC", "gcc"), "gcc")
-        target: list[str] = []
-    else:
-        if core not in CORE_FLAGS:
-            raise LnnEdgeError(f"unknown core {core!r}; known: {', '.join(CORE_FLAGS)}")
-        compiler = _require("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-        target = CORE_FLAGS[core]
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            compiler, *STRICT_FLAGS, *NUMERIC_FLAGS, *target, *(extra or []),
-            "-c", str(Path(source_dir) / f"{name}.c"), "-o", str(Path(tmp) / f"{name}.o"),
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-    return CompileResult(result.returncode == 0 and not result.stderr.strip(), command, result.stderr)
-
-
-SANITIZER_DRIVER = """
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "{name}.h"
-
-/* Reads B, T and then x [B,T,S] and dt [B,T] as raw {name}_value_t from argv[1]; writes y and state to argv[2].
- * Before every step it fills the struct past the state (a cell's scratch) with a pattern: the results must not
- * depend on it. */
-int main(int argc, char **argv)
-{{
-    FILE *in, *out;
-    int header[2];
-    long b, t, i;
-    {name}_state_t s;
-    {name}_value_t x[{NAME}_INPUTS], y[{NAME}_OUTPUTS], dt;
-    if (argc != 3 || (in = fopen(argv[1], "rb")) == NULL || (out = fopen(argv[2], "wb")) == NULL) {{
-        return 2;
-    }}
-    if (fread(header, sizeof header, 1, in) != 1) {{
-        return 3;
-    }}
-    for (b = 0; b < header[0]; b++) {{
-        {name}_init(&s);
-        for (t = 0; t < header[1]; t++) {{
-            if (fread(x, sizeof x, 1, in) != 1 || fread(&dt, sizeof dt, 1, in) != 1) {{
-                return 4;
-            }}
-            memset((unsigned char *)&s + sizeof s.state, 0xA5, sizeof s - sizeof s.state);
-            if ({name}_step_dt(&s, x, dt, y) != {NAME}_OK) {{
-                return 5;
-            }}
-            fwrite(y, sizeof y, 1, out);
-            for (i = 0; i < {NAME}_STATE_SIZE; i++) {{
-                fwrite(&s.state[i], sizeof s.state[i], 1, out);
-            }}
-        }}
-    }}
-    fclose(in);
-    fclose(out);
-    return 0;
-}}
-"""
-
-
-def sanitizer_run(
-    source_dir: Path,
-    name: str,
-    x_raw: np.ndarray,
-    dt_raw: np.ndarray,
-    value_dtype: np.dtype,
-    outputs: int,
-    state: int,
-    extra_flags: tuple[str, ...] = (),
-) -> tuple[np.ndarray, np.ndarray]:
-    """Build the model with ASan+UBSan (aborting on the first report), run it on raw inputs, return y, state.
-    ``extra_flags`` (e.g. ``-DLNN_THUMB1``) select code paths the host would not otherwise take."""
-    compiler = _require(os.environ.get("CC", "gcc"), "gcc")
-    batch, steps, _ = x_raw.shape
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        driver = tmp / "driver.c"
-        driver.write_text(SANITIZER_DRIVER.format(name=name, NAME=name.upper()))
-        binary = tmp / "driver"
-        flags = [
-            "-std=c99",
-            "-g",
-            "-O1",
-            "-ffp-contract=off",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=all",
-            *extra_flags,
-        ]
-        command = [
-            compiler,
-            *flags,
-            "-I",
-            str(source_dir),
-            str(driver),
-            str(Path(source_dir) / f"{name}.c"),
-            "-o",
-            str(binary),
-        ]
-        built = subprocess.run(command, capture_output=True, text=True, check=False)
-        if built.returncode != 0:
-            raise LnnEdgeError(f"sanitizer build failed: {built.stderr.strip()}")
-        with open(tmp / "in.bin", "wb") as handle:
-            handle.write(np.array([batch, steps], dtype=np.int32).tobytes())
-            for b in range(batch):
-                for t in range(steps):
-                    handle.write(x_raw[b, t].astype(value_dtype).tobytes())
-                    handle.write(np.asarray(dt_raw[b, t], dtype=value_dtype).tobytes())
-        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="print_stacktrace=1")
-        ran = subprocess.run(
-            [str(binary), str(tmp / "in.bin"), str(tmp / "out.bin")],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
-        )
-        if ran.returncode != 0 or ran.stderr.strip():
-            raise LnnEdgeError(
-                f"the model failed under ASan/UBSan (exit {ran.returncode}): {ran.stderr.strip()[:2000]}"
-            )
-        raw = np.fromfile(tmp / "out.bin", dtype=value_dtype).reshape(batch, steps, outputs + state)
-    return raw[..., :outputs], raw[..., outputs:]
+def host_compiler() -> str:
+    """The host C compiler: ``$CC`` when set (the harness and the tests honour it), else gcc."""
+    return require_tool(os.environ.get("CC", "gcc"))

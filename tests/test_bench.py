@@ -11,6 +11,7 @@ import torch
 from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
+from support.qemu_icount import qemu_step_counts
 
 from lnn_edge.bench import VALUE_DTYPES, bench_export
 from lnn_edge.bench_elf import build_bench_image
@@ -21,7 +22,6 @@ from lnn_edge.export import Export, export
 from lnn_edge.importers import from_module
 from lnn_edge.instr_count import classify, count_steps
 from lnn_edge.model import Calibration
-from lnn_edge.qemu_icount import qemu_step_counts
 from lnn_edge.verify_host import default_sequences, raw_inputs
 
 
@@ -38,6 +38,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Export]:
     return out
 
 
+@pytest.mark.qemu
 @pytest.mark.parametrize(
     ("key", "core"),
     [("ltc-fixed16", "cortex-m3"), ("ltc-fixed16", "cortex-m4f"), ("ltc-float32", "cortex-m7"), ("cfc-fixed16", "cortex-m4f"),
@@ -59,6 +60,7 @@ def test_unicorn_counts_equal_qemu_plugin_counts(exports: dict[str, Export], key
     assert min(qemu) > 1000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", ["cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33"])
 @pytest.mark.parametrize(
     "key", ["ltc-float32", "ltc-fixed16", "ltc-fixed32", "cfc-float32", "cfc-fixed16", "cfc-fixed32"]
@@ -92,6 +94,7 @@ def test_classify_uses_canonical_names() -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_bench_cli_json(exports: dict[str, Export]) -> None:
     directory = str(exports["ltc-fixed16"].directory)
     result = CliRunner().invoke(cli, ["bench", directory, "--board", "qemu-mps2-an386", "--steps", "5", "--json"])
@@ -109,11 +112,13 @@ def test_bench_cli_json(exports: dict[str, Export]) -> None:
     assert info["core"] == "cortex-m4f" and info["bit_exact"] is True
 
 
+@pytest.mark.slow
 def test_bench_cli_unknown_board(exports: dict[str, Export], tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bench", str(exports["ltc-fixed16"].directory), "--board", "no-such-board"])
     assert result.exit_code == 1 and "no-such-board" in result.stderr
 
 
+@pytest.mark.qemu
 def test_bench_on_the_emulated_board_measures_cycles_over_serial(exports: dict[str, Export]) -> None:
     """The same verb asks the firmware (in QEMU) to BENCH itself: SysTick ticks under -icount track the exact count."""
     directory = str(exports["ltc-fixed16"].directory)

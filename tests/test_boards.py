@@ -118,6 +118,7 @@ def test_boards_command() -> None:
     assert sample["core"] == "cortex-m0" and sample["flash_bytes"] == 256 * 1024 and sample["emulated"] is True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "float32"])
 @pytest.mark.parametrize("board", sorted(REAL))
 def test_real_boards_build_and_link_within_memory(tmp_path_factory: pytest.TempPathFactory, board: str,
@@ -136,6 +137,7 @@ def test_real_boards_build_and_link_within_memory(tmp_path_factory: pytest.TempP
     assert info["model_hash"] == exported.manifest["model_hash"] and info["board"] == board
 
 
+@pytest.mark.slow
 def test_build_is_cached_and_atomic(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     first = build_firmware(exported.directory, "qemu-mps2-an385")
@@ -151,6 +153,7 @@ def test_build_is_cached_and_atomic(tmp_path_factory: pytest.TempPathFactory, tm
     assert leftovers == []
 
 
+@pytest.mark.slow
 def test_firmware_that_does_not_fit_is_a_clear_error(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     exported = shared_export(tmp_path_factory, "float32")
     good = build_firmware(exported.directory, "bluepill-f103c8")
@@ -169,6 +172,7 @@ def test_firmware_that_does_not_fit_is_a_clear_error(tmp_path_factory: pytest.Te
         build_firmware(exported.directory, str(path))
 
 
+@pytest.mark.slow
 def test_build_command_json(tmp_path_factory: pytest.TempPathFactory) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     result = CliRunner().invoke(cli, ["build", str(exported.directory), "--board", "qemu-microbit", "--json"])
@@ -180,6 +184,7 @@ def test_build_command_json(tmp_path_factory: pytest.TempPathFactory) -> None:
     assert "flash" in text.output and "of 256.0 KiB" in text.output and "model" in text.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("board", "tool", "expected"),
     [

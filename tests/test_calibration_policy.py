@@ -272,6 +272,7 @@ def test_held_out_data_20_percent_beyond_calibration_does_not_saturate(ltc_file:
     assert held["input_saturations"] == {} and held["saturations"] == 0 and report["passed"] is True
 
 
+@pytest.mark.slow
 def test_clamped_inputs_are_reported_by_name_and_fail_only_with_strict(ltc_file: Path, tmp_path: Path) -> None:
     data = _test_data(tmp_path, 12.0, ltc_file)
     code, report, err = _quantize(ltc_file, tmp_path / "q.lnn", "--data", str(data))
@@ -315,6 +316,7 @@ def test_internal_saturation_still_fails(tmp_path: Path) -> None:
 # --- thresholds and task metrics ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_max_error_decides_both_ways(ltc_file: Path, tmp_path: Path) -> None:
     code, report, _ = _quantize(ltc_file, tmp_path / "q.lnn")
     error = max(e["outputs"]["max_abs_rel_range"] for e in report["evaluations"])
@@ -339,6 +341,7 @@ def _labelled(folder: Path, model: Path, flip: int) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_task_metric_side_by_side_and_max_metric_loss(ltc_file: Path, tmp_path: Path) -> None:
     data = _labelled(tmp_path, ltc_file, flip=4)
     code, report, err = _quantize(ltc_file, tmp_path / "q.lnn", "--data", str(data), "--max-metric-loss", "0.01")

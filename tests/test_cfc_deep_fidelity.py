@@ -8,6 +8,7 @@ formats, are in docs/number-formats.md (CfC section)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -72,6 +73,7 @@ def fixed16_error(model: Model, seed: int) -> float:
     return compare(result.y, y_ref).max_abs_rel_range
 
 
+@pytest.mark.slow
 def test_the_issue_model_meets_the_goal() -> None:
     """8 inputs, 16 hidden, two lecun_tanh backbone layers of 32 units: at most 0.5 % of the range (measured
     0.39 %; 1.06 % before the deep-backbone formats). The median over seeds: near the edge of chaos one seed's
@@ -89,6 +91,7 @@ def test_deep_tanh_backbones_use_the_finer_table_and_narrower_activations() -> N
         assert qmodel.formats[f"bb{k}_act"] == 15 - BACKBONE_ACT_DROP[16]
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None)
 @given(
     activation=st.sampled_from(sorted(ACTIVATIONS)),

@@ -110,6 +110,7 @@ def _check_accuracy(model: Model, saturation_free: bool = True) -> dict[str, flo
 DENSE = [(0, "lecun_tanh")] + [(layers, act) for layers in (1, 2) for act in ACTIVATIONS]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("proj", [None, 3])
 @pytest.mark.parametrize(("backbone", "activation"), DENSE)
@@ -118,6 +119,7 @@ def test_dense_cfc_accuracy(mode: str, proj: int | None, backbone: int, activati
     _check_accuracy(model, saturation_free=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("proj", [None, 2])
 @pytest.mark.parametrize("kind", ["ncp", "autoncp"])
@@ -126,6 +128,7 @@ def test_wired_cfc_accuracy(mode: str, proj: int | None, kind: str) -> None:
     _check_accuracy(model, saturation_free=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("kind", ["dense", "ncp"])
 def test_output_mapping(mode: str, kind: str) -> None:
@@ -216,6 +219,7 @@ def _scalar_f32_step(qmodel: QuantizedModel, x: np.ndarray, h: np.ndarray, dt: f
     return y, new_state
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(
     ("kind", "backbone", "activation", "proj"),
@@ -298,6 +302,7 @@ OVERFLOW_CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize(("kind", "backbone", "activation", "proj"), OVERFLOW_CASES)
@@ -326,6 +331,7 @@ def test_no_accumulator_overflow(
         assert np.abs(y).max() <= 1 << (bits - 1) and np.abs(h).max() <= 1 << (bits - 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
 @pytest.mark.parametrize("mode", MODES)
 def test_adversarial_sequences_only_saturate_inputs(precision: str, mode: str) -> None:
@@ -382,6 +388,7 @@ def test_huge_weights_name_the_tensor() -> None:
         quantize(model, "fixed16")
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(
     mode=st.sampled_from(MODES),

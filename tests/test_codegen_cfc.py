@@ -17,6 +17,8 @@ from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import CfC
 from ncps_oracle import randomize_parameters
+from strategies import wiring_draws
+from support.compile_checks import sanitizer_run, strict_compile
 
 from lnn_edge import f32math
 from lnn_edge.emulator import Emulator
@@ -25,7 +27,7 @@ from lnn_edge.importers import from_module
 from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
 from lnn_edge.quantize import quantize
 from lnn_edge.quantize_cfc import ff_dense
-from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
+from lnn_edge.toolchain import CORE_FLAGS
 from lnn_edge.verify_host import compile_export, emulator_raw, raw_inputs
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]
@@ -82,6 +84,7 @@ def _check_all_precisions(tmp: pytest.TempPathFactory, model: Model, seed: int) 
         assert strict.ok, strict.output
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(
     inputs=st.integers(1, 32),
@@ -106,26 +109,11 @@ def test_dense_cfc_c_equals_emulator_drawn(
 @st.composite
 def wired_draws(draw: st.DrawFn) -> tuple[wirings.Wiring, int | None]:
     """A wiring and a projection size (ncps runs a one-layer wiring with a projection only if output = units)."""
-    kind = draw(st.sampled_from(["fc", "random", "ncp", "autoncp"]))
-    seed = draw(st.integers(0, 1000))
     proj = draw(st.one_of(st.none(), st.integers(1, 5)))
-    if kind in ("fc", "random"):
-        units = draw(st.integers(1 if kind == "fc" else 2, 64))
-        outputs = units if proj is not None else draw(st.integers(1, units))
-        if kind == "fc":
-            return wirings.FullyConnected(units, outputs), proj
-        return wirings.Random(units, outputs, draw(st.sampled_from([0.2, 0.5, 0.9])), random_seed=seed), proj
-    if kind == "ncp":
-        inter, command, motor = draw(st.integers(1, 20)), draw(st.integers(1, 20)), draw(st.integers(1, 8))
-        wiring = wirings.NCP(
-            inter, command, motor, draw(st.integers(1, inter)), draw(st.integers(1, command)),
-            draw(st.integers(0, 6)), draw(st.integers(1, command)), seed=seed,
-        )  # fmt: skip
-        return wiring, proj
-    units = draw(st.integers(5, 64))
-    return wirings.AutoNCP(units, draw(st.integers(1, units - 3)), seed=seed), proj
+    return draw(wiring_draws(outputs_equal_units=proj is not None, erev_seed=False)), proj
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None)
 @given(
     drawn=wired_draws(),
@@ -177,6 +165,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], E
     return result
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("label", sorted(REPRESENTATIVE))
 def test_strict_compile_host_and_cores(exports: dict[tuple[str, str], Export], label: str, precision: str) -> None:
@@ -187,6 +176,7 @@ def test_strict_compile_host_and_cores(exports: dict[tuple[str, str], Export], l
         assert result.ok, f"{core or 'host'}: {result.output}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize(
     "label",
@@ -227,6 +217,7 @@ def test_sanitizer_run_is_clean_and_bit_exact(
     assert np.array_equal(state.astype(np.int64), state_e.astype(np.int64))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
 def test_negative_elapsed_time_is_clamped_to_zero(exports: dict[tuple[str, str], Export], precision: str) -> None:
     for label in ("dense_pure", "wired_default"):
@@ -275,6 +266,7 @@ def test_wired_heads_are_evaluated_as_documented(exports: dict[tuple[str, str], 
     assert exports["wired_default", "fixed16"].manifest["memory"]["state"] == 13 * 2
 
 
+@pytest.mark.slow
 def test_example_main_builds_and_runs(exports: dict[tuple[str, str], Export], tmp_path: Path) -> None:
     for precision in PRECISIONS:
         exported = exports["dense_default", precision]
@@ -289,6 +281,7 @@ def test_example_main_builds_and_runs(exports: dict[tuple[str, str], Export], tm
         assert output.count("step") == 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
 @pytest.mark.parametrize("activation", ["relu", "silu", "gelu"])
 def test_saturating_tensors_stay_bit_exact_and_sanitizer_clean(tmp_path: Path, activation: str, precision: str) -> None:
@@ -352,6 +345,7 @@ def test_runtime_activations_equal_f32math(tmp_path: Path) -> None:
 # --- the DSP path (SMLAD, SSAT, pair loads) and the portable path, cross-compiled and run ----------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("core", ["cortex-m4f", "cortex-m0"])
 @pytest.mark.parametrize(
     "label", ["wired_default", "wired_sparse", "dense_default", "dense_pure", "dense_no_gate", "dense_deep"]

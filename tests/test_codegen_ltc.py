@@ -15,13 +15,15 @@ from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import LTC
 from ncps_oracle import randomize_parameters
+from strategies import wiring_draws
+from support.compile_checks import sanitizer_run, strict_compile
 
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export
 from lnn_edge.importers import from_module
 from lnn_edge.model import Calibration, Model
-from lnn_edge.toolchain import CORE_FLAGS, sanitizer_run, strict_compile
+from lnn_edge.toolchain import CORE_FLAGS
 from lnn_edge.verify_host import emulator_raw, raw_inputs
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]
@@ -39,28 +41,7 @@ def _ltc(wiring: wirings.Wiring, inputs: int, seed: int, scale: float | None = N
     return model
 
 
-@st.composite
-def wiring_draws(draw: st.DrawFn) -> wirings.Wiring:
-    kind = draw(st.sampled_from(["fc", "random", "ncp", "autoncp"]))
-    seed = draw(st.integers(0, 1000))
-    if kind == "fc":
-        units = draw(st.integers(1, 64))
-        return wirings.FullyConnected(units, draw(st.integers(1, units)), erev_init_seed=seed)
-    if kind == "random":
-        units = draw(st.integers(2, 64))
-        return wirings.Random(
-            units, draw(st.integers(1, units)), draw(st.sampled_from([0.2, 0.5, 0.9])), random_seed=seed
-        )
-    if kind == "ncp":
-        inter, command, motor = draw(st.integers(1, 20)), draw(st.integers(1, 20)), draw(st.integers(1, 8))
-        return wirings.NCP(
-            inter, command, motor, draw(st.integers(1, inter)), draw(st.integers(1, command)),
-            draw(st.integers(0, 6)), draw(st.integers(1, command)), seed=seed,
-        )  # fmt: skip
-    units = draw(st.integers(5, 64))
-    return wirings.AutoNCP(units, draw(st.integers(1, units - 3)), seed=seed)
-
-
+@pytest.mark.slow
 @settings(max_examples=12)
 @given(
     wiring=wiring_draws(),
@@ -82,6 +63,7 @@ def test_ltc_c_equals_emulator_drawn(
         assert_c_matches_emulator(exported, sequences)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_fixed_dt_export_uses_precomputed_constants_bit_exactly(tmp_path: Path, precision: str) -> None:
     model = _ltc(wirings.AutoNCP(19, 2), 20, seed=4)
@@ -98,6 +80,7 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {p: export_model(model, tmp_path_factory.mktemp(p) / "out", p, name="ltc_" + p) for p in PRECISIONS}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("core", [None, "cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7"])
 def test_strict_compile_host_and_cores(exports: dict[str, object], precision: str, core: str | None) -> None:
@@ -107,6 +90,7 @@ def test_strict_compile_host_and_cores(exports: dict[str, object], precision: st
     assert core is None or core in CORE_FLAGS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_sanitizer_run_is_clean_and_bit_exact(exports: dict[str, object], precision: str) -> None:
     exported = exports[precision]
@@ -124,6 +108,7 @@ def test_sanitizer_run_is_clean_and_bit_exact(exports: dict[str, object], precis
     assert np.array_equal(state.astype(state_e.dtype), state_e)
 
 
+@pytest.mark.slow
 def test_example_main_builds_and_runs(exports: dict[str, object], tmp_path: Path) -> None:
     import subprocess
 
@@ -140,6 +125,7 @@ def test_example_main_builds_and_runs(exports: dict[str, object], tmp_path: Path
         assert output.count("step") == 10
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_state_struct_size_is_the_reported_static_ram(
     exports: dict[str, object], tmp_path: Path, precision: str
@@ -178,6 +164,7 @@ def _run_with_flags(exported: Export, sequences: Sequences, flags: list[str]) ->
     assert np.array_equal(state.astype(state_e.dtype), state_e)
 
 
+@pytest.mark.slow
 def test_thumb1_code_path_is_bit_exact_on_the_host(tmp_path: Path) -> None:
     """The Cortex-M0 formulation of the conductance rounding (no 2^14 constant), selected on the host with
     LNN_THUMB1: the same bits as the emulator."""
@@ -187,6 +174,7 @@ def test_thumb1_code_path_is_bit_exact_on_the_host(tmp_path: Path) -> None:
     _run_with_flags(exported, sequences, ["-DLNN_THUMB1"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 @pytest.mark.parametrize("missing", ["internal", "sensory", "both"])
 def test_wirings_without_internal_or_sensory_synapses(tmp_path: Path, precision: str, missing: str) -> None:
@@ -204,6 +192,7 @@ def test_wirings_without_internal_or_sensory_synapses(tmp_path: Path, precision:
         assert result.ok, result.output
 
 
+@pytest.mark.slow
 @settings(max_examples=4, deadline=None)
 @given(wiring=wiring_draws(), inputs=st.integers(1, 12), seed=st.integers(0, 10_000))
 def test_cross_compiled_paths_bit_exact_on_random_wirings(
@@ -238,6 +227,7 @@ def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
     assert_c_matches_emulator(exported, random_sequences(np.random.default_rng(2), 2, 12, 300))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "core, precision", [("cortex-m0", "fixed16"), ("cortex-m4f", "fixed16"), ("cortex-m4f", "float32")]
 )
@@ -260,6 +250,7 @@ def test_assembly_loops_build_and_are_bit_exact_under_other_flags(
     assert bench_export(exported, core, default_sequences(exported, 8), flags).bit_exact
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "core, precision", [("cortex-m0", "fixed16"), ("cortex-m4f", "fixed16"), ("cortex-m4f", "float32")]
 )
@@ -304,6 +295,7 @@ def test_float32_fpu_loop_clamps_extreme_inputs_like_the_emulator(tmp_path: Path
     assert "{s0-s3}" in listing.stdout and "vmla.f32" in listing.stdout  # the assembly path is the one that ran
 
 
+@pytest.mark.slow
 def test_float32_fpu_loop_reads_16_bit_source_indices(tmp_path: Path) -> None:
     """More than 255 inputs: presynaptic indices are 16-bit and the FPU loop loads them with LDRH (bit-exact)."""
     from lnn_edge.bench import bench_export
@@ -315,6 +307,7 @@ def test_float32_fpu_loop_reads_16_bit_source_indices(tmp_path: Path) -> None:
     assert bench_export(exported, "cortex-m4f", default_sequences(exported, 4)).bit_exact
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overrides", [{"v": 9, "sig": 8}, {"v": 9, "sig": 5, "ssig": 5, "xm": 9}], ids=["z7", "z4"])
 def test_dsp_sigmoid_weight_moves_left_for_coarse_sigmoid_inputs(tmp_path: Path, overrides: dict[str, int]) -> None:
     """With a coarse sigmoid input format the interpolation weight sits below bit 16 - SIG_FS of p and the SMLAWT
@@ -336,6 +329,7 @@ def test_dsp_sigmoid_weight_moves_left_for_coarse_sigmoid_inputs(tmp_path: Path,
         assert bench_export(exported, core, default_sequences(exported, 12)).bit_exact, core
 
 
+@pytest.mark.slow
 def test_m0_paths_without_reciprocals_are_bit_exact(tmp_path: Path) -> None:
     """Below 4 neurons or 4 unfolds the Cortex-M0 step divides directly instead of through reciprocals (they would
     cost more than they save): both paths, built for the M0, match the emulator."""

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from lnn_edge.cli import cli
+
+pytestmark = [pytest.mark.qemu, pytest.mark.slow]
 
 
 def test_demo_runs_every_stage_and_writes_a_report(tmp_path: Path) -> None:

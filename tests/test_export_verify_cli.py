@@ -30,6 +30,7 @@ def state_dicts(tmp_path: Path) -> dict[str, Path]:
     return paths
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cell", ["ltc", "cfc"])
 @pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
 def test_export_then_verify_from_a_relative_folder(
@@ -61,6 +62,7 @@ def test_export_then_verify_from_a_relative_folder(
     assert isinstance(report["max_abs_err"], float)
 
 
+@pytest.mark.slow
 def test_verify_fails_with_exit_1_when_the_threshold_is_missed(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
     invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--precision", "fixed16", "--calib",
            str(tmp_path / "calib.npz"))  # fmt: skip
@@ -78,6 +80,7 @@ def test_verify_refuses_edited_sources(tmp_path: Path, state_dicts: dict[str, Pa
     assert code == 1 and "differs from the export manifest" in err and "m.c" in err
 
 
+@pytest.mark.slow
 def test_verify_writes_a_plot(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
     invoke(
         "export", str(state_dicts["cfc"]), "-o", str(tmp_path / "out"), "--precision", "float32", "--mode", "no_gate"
@@ -108,6 +111,7 @@ def test_export_replaces_an_existing_export_atomically(tmp_path: Path, state_dic
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
 def test_run_export_with_c_and_emulator_backends_gives_the_same_bits(
     tmp_path: Path, state_dicts: dict[str, Path], precision: str

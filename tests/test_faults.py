@@ -1,6 +1,6 @@
 """Robustness of host-in-the-loop verification: a damaged line, garbage, a board reset mid-run.
 
-A fault-injecting TCP proxy (lnn_edge.faultproxy) sits between the host and QEMU's UART socket and drops,
+A fault-injecting TCP proxy (tests/support/faultproxy.py) sits between the host and QEMU's UART socket and drops,
 flips, duplicates, delays and inserts bytes with seeded probabilities. At moderate rates the verification
 must still end with the correct, bit-exact verdict (and must have needed retries to get there); at
 hopeless rates it must end with a clear error (not a wrong verdict, not a hang). A reset of the emulated
@@ -13,11 +13,13 @@ import re
 import time
 
 import pytest
+from support.faultproxy import FaultProxy, FaultRates
 from test_firmware_helpers import shared_export, short_sequences
 
-from lnn_edge.faultproxy import FaultProxy, FaultRates
 from lnn_edge.serial_host import LinkError
 from lnn_edge.verify_board import emulated_port, verify_on_port
+
+pytestmark = pytest.mark.qemu
 
 BOARD = "qemu-mps2-an386"
 

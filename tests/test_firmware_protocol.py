@@ -24,6 +24,8 @@ from lnn_edge.boards import load_board
 from lnn_edge.build import build_firmware
 from lnn_edge.qemu import QemuInstance, running
 
+pytestmark = pytest.mark.qemu
+
 BOARDS = ["qemu-mps2-an386", "qemu-microbit", "qemu-netduinoplus2"]  # CMSDK, nRF51 and STM32 UARTs
 INPUTS, OUTPUTS, STATE, VALUE = 20, 2, 19, 2  # the fixed16 AutoNCP(19, 2) LTC with 20 inputs
 

@@ -18,6 +18,8 @@ from lnn_edge.qemu import running
 from lnn_edge.verify_board import verify_on_board, verify_on_port
 from lnn_edge.verify_host import default_sequences
 
+pytestmark = pytest.mark.qemu
+
 CASES = [
     ("qemu-microbit", "fixed16"),
     ("qemu-mps2-an385", "fixed16"),

@@ -72,6 +72,7 @@ def test_saturate(bits: int) -> None:
     assert saturate(values, bits).tolist() == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("den", [*range(1, 64), 255, 256, 1000, 12345, 32767, 32768, 65535])
 def test_division_exhaustive_int16_numerators(den: int) -> None:
     num = INT16 * 3 + 7  # spans beyond int16 too
@@ -246,6 +247,7 @@ def test_div_round_fast_needs_three() -> None:
 # --- float32: exp2_fast (the LTC's 2^t) ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_exp2_fast_relative_error_and_clamp() -> None:
     """Relative error <= 1e-6 against 2^t over [-125, 125] (2^22 points plus every float32 in [-1/256, 1/256]
     around the table's nodes at 0); beyond +-125 (and for NaN and infinities) the result is 2^+-125 times the

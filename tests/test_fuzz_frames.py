@@ -23,10 +23,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_firmware_helpers import read_writes, shared_export, write_records
+from support.host_server import build_host_server
+from test_firmware_helpers import read_writes, write_records
 
 from lnn_edge import protocol as P
-from lnn_edge.build import build_host_server
+from lnn_edge.export import Export
 
 INPUTS, OUTPUTS, STATE, VS = 20, 2, 19, 2  # the fixed16 AutoNCP(19, 2) LTC with 20 inputs
 REQUEST_LENGTHS = {
@@ -37,9 +38,10 @@ LIMIT = P.MAX_ENCODED - 1  # bytes of a frame before its delimiter
 
 
 @pytest.fixture(scope="module")
-def fuzz_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    exported = shared_export(tmp_path_factory, "fixed16")
-    return build_host_server(exported.directory, tmp_path_factory.mktemp("fuzz") / "lnn_fw_fuzz", sanitize=True)
+def fuzz_binary(tmp_path_factory: pytest.TempPathFactory, ltc_fixed16_export: Export) -> Path:
+    return build_host_server(
+        ltc_fixed16_export.directory, tmp_path_factory.mktemp("fuzz") / "lnn_fw_fuzz", sanitize=True
+    )
 
 
 @dataclass
@@ -136,6 +138,7 @@ def requests(draw: st.DrawFn) -> bytes:
     return bytes(encoded)
 
 
+@pytest.mark.slow
 @settings(max_examples=150)
 @given(st.lists(requests(), min_size=1, max_size=40))
 def test_fuzz_structured_frames(
@@ -175,6 +178,7 @@ def bulk_records(count: int, seed: int) -> list[bytes]:
     return records
 
 
+@pytest.mark.slow
 def test_fuzz_bulk_frames(fuzz_binary: Path, tmp_path: Path) -> None:
     frames = run_fuzz(fuzz_binary, bulk_records(100_000, seed=2024), tmp_path)
     assert frames >= 100_000

@@ -15,7 +15,7 @@ import time
 import pytest
 from click.testing import CliRunner
 from support.hostile_board import OTHER_HASH, HostileBoard, Plan
-from test_firmware_helpers import shared_export, short_sequences
+from test_firmware_helpers import short_sequences
 
 from lnn_edge import protocol as P
 from lnn_edge.cli import cli
@@ -30,8 +30,8 @@ BOUND = 6.0  # seconds any case may take, the host's own verification (C already
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Export:
-    export = shared_export(tmp_path_factory, "fixed16")
+def exported(ltc_fixed16_export: Export) -> Export:
+    export = ltc_fixed16_export
     verify_host(export, short_sequences(export, batch=1, steps=2))  # compile the C once, outside the timed cases
     return export
 
@@ -148,6 +148,7 @@ def test_wrong_model_at_hello_cannot_start(exported: Export) -> None:
                  f"runs model {OTHER_HASH[:16]}…, but the export")  # fmt: skip
 
 
+@pytest.mark.slow
 def test_a_board_that_needs_retries_for_every_step_hits_the_run_deadline(exported: Export) -> None:
     """Each STEP is answered on its fourth try: within the retries, but 3 time-outs a step exceed the run's
     deadline of a start-up allowance plus one time-out per request."""

@@ -222,6 +222,7 @@ def _peak_rss_mb(code: str) -> float:
     return float(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_arrays_just_under_the_old_member_limit_are_not_read(tmp_path: Path, files: dict[str, Path]) -> None:
     """Two deflated arrays of 255 MB each (about 0.5 MB on disk) in a valid model: refused from their headers."""
     bad = tmp_path / "heavy.lnn"
@@ -443,6 +444,7 @@ def _loads_or_refuses(load_it: Any, *args: Any) -> None:
         load_it(*args)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(data=st.data(), kind=st.sampled_from(["ltc", "cfc"]))
 def test_mutated_model_manifests(
@@ -467,6 +469,7 @@ def test_mutated_arrays(tmp_path_factory: pytest.TempPathFactory, files: dict[st
     _loads_or_refuses(load_any, path)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(data=st.data())
 def test_mutated_quantized_sections(
@@ -486,6 +489,7 @@ def test_mutated_quantized_sections(
     _loads_or_refuses(load_any, path)
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(data=st.data())
 def test_mutated_export_manifests(tmp_path_factory: pytest.TempPathFactory, files: dict[str, Path], data: Any) -> None:
@@ -513,6 +517,7 @@ def _materialized(value: Any) -> Any:
     return value
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(data=st.data())
 def test_mutated_checkpoints(tmp_path_factory: pytest.TempPathFactory, files: dict[str, Path], data: Any) -> None:
@@ -591,6 +596,7 @@ def test_peak_rss_helper_measures(files: dict[str, Path]) -> None:
     assert heavy - quiet > 150
 
 
+@pytest.mark.slow
 def test_run_refuses_outputs_beyond_memory_before_allocating(tmp_path: Path) -> None:
     """Inputs are bounded, but outputs and states grow with the model: 400k steps of one feature through 200
     neurons would be 80M values (640 MB) and minutes of stepping; run refuses at once, naming the file."""

@@ -32,7 +32,6 @@ from support.libfuzzer import (
     run_fuzzer,
     write_corpus,
 )
-from test_firmware_helpers import shared_export
 
 from lnn_edge.build import firmware_dir
 from lnn_edge.export import Export
@@ -53,8 +52,8 @@ PLANTED = {
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory: pytest.TempPathFactory) -> Export:
-    return shared_export(tmp_path_factory, "fixed16")
+def exported(ltc_fixed16_export: Export) -> Export:
+    return ltc_fixed16_export
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +93,7 @@ def test_export_is_the_model_the_corpus_is_written_for(exported: Export) -> None
     assert sizes == (INPUTS, OUTPUTS, STATE, "int16_t")
 
 
+@pytest.mark.slow
 def test_seeds_follow_the_protocol(fuzzer: Path, tmp_path: Path) -> None:
     """Every seed runs through the server with every response as documented (no fuzzing: -runs=0)."""
     report = run_fuzzer(fuzzer, tmp_path, [CORPUS_DIR], runs=0)
@@ -101,6 +101,7 @@ def test_seeds_follow_the_protocol(fuzzer: Path, tmp_path: Path) -> None:
     assert report.executions > len(list(CORPUS_DIR.iterdir()))  # all seeds ran (plus libFuzzer's empty input)
 
 
+@pytest.mark.slow
 def test_bounded_fuzzing_run(
     fuzzer: Path, exported: Export, tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
@@ -123,6 +124,7 @@ def test_bounded_fuzzing_run(
     assert Coverage.percent(coverage.lines) >= 90.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bug", sorted(PLANTED))
 def test_fuzzer_finds_a_planted_bug(exported: Export, fuzzer: Path, tmp_path: Path, bug: str) -> None:
     """A bug planted in a copy of the firmware is found within the bounded run; the input that shows it is

@@ -56,6 +56,7 @@ def run_setup(image: FirmwareImage, model: Nrf52840Model) -> Nrf52840Model:
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("uicr", [0x0000005A, 0xFFFFFF5A], ids=["written-0x5A", "PALL-field-only"])
 def test_debug_port_opened_when_uicr_says_hw_disabled(nrf52840_image: FirmwareImage, uicr: int) -> None:
     model = run_setup(nrf52840_image, Nrf52840Model(uicr_approtect=uicr))

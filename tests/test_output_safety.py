@@ -63,6 +63,7 @@ def assert_untouched(folder: Path) -> None:
 # --- export -o ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_export_refuses_a_folder_of_the_users_and_leaves_it_byte_for_byte(tmp_path: Path, model_file: Path) -> None:
     folder = user_folder(tmp_path / "mine")
     result = subprocess.run([*LNN_EDGE, "export", str(model_file), "-o", str(folder), "--precision", "float32"],
@@ -74,6 +75,7 @@ def test_export_refuses_a_folder_of_the_users_and_leaves_it_byte_for_byte(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
 
 
+@pytest.mark.slow
 def test_export_dash_o_dot_refuses_the_current_folder(tmp_path: Path, model_file: Path) -> None:
     folder = user_folder(tmp_path / "cwd")
     result = subprocess.run([*LNN_EDGE, "export", str(model_file), "-o", ".", "--precision", "float32"],
@@ -83,6 +85,7 @@ def test_export_dash_o_dot_refuses_the_current_folder(tmp_path: Path, model_file
     assert_untouched(folder)
 
 
+@pytest.mark.slow
 def test_export_dash_o_dot_into_an_empty_current_folder_works(tmp_path: Path, model_file: Path) -> None:
     folder = tmp_path / "empty"
     folder.mkdir()
@@ -172,6 +175,7 @@ def _export_and_die_at(call: int, model_file: Path, out: Path, name: str) -> Non
     os._exit(0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "replace-export"])
 def test_a_kill_at_any_point_never_leaves_the_folder_missing(tmp_path: Path, model_file: Path, existing: bool) -> None:
     context = multiprocessing.get_context("fork")

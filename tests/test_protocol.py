@@ -1,6 +1,6 @@
 """The host's wire format (lnn_edge.protocol) against known vectors, itself (round trips) and the firmware's C.
 
-The C side is the firmware's own protocol code compiled for the host (lnn_edge.build.build_host_server): the
+The C side is the firmware's own protocol code compiled for the host (tests/support/host_server.py): the
 BOOT frame it sends and the answers it gives to frames built here must decode here, and frames it cannot
 decode must be the ones this module rejects, with the same error code.
 """
@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_firmware_helpers import read_writes, shared_export, write_records
+from support.host_server import build_host_server
+from test_firmware_helpers import read_writes, write_records
 
 from lnn_edge import protocol as P
-from lnn_edge.build import build_host_server
+from lnn_edge.export import Export
 from lnn_edge.serial_host import LinkError, SerialClient
 
 
@@ -124,9 +125,10 @@ def test_client_cannot_open() -> None:
 
 
 @pytest.fixture(scope="module")
-def host_server(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    exported = shared_export(tmp_path_factory, "fixed16")
-    return build_host_server(exported.directory, tmp_path_factory.mktemp("host-server") / "server", sanitize=False)
+def host_server(tmp_path_factory: pytest.TempPathFactory, ltc_fixed16_export: Export) -> Path:
+    return build_host_server(
+        ltc_fixed16_export.directory, tmp_path_factory.mktemp("host-server") / "server", sanitize=False
+    )
 
 
 def run_server(binary: Path, records: list[bytes], tmp: Path) -> list[list[bytes]]:
@@ -137,6 +139,7 @@ def run_server(binary: Path, records: list[bytes], tmp: Path) -> list[list[bytes
     return read_writes(sink)
 
 
+@pytest.mark.slow
 def test_c_and_python_agree_on_frames(host_server: Path, tmp_path: Path) -> None:
     hello = P.encode_frame(P.HELLO, 5)[:-1]
     bad_crc = bytearray(P.cobs_decode(hello))

@@ -10,6 +10,7 @@ import pytest
 DOC = Path(__file__).resolve().parent.parent / "docs" / "python-api.md"
 
 
+@pytest.mark.slow
 def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code = re.search(r"```python\n(.*?)```", DOC.read_text(), re.DOTALL)
     assert code, "docs/python-api.md has no python example"

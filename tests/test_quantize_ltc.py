@@ -51,6 +51,7 @@ def _random_model(units: int, inputs: int, scale: float, seed: int, steps: int, 
     return model
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
 @pytest.mark.parametrize(
     "wiring",
@@ -70,6 +71,7 @@ def test_ltc_accuracy_against_reference(precision: str, wiring: wirings.Wiring) 
     assert result.saturations.total == 0, result.saturations.events[:3]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mapping", ["affine", "linear", "none"])
 @pytest.mark.parametrize("implicit", [True, False])
 def test_ltc_mappings_and_constraints(mapping: str, implicit: bool) -> None:
@@ -80,6 +82,7 @@ def test_ltc_mappings_and_constraints(mapping: str, implicit: bool) -> None:
         assert compare(result.y, y_ref).max_abs_rel_range <= THRESHOLDS[precision]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
 def test_state_bound_holds_under_adversarial_inputs(precision: str) -> None:
     """Huge inputs, tiny and huge elapsed times, 2000 steps: the state never leaves the proven bound and no
@@ -100,6 +103,7 @@ def test_state_bound_holds_under_adversarial_inputs(precision: str) -> None:
     assert event.tensor in ("x", "dt", "xm") and event.step == 0
 
 
+@pytest.mark.slow
 @settings(max_examples=25)
 @given(
     units=st.integers(2, 20),
@@ -182,6 +186,7 @@ def test_calibration_with_wrong_shape_or_nan(tmp_path: Path) -> None:
 # --- the command line (a contract) -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_quantize_and_run_cli(tmp_path: Path) -> None:
     model = _model(wirings.AutoNCP(12, 2), inputs=5)
     save(model, tmp_path / "m.lnn")

@@ -51,6 +51,7 @@ def run_lines(lines: list[str], cwd: Path) -> None:
         assert result.returncode == 0, f"`{line}` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
 
 
+@pytest.mark.slow
 def test_readme_quick_start(clone: Path) -> None:
     lines = readme_block("quickstart")
     assert lines[0].startswith("lnn-edge train") and any("--board" in line for line in lines)
@@ -58,6 +59,7 @@ def test_readme_quick_start(clone: Path) -> None:
     assert (clone / "out" / "pendulum" / "pendulum.c").is_file()
 
 
+@pytest.mark.slow
 def test_readme_bring_your_own_model(clone: Path) -> None:
     torch.manual_seed(0)
     model = LTC(8, wirings.AutoNCP(12, 2))

@@ -213,6 +213,7 @@ def test_quantize_reports_accuracy_for_float64_and_fixed16(trained: Trained) -> 
     assert 100 * task["candidate"]["accuracy"] == pytest.approx(quantized_accuracy(qmodel, x, y))
 
 
+@pytest.mark.qemu
 @pytest.mark.slow
 def test_export_verifies_bit_exact_on_the_host_and_an_emulated_board(trained: Trained) -> None:
     """The exported C computes the emulator's bits, on the host (with its test accuracy) and on the board."""

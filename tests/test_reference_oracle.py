@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import LTC, CfC
 from ncps_oracle import randomize_parameters, run_ncps
+from strategies import small_wiring_draws
 
 from lnn_edge.importers import from_module
 from lnn_edge.reference import Reference
@@ -47,32 +48,11 @@ def _compare(module: torch.nn.Module, seed: int, inputs_scale: float = 1.0, free
 
 @st.composite
 def ltc_wirings(draw: st.DrawFn) -> tuple[wirings.Wiring, int]:
-    kind = draw(st.sampled_from(["fc", "random", "ncp", "autoncp"]))
-    seed = draw(st.integers(0, 10_000))
-    inputs = draw(st.integers(1, 8))
-    if kind == "fc":
-        units = draw(st.integers(1, 12))
-        return wirings.FullyConnected(units, draw(st.integers(1, units)), erev_init_seed=seed), inputs
-    if kind == "random":
-        units = draw(st.integers(2, 12))
-        return wirings.Random(units, draw(st.integers(1, units)), 0.5, random_seed=seed), inputs
-    if kind == "ncp":
-        inter, command, motor = draw(st.integers(1, 5)), draw(st.integers(1, 5)), draw(st.integers(1, 3))
-        wiring = wirings.NCP(
-            inter,
-            command,
-            motor,
-            sensory_fanout=draw(st.integers(1, inter)),
-            inter_fanout=draw(st.integers(1, command)),
-            recurrent_command_synapses=draw(st.integers(0, 4)),
-            motor_fanin=draw(st.integers(1, command)),
-            seed=seed,
-        )
-        return wiring, inputs
-    units = draw(st.integers(5, 16))
-    return wirings.AutoNCP(units, draw(st.integers(1, units - 3)), seed=seed), inputs
+    """A small wiring and an input count."""
+    return draw(small_wiring_draws()), draw(st.integers(1, 8))
 
 
+@pytest.mark.slow
 @settings(max_examples=30)
 @given(
     wiring_and_inputs=ltc_wirings(),
@@ -122,6 +102,7 @@ def test_dense_cfc_matches_ncps_activations_and_projection(activation: str, proj
     _compare(module.double(), seed=7)
 
 
+@pytest.mark.slow
 @settings(max_examples=20)
 @given(
     inputs=st.integers(1, 8),
@@ -160,6 +141,7 @@ def test_dense_cfc_matches_ncps_drawn(
     _compare(module, seed, free_running=False)
 
 
+@pytest.mark.slow
 @settings(max_examples=20)
 @given(
     wiring_and_inputs=ltc_wirings(),
@@ -179,6 +161,7 @@ def test_wired_cfc_matches_ncps(
     _compare(module, seed, free_running=False)
 
 
+@pytest.mark.slow
 def test_autoncp_19_2_ltc_and_cfc_reference_sizes() -> None:
     """The paper-sized model: AutoNCP(19, 2) with 20 inputs has 100 sensory and 45 internal synapses."""
     torch.manual_seed(0)

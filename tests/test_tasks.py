@@ -162,6 +162,7 @@ def test_csv_windows_inputs_targets_and_dt(tmp_path: Path) -> None:
     assert data.dt is not None and np.all(data.dt == 0.5) and data.nominal_dt == 0.5
 
 
+@pytest.mark.slow
 @given(rows=st.integers(10, 60), seq_len=st.integers(1, 5))
 def test_csv_windowing_preserves_row_order(tmp_path_factory: pytest.TempPathFactory, rows: int, seq_len: int) -> None:
     path = _csv(tmp_path_factory.mktemp("csv") / "s.csv", "t,y", [[i, i + 0.5] for i in range(rows)])

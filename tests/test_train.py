@@ -80,6 +80,7 @@ def _assert_lnn_reproduces_torch(lnn: Path, ckpt: Path, atol: float = 1e-5) -> d
     return checkpoint
 
 
+@pytest.mark.slow
 def test_ltc_autoncp_irregular_regression(tmp_path: Path) -> None:
     result, lnn, ckpt = _train_cli(
         tmp_path, "--task", "pendulum", "--wiring", "autoncp:8,2", "--samples", "24", "--seq-len", "12"
@@ -151,6 +152,7 @@ def test_user_npz_and_csv_data(tmp_path: Path) -> None:
     assert load_data(tmp_path / "s.csv", target_columns=["target"], seq_len=10).samples == 6
 
 
+@pytest.mark.slow
 def test_loss_decreases_on_an_easy_task(tmp_path: Path) -> None:
     config = TrainConfig(
         cell="cfc",
@@ -202,6 +204,7 @@ def _npz(path: Path, **arrays: np.ndarray) -> str:
     return str(path)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -126,6 +126,7 @@ def test_budget_counts_steps_unless_epochs_are_given() -> None:
     assert plan_budget(TrainConfig(steps=30, patience=0), batches=64).patience is None
 
 
+@pytest.mark.slow
 def test_early_stopping_ends_a_run_that_stops_improving(tmp_path: Path) -> None:
     # An lr of 1e-12 leaves the weights as they are: the validation loss never improves after the first check.
     result = _train(
@@ -176,6 +177,7 @@ def _accuracy_of_the_lnn(lnn: Path, config: TrainConfig) -> float:
     return float(np.mean(np.asarray(logits).argmax(axis=2) == val.y))
 
 
+@pytest.mark.slow
 def test_npz_per_step_labels_train_a_streaming_classifier(tmp_path: Path) -> None:
     x = np.random.default_rng(2).normal(0.5, 0.8, size=(40, 12, 1))
     path = tmp_path / "steps.npz"
@@ -195,6 +197,7 @@ def test_npz_per_step_labels_train_a_streaming_classifier(tmp_path: Path) -> Non
     assert _accuracy_of_the_lnn(lnn, config) == pytest.approx(task["value"], abs=1.5 / (8 * 12))
 
 
+@pytest.mark.slow
 def test_csv_class_column_with_classify(tmp_path: Path) -> None:
     x = np.random.default_rng(3).normal(0.5, 0.8, size=(96, 1))
     path = _write_csv(tmp_path / "events.csv", ["signal", "event"], np.column_stack([x, _threshold_labels(x)]))

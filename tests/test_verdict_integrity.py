@@ -48,6 +48,7 @@ def fixed_export(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
 # --- only the manifest's files are compiled ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_stray_header_in_an_export_is_never_compiled(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -108,6 +109,7 @@ finite_or_infinite = st.one_of(
 )
 
 
+@pytest.mark.slow
 @given(value=finite_or_infinite, frac=st.integers(-24, 40))
 def test_float_to_q_equals_the_generated_c(fixed_export: Export, c_to_q: object, value: float, frac: int) -> None:
     bits = fixed_export.qmodel.bits
@@ -115,6 +117,7 @@ def test_float_to_q_equals_the_generated_c(fixed_export: Export, c_to_q: object,
     assert int(float_to_q(value, frac, bits)[0]) == expected, (value, frac)
 
 
+@pytest.mark.slow
 @given(
     values=st.lists(finite_or_infinite, min_size=3, max_size=3),
     dt=st.one_of(st.floats(min_value=1e-6, max_value=1e300), st.just(math.inf)),
@@ -130,6 +133,7 @@ def test_emulator_inputs_equal_the_generated_c(
     assert dt_raw == c_to_q(dt, fixed_export.qmodel.formats["dt"])  # type: ignore[operator]
 
 
+@pytest.mark.slow
 def test_verify_and_build_name_the_files_the_manifest_does_not_list(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
@@ -148,6 +152,7 @@ def test_verify_and_build_name_the_files_the_manifest_does_not_list(tmp_path: Pa
 # --- weights far below the resolution: no shift beyond the product's width ---------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
 @pytest.mark.parametrize("tiny", [1e-10, 1e-300])
 def test_a_dead_channels_tiny_weight_stays_bit_exact(tmp_path: Path, precision: str, tiny: float) -> None:

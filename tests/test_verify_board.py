@@ -30,6 +30,7 @@ def run(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.qemu
 def test_verify_on_emulated_board_json(tmp_path_factory: pytest.TempPathFactory) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     code, output = run("verify", str(exported.directory), "--board", "qemu-mps2-an386", "--steps", "20", "--json")
@@ -43,6 +44,7 @@ def test_verify_on_emulated_board_json(tmp_path_factory: pytest.TempPathFactory)
     assert data["steps"] == 20 and data["instructions_per_step"] > 1000
 
 
+@pytest.mark.qemu
 def test_verify_on_emulated_board_text(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     exported = shared_export(tmp_path_factory, "float32")
     plot = tmp_path / "board.png"
@@ -114,6 +116,7 @@ def _wait_for(path: Path, seconds: float = 30.0) -> str:
     return path.read_text().strip()
 
 
+@pytest.mark.qemu
 def test_flash_background_then_verify_over_the_port(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     other = shared_export(tmp_path_factory, "float32")
@@ -140,6 +143,7 @@ def test_flash_background_then_verify_over_the_port(tmp_path_factory: pytest.Tem
         os.kill(started["pid"], signal.SIGTERM)
 
 
+@pytest.mark.qemu
 def test_flash_foreground_stops_on_ctrl_c(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     exported = shared_export(tmp_path_factory, "fixed16")
     port_file = tmp_path / "port.txt"
@@ -162,6 +166,7 @@ def test_flash_foreground_stops_on_ctrl_c(tmp_path_factory: pytest.TempPathFacto
     assert not port_file.exists()  # removed when QEMU stopped
 
 
+@pytest.mark.qemu
 def test_qemu_is_stopped_even_when_the_block_fails(tmp_path_factory: pytest.TempPathFactory) -> None:
     from lnn_edge.boards import load_board
     from lnn_edge.build import build_firmware

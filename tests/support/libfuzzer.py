@@ -1,6 +1,6 @@
 """Coverage-guided fuzzing of the firmware's protocol server with libFuzzer (docs/fuzzing.md).
 
-Builds firmware/host/lnn_fw_libfuzzer.c with the server's sources (those of ``build_host_server``, with the
+Builds firmware/host/lnn_fw_libfuzzer.c with the server's sources (those of ``host_server.build_host_server``, with the
 libFuzzer entry point in place of the file driver) and one exported model, using clang with
 ``-fsanitize=fuzzer,address,undefined``; runs it; parses libFuzzer's final statistics; measures line and branch
 coverage of the firmware sources over a corpus (llvm-cov); and writes the seed corpus of real frames
@@ -28,10 +28,15 @@ import numpy as np
 
 from lnn_edge import protocol as P
 from lnn_edge.boards import load_board
-from lnn_edge.build import HOST_SERVER_SOURCES, config_header, firmware_dir
+from lnn_edge.build import config_header, firmware_dir
 from lnn_edge.errors import MissingDependencyError
 from lnn_edge.export import Export, export, load_export, load_model_source
 from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS
+
+try:
+    from support.host_server import HOST_SERVER_SOURCES
+except ModuleNotFoundError:  # run as a script (make fuzz): this folder, not tests/, is on sys.path
+    from host_server import HOST_SERVER_SOURCES  # type: ignore[no-redef]
 
 HARNESS = "host/lnn_fw_libfuzzer.c"
 CORPUS_DIR = Path(__file__).resolve().parents[1] / "fuzz_corpus"

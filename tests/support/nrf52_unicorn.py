@@ -19,7 +19,8 @@ from typing import Any
 import unicorn
 from unicorn import arm_const
 
-from lnn_edge.build import BuildResult, tool
+from lnn_edge.build import BuildResult
+from lnn_edge.toolchain import require_tool
 
 # nRF52840 registers: NRF_<PERIPHERAL>_BASE + the register's offset in its MDK struct.
 FICR_HW_PART = 0x10000130  # read by the MDK's nrf52_configuration_249() (0x08: nRF52840)
@@ -110,7 +111,7 @@ class FirmwareImage:
 def load_image(built: BuildResult) -> FirmwareImage:
     """The flash image (``firmware.bin`` starts at the board's flash origin) and the ELF's function symbols
     (from arm-none-eabi-nm)."""
-    listing = subprocess.run([tool("arm-none-eabi-nm"), "--defined-only", str(built.elf)],
+    listing = subprocess.run([require_tool("arm-none-eabi-nm"), "--defined-only", str(built.elf)],
                              capture_output=True, text=True, check=True).stdout  # fmt: skip
     symbols = {}
     for line in listing.splitlines():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -18,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from lnn_edge.c_literals import c_array
-from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.errors import LnnEdgeError
 from lnn_edge.harness import NUMERIC_FLAGS, cache_root
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.toolchain import CORE_FLAGS, CORES, host_compiler, require_tool
 
 # core -> (QEMU machine, RAM top): machines whose code memory starts at 0x0 and RAM at 0x20000000.
 MACHINES = {
@@ -80,13 +79,6 @@ SECTIONS {
 """
 
 
-def _tool(name: str, package: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        raise MissingDependencyError(f"{name} is not installed: apt-get install --no-install-recommends {package}")
-    return path
-
-
 def build_plugin() -> Path:
     """Compile the counting plugin for the host (cached)."""
     source = data_dir() / "firmware" / "tools" / "lnn_icount_plugin.c"
@@ -94,7 +86,7 @@ def build_plugin() -> Path:
     if target.is_file() and target.stat().st_mtime >= source.stat().st_mtime:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    gcc = _tool(os.environ.get("CC", "gcc"), "gcc")
+    gcc = host_compiler()
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         built = Path(tmp) / "lnn_icount.so"
         subprocess.run(
@@ -111,9 +103,9 @@ def qemu_step_counts(
     if core not in MACHINES:
         raise LnnEdgeError(f"no QEMU machine for the cross-check on {core}; use one of {', '.join(MACHINES)}")
     machine, ram_top = MACHINES[core]
-    gcc = _tool("arm-none-eabi-gcc", "gcc-arm-none-eabi libnewlib-arm-none-eabi")
-    objdump = _tool("arm-none-eabi-objdump", "gcc-arm-none-eabi")
-    qemu = _tool("qemu-system-arm", "qemu-system-arm")
+    gcc = require_tool("arm-none-eabi-gcc")
+    objdump = require_tool("arm-none-eabi-objdump")
+    qemu = require_tool("qemu-system-arm")
     plugin = build_plugin()
     kind = "float" if value_kind == "float" else "int"
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -121,7 +113,7 @@ def qemu_step_counts(
         main = MAIN.format(
             name=name, NAME=name.upper(), steps=len(dt_raw), ram_top=ram_top,
             inputs=", ".join("{" + c_array(row, kind) + "}" for row in x_raw), elapsed=c_array(dt_raw, kind),
-            fpu_enable=FPU_ENABLE if core in ("cortex-m4f", "cortex-m7") else "",
+            fpu_enable=FPU_ENABLE if CORES[core].fpu else "",
         )  # fmt: skip
         (tmp / "bench_main.c").write_text(main)
         (tmp / "link.ld").write_text(LINKER_SCRIPT)

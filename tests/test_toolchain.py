@@ -1,0 +1,53 @@
+"""The one table of cores and tool facts (lnn_edge.toolchain) and the one list of UART drivers (boards.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lnn_edge.boards import UART_DRIVERS, list_boards
+from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.instr_count import CYCLES
+from lnn_edge.resources import data_dir
+from lnn_edge.toolchain import CORE_FLAGS, CORES, DWT_CORES, FPU_CORES, require_tool
+
+
+def test_missing_tool_names_the_tool_and_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(MissingDependencyError) as caught:
+        require_tool("arm-none-eabi-gcc")
+    message = str(caught.value)
+    assert isinstance(caught.value, LnnEdgeError)
+    assert "arm-none-eabi-gcc is not installed" in message
+    assert "apt-get install --no-install-recommends gcc-arm-none-eabi libnewlib-arm-none-eabi" in message
+    with pytest.raises(MissingDependencyError, match="qemu-system-arm is not installed: apt-get install"):
+        require_tool("qemu-system-arm")
+
+
+def test_core_table_is_consistent() -> None:
+    for name, core in CORES.items():
+        assert core.name == name and CORE_FLAGS[name] == list(core.flags)
+        assert f"-mcpu={name.removesuffix('f')}" in core.flags
+        # A core with an FPU is built for the hard-float ABI; one without uses soft floats.
+        assert ("-mfloat-abi=hard" in core.flags) == core.fpu == (name in FPU_CORES)
+        assert core.dwt == (name in DWT_CORES)
+    assert "cortex-m0" not in DWT_CORES  # ARMv6-M has no DWT cycle counter
+    assert set(CYCLES) == set(CORES), "the instruction counter's cycle estimates cover exactly the known cores"
+
+
+def test_unicorn_knows_every_core() -> None:
+    arm = pytest.importorskip("unicorn.arm_const")
+    for core in CORES.values():
+        assert isinstance(getattr(arm, core.unicorn_cpu), int)
+
+
+def test_every_board_uses_a_known_core() -> None:
+    assert {board.core for board in list_boards()} <= set(CORES)
+
+
+def test_uart_drivers_match_the_firmware_sources() -> None:
+    """Every listed driver has its source, and every UART source in firmware/hal is listed."""
+    firmware = data_dir() / "firmware"
+    for source in UART_DRIVERS.values():
+        assert (firmware / source).is_file(), source
+    on_disk = {f"hal/{path.name}" for path in (firmware / "hal").glob("lnn_fw_uart_*.c")}
+    assert on_disk == set(UART_DRIVERS.values())
