@@ -155,8 +155,8 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
     cm_t_fixed = step.cm_t(np.array([dt_q]))[0][order]
     cm_t_max = int(max(qmodel.bounds["cm_t"] * 2.0 ** qmodel.formats["g"], cm_t_fixed.max(initial=0))) + 1
     cm_type = f"uint{bits}_t" if cm_t_max < 1 << bits else common["acc_type"]  # cm / delta >= 0
-    s_records, s_erev = _records(p, "s_", order, bits)
-    records, erev = _records(p, "", order, bits)
+    s_records, s_erev = _records(p, "s_", order, bits, source_bits(qmodel.model))
+    records, erev = _records(p, "", order, bits, source_bits(qmodel.model))
     values = np.array(table.values, dtype=np.int64)
     if bits == 16:
         slopes = values[1:] - values[:-1]
@@ -259,7 +259,7 @@ def _wrap(items: list[str], per_line: int) -> str:
     return "\n" + ",\n".join("    " + line for line in lines) + "\n"
 
 
-def _records(p: dict[str, np.ndarray], prefix: str, order: np.ndarray, bits: int) -> tuple[str, str]:
+def _records(p: dict[str, np.ndarray], prefix: str, order: np.ndarray, bits: int, src_bits: int) -> tuple[str, str]:
     """Synapse records and reversal potentials in CSR order by destination, destinations in processing
     ``order``, sources ascending (``lnn_ltc_q15_syn_t`` / ``lnn_ltc_q31_syn_t``)."""
     mask = p[f"{prefix}mask" if prefix else "mask"].astype(bool)
@@ -270,10 +270,8 @@ def _records(p: dict[str, np.ndarray], prefix: str, order: np.ndarray, bits: int
     for j, i in pairs:
         sigma, w, c = int(p[f"{prefix}sigma"][j, i]), int(p[f"{prefix}w"][j, i]), int(p[f"{prefix}c"][j, i])
         erevs.append(int(p[f"{prefix}erev"][j, i]))
-        if bits == 16:
-            items.append(f"LNN_LTC_Q15_SYN({sigma}, {w}, {c_int(c)})")
-        else:
-            items.append(f"{{ {c_int(c, 64)}, {sigma}, {w} }}")
+        high, src = c >> src_bits, c & ((1 << src_bits) - 1)
+        items.append(f"LNN_LTC_Q{bits - 1}_SYN({sigma}, {w}, {c_int(high, 2 * bits)}, {src})")
     return _wrap(items, 3), c_array(np.array(erevs), "int", bits)
 
 

@@ -17,7 +17,7 @@
  * Configuration: the including file (a generated <name>.c) defines, before including this header, the model's
  * compile-time constants LNN_LTC_N_NEURONS, LNN_LTC_N_WIRED, LNN_LTC_N_LEAF_ALLOC, LNN_LTC_N_INPUTS,
  * LNN_LTC_N_OUTPUTS, LNN_LTC_UNFOLDS, LNN_LTC_DT_MIN, LNN_LTC_CM_SHIFT, LNN_LTC_Z_SHIFT, LNN_LTC_S_Z_SHIFT,
- * LNN_LTC_S_FRAC, LNN_LTC_SIG_INDEX_BITS, LNN_LTC_SIG_FS, LNN_LTC_WIRED_SHIFT, the types LNN_LTC_INDEX_T,
+ * LNN_LTC_S_FRAC, LNN_LTC_SIG_INDEX_BITS, LNN_LTC_SIG_FS, LNN_LTC_WIRED_SHIFT, LNN_LTC_SRC_BITS, the types LNN_LTC_INDEX_T,
  * LNN_LTC_WIRED_T, LNN_LTC_SRC_T, LNN_LTC_CM_T, and the switches (0 or 1, decided by lnn_edge/codegen_ltc.py)
  * LNN_LTC_FIXED_DT (with LNN_LTC_DT_DEFAULT), LNN_LTC_IN_SHIFT_POSITIVE, LNN_LTC_RECIPROCAL_CM,
  * LNN_LTC_RECIPROCAL_LEAVES, LNN_LTC_SMLAWT_FITS, LNN_LTC_ASM_ARMV7EM_FITS. The compiler specialises the kernel
@@ -53,9 +53,10 @@ typedef struct {
     int32_t c;
 } lnn_ltc_q15_syn_t;
 
-/* A synapse record from its named fields (a constant expression, for static const tables). */
-#define LNN_LTC_Q15_SYN(sigma, w, c) \
-    { (int32_t)(((uint32_t)(w) << 16) | (uint32_t)(uint16_t)(sigma)), (c) }
+/* A synapse record from its named fields (a constant expression, for static const tables): sigma, w, and
+ * c = c_high 2^LNN_LTC_SRC_BITS + src, src being the presynaptic index (c's low LNN_LTC_SRC_BITS bits). */
+#define LNN_LTC_Q15_SYN(sigma, w, c_high, src) \
+    { (int32_t)(((uint32_t)(w) << 16) | (uint32_t)(uint16_t)(sigma)), (c_high) * (1 << LNN_LTC_SRC_BITS) + (src) }
 /* One segment of the sigmoid table: its first sample t (Q(s)) and slope d = next sample - t, as t | d << 16. */
 #define LNN_LTC_Q15_PAIR(t, d) ((uint32_t)(t) | ((uint32_t)(d) << 16))
 

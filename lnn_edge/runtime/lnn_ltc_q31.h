@@ -26,6 +26,10 @@ typedef struct {
     int32_t w;
 } lnn_ltc_q31_syn_t;
 
+/* A synapse record from its named fields: sigma, w, and c = c_high 2^LNN_LTC_SRC_BITS + src (see lnn_ltc_q15.h). */
+#define LNN_LTC_Q31_SYN(sigma, w, c_high, src) \
+    { (int64_t)(c_high) * (1 << LNN_LTC_SRC_BITS) + (src), (sigma), (w) }
+
 /* The parameters of one model (see lnn_ltc_q15_model_t); the sigmoid table holds SIG_SEGMENTS + 1 samples. */
 typedef struct {
     lnn_ltc_q31_syn_t s_syn[LNN_LTC_S_NNZ_ALLOC];
