@@ -8,7 +8,9 @@ The rule, for every verb that writes:
 - A folder output is written into a new folder, or into an empty one. It may go into an existing folder only if
   that folder holds a manifest that lnn-edge wrote (``format`` and ``files``); then exactly the files listed in
   the manifest are replaced or removed, and every other file in the folder is left alone. A non-empty folder
-  without such a manifest is refused. There is no option that deletes unknown files.
+  without such a manifest is refused. There is no option that deletes unknown files. A manifest names plain
+  files, or files one level down in ``lnn/`` (an export's runtime library), and nothing else; ``lnn`` must then
+  be a real folder, never a link.
 - The target never goes missing: a new folder appears with one rename; an existing one is updated file by file
   (each an atomic rename), with the old manifest kept until the new one replaces it last. A run killed half-way
   leaves a folder whose files do not match its manifest, which every reader refuses, and which the next run may
@@ -37,6 +39,11 @@ PENDING_FILE = ".lnn-edge-pending.json"
 MAX_MANIFEST_BYTES = 1 << 20
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 """What an owned file may be called: a plain name in the folder, no path, not hidden."""
+SUBDIR = "lnn"
+"""The one subfolder an owned folder may hold files in (an export's runtime library): one level, this name only."""
+SAFE_PATH = re.compile(rf"(?:{SUBDIR}/)?{SAFE_NAME.pattern}")
+"""What a manifest may list: a plain name, or ``lnn/`` and a plain name. Never ``..``, an absolute path, another
+folder or a deeper one, so a hand-edited manifest cannot make lnn-edge replace or delete a file elsewhere."""
 
 
 class OutputError(LnnEdgeError):
@@ -124,7 +131,7 @@ def read_owned_files(directory: Path, manifest: str, fmt: str) -> set[str] | Non
     if not isinstance(data, dict) or data.get("format") != fmt:
         return None
     files = data.get("files")
-    if not isinstance(files, dict | list) or not all(isinstance(n, str) and SAFE_NAME.fullmatch(n) for n in files):
+    if not isinstance(files, dict | list) or not all(isinstance(n, str) and SAFE_PATH.fullmatch(n) for n in files):
         return None
     return {manifest, *files, *_pending_names(directory)}
 
@@ -139,7 +146,7 @@ def _pending_names(directory: Path) -> list[str]:
         return []
     if not isinstance(names, list):
         return []
-    return [n for n in names if isinstance(n, str) and SAFE_NAME.fullmatch(n)]
+    return [n for n in names if isinstance(n, str) and SAFE_PATH.fullmatch(n)]
 
 
 def _is_staging(path: Path) -> bool:
@@ -186,8 +193,9 @@ def check_dir_target(path: str | os.PathLike[str], manifest: str, fmt: str, kind
 def owned_dir(path: str | os.PathLike[str], manifest: str, fmt: str, kind: str = "folder") -> Iterator[Path]:
     """Yield an empty staging folder; when the block succeeds, its files become the folder ``path``.
 
-    The block must write plain files only, including ``manifest``: a JSON object with ``"format": fmt`` and
-    ``"files"`` naming every other file it wrote. See the module docstring for what may be replaced.
+    The block must write plain files only (at the top or in ``lnn/``), including ``manifest``: a JSON object
+    with ``"format": fmt`` and ``"files"`` naming every other file it wrote. See the module docstring for what
+    may be replaced.
     """
     target = Path(path)
     owned = check_dir_target(target, manifest, fmt, kind)
@@ -223,14 +231,27 @@ def owned_dir(path: str | os.PathLike[str], manifest: str, fmt: str, kind: str =
 
 def _staged_files(staging: Path, manifest: str) -> list[str]:
     names = sorted(entry.name for entry in staging.iterdir() if entry.name != STAGING_MARKER)
-    bad = [name for name in names if not (staging / name).is_file() or not SAFE_NAME.fullmatch(name)]
+    sub = staging / SUBDIR
+    if SUBDIR in names and sub.is_dir() and not sub.is_symlink():
+        names = sorted([n for n in names if n != SUBDIR] + [f"{SUBDIR}/{entry.name}" for entry in sub.iterdir()])
+    bad = [name for name in names if not (staging / name).is_file() or not SAFE_PATH.fullmatch(name)]
     if bad or manifest not in names:  # a bug in the caller, not the user's doing
-        raise RuntimeError(f"staged output must be plain files including {manifest}; got {names}")
+        raise RuntimeError(f"staged output must be plain files (and {SUBDIR}/ files) including {manifest}; got {names}")
     return names
+
+
+def _subdir_usable(target: Path) -> bool:
+    """``target/lnn`` is absent or a real folder (not a link, which could lead anywhere, nor a file)."""
+    sub = target / SUBDIR
+    return not sub.is_symlink() and (not sub.exists() or sub.is_dir())
 
 
 def _update_in_place(target: Path, staging: Path, written: list[str], owned: set[str], manifest: str) -> None:
     """Move the staged files into ``target``, replace or remove only what ``owned`` names, manifest last."""
+    nested = any("/" in n for n in [*written, *owned])
+    if nested and not _subdir_usable(target):
+        raise OutputError(f"{target / SUBDIR} is a link or a file, which lnn-edge did not write: it will not write "
+                          "through it; move it away or pick another folder")  # fmt: skip
     present = [n for n in written if (target / n).exists() or (target / n).is_symlink()]
     foreign = [n for n in present if n not in owned or ((target / n).is_dir() and not (target / n).is_symlink())]
     if foreign:
@@ -242,10 +263,15 @@ def _update_in_place(target: Path, staging: Path, written: list[str], owned: set
     os.replace(pending_tmp, pending)
     for name in written:
         if name != manifest:
+            if "/" in name:
+                (target / SUBDIR).mkdir(exist_ok=True)
             os.replace(staging / name, target / name)
     for name in sorted(owned - set(written) - {PENDING_FILE}):
         stale = target / name
         if stale.is_file() or stale.is_symlink():
             stale.unlink()
+    if nested:
+        with contextlib.suppress(OSError):  # only when empty: a user's file in it keeps it
+            (target / SUBDIR).rmdir()
     os.replace(staging / manifest, target / manifest)
     pending.unlink()

@@ -69,8 +69,8 @@ def build_bench_image(
     gcc = require_tool("arm-none-eabi-gcc")
     flags = [*CORE_FLAGS[core], "-std=c99", *NUMERIC_FLAGS, "-ffunction-sections", "-fdata-sections", *extra_flags]
     digest = hashlib.sha256(" ".join(flags).encode())
-    for path in sorted(Path(source_dir).glob("*.[ch]")):
-        digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted([*Path(source_dir).glob("*.[ch]"), *Path(source_dir).glob("lnn/*.h")]):
+        digest.update(path.relative_to(source_dir).as_posix().encode() + path.read_bytes())
     target = Path(cache_dir) / f"{core}-{digest.hexdigest()[:12]}"
     elf = target / "step.elf"
     if not elf.is_file():

@@ -1,4 +1,4 @@
-"""Render a quantized model into C sources: ``<name>.h``, ``<name>.c`` and ``lnn_runtime.h``.
+"""Render a quantized model into C sources: ``<name>.h``, ``<name>.c``, and the runtime library ``lnn/*.h``.
 
 The cell-specific modules (:mod:`lnn_edge.codegen_ltc`, :mod:`lnn_edge.codegen_cfc`) compute the layouts
 and literals; the Jinja templates in ``templates/`` only say what the C looks like.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jinja2
 import numpy as np
 
-from lnn_edge import __version__, f32math
+from lnn_edge import __version__
+from lnn_edge.atomic import SUBDIR as RUNTIME_DIR
 from lnn_edge.c_literals import c_float, c_int
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.qmodel import QuantizedModel
@@ -92,15 +94,6 @@ class CSource:
     context: dict[str, Any]
 
 
-def f32_constants() -> dict[str, Any]:
-    """The float32 math constants, as C literals (the runtime header repeats lnn_edge.f32math)."""
-    return {
-        "log2e": c_float(float(f32math.LOG2E)),
-        "cutoff": c_float(float(f32math.EXP_CUTOFF)),
-        "coeffs": [c_float(float(c)) for c in f32math.EXP2_NEG_COEFFS],
-    }
-
-
 def common_context(qmodel: QuantizedModel, name: str, dt_default: float) -> dict[str, Any]:
     """Header fields shared by all cells: sizes, types, formats, hash, default time step."""
     model = qmodel.model
@@ -118,7 +111,6 @@ def common_context(qmodel: QuantizedModel, name: str, dt_default: float) -> dict
         "outputs": model.output_size,
         "state_size": model.state_size,
         "model_hash": qmodel.quant_hash(),
-        "f32": f32_constants(),
     }
     kinds = {"ltc": "LTC", "cfc": "CfC", "wired_cfc": "wired CfC"}
     context["description"] = (
@@ -229,10 +221,17 @@ def render(qmodel: QuantizedModel, name: str, dt_default: float | None = None, f
         context.update(cfc_context(qmodel, context, fixed_dt))
         template = "cfc_fixed.c.j2" if qmodel.is_fixed else "cfc_float32.c.j2"
     env = environment()
-    files = {
-        "lnn_runtime.h": env.get_template("lnn_runtime.h.j2").render(**context),
-        f"{name}.c": env.get_template(template).render(**context),
-    }
+    files = {f"{name}.c": env.get_template(template).render(**context)}
     files[f"{name}.h"] = env.get_template("model.h.j2").render(**context)
     files["example_main.c"] = env.get_template("example_main.c.j2").render(**context)
+    files.update(runtime_files())
     return CSource(files=files, context=context)
+
+
+def runtime_files() -> dict[str, str]:
+    """The hand-written runtime library (``lnn_edge/runtime/*.h``), as export paths ``lnn/<file>`` -> text.
+
+    Copied byte for byte into every export, whatever the model: one ``lnn/`` serves every model of a firmware.
+    """
+    folder = Path(__file__).resolve().parent / "runtime"
+    return {f"{RUNTIME_DIR}/{path.name}": path.read_text() for path in sorted(folder.glob("*.h"))}

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge import __version__
+from lnn_edge.atomic import SUBDIR as RUNTIME_DIR
 from lnn_edge.atomic import check_dir_target, owned_dir
 from lnn_edge.calibration import calibration_for
 from lnn_edge.codegen import check_name, render
@@ -100,10 +101,12 @@ def export(
     report = quantization_report(qmodel, stats, policy=policy, labelled=labelled)
     with owned_dir(target, MANIFEST_FILE, EXPORT_FORMAT, "export") as tmp:
         for filename, text in sources.files.items():
-            (tmp / filename).write_text(text)
+            (tmp / filename).parent.mkdir(exist_ok=True)  # lnn/, the runtime library
+            (tmp / filename).write_bytes(text.encode())
         save_quantized(qmodel, tmp / MODEL_FILE)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True))
-        files = {path.name: _sha256(path) for path in sorted(tmp.iterdir()) if not path.name.startswith(".")}
+        written = [*sources.files, MODEL_FILE, REPORT_FILE]
+        files = {filename: _sha256(tmp / filename) for filename in sorted(written)}
         manifest = {
             "format": EXPORT_FORMAT,
             "version": 1,
@@ -150,8 +153,8 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
 
 
 def model_sources(export: Export) -> dict[str, bytes]:
-    """The C an export compiles (``<name>.c`` and every listed header), read once and checked against the
-    manifest's hashes. Builds compile private copies of exactly these bytes, so a file the manifest does not
+    """The C an export compiles (``<name>.c`` and every listed header, ``lnn/`` included), read once and checked
+    against the manifest's hashes. Builds compile private copies of exactly these bytes, so a file the manifest does not
     list (a stray ``stdint.h``, say) can never be compiled, and a cache keyed on them keys what is compiled."""
     wanted = [name for name in export.manifest["files"] if name.endswith(".h") or name == f"{export.name}.c"]
     sources = {}
@@ -168,4 +171,10 @@ def unlisted_files(export: Export) -> list[str]:
     """What the export folder holds beyond its manifest (lnn-edge's own ``fw/`` aside): never compiled, since
     builds copy only the listed files, but worth a word, since a user may think it is part of the export."""
     known = {MANIFEST_FILE, "fw", *export.manifest["files"]}
-    return sorted(entry.name for entry in export.directory.iterdir() if entry.name not in known)
+    found = [entry.name for entry in export.directory.iterdir() if entry.name not in known | {RUNTIME_DIR}]
+    runtime = export.directory / RUNTIME_DIR
+    if runtime.is_dir() and not runtime.is_symlink():
+        found += [f"{RUNTIME_DIR}/{entry.name}" for entry in runtime.iterdir()]
+    elif runtime.exists() or runtime.is_symlink():
+        found.append(RUNTIME_DIR)
+    return sorted(name for name in found if name not in known)

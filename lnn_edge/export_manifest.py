@@ -5,7 +5,7 @@ Two checks, because the second needs the quantized model the first lets us load 
 * :func:`read_export_manifest`: the file is bounded JSON, an object of the right format whose fields have their
   types; ``name`` is a C prefix (:func:`lnn_edge.codegen.check_name`), so ``verify`` and ``build`` only ever
   compile ``<name>.c`` inside the folder; every listed file is a plain name (no ``/``, no ``..``, no leading
-  dot) with a SHA-256.
+  dot), or ``lnn/`` and a plain name (the runtime library), with a SHA-256.
 * :func:`check_matches_model`: precision, cell, sizes, value type and memory agree with the quantized model, so
   a manifest cannot claim a precision (or sizes) that host verify would then ignore.
 
@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lnn_edge.atomic import SAFE_NAME
+from lnn_edge.atomic import SAFE_PATH
 from lnn_edge.codegen import check_name
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.limits import MAX_FILE_NAMES, MAX_INPUTS, MAX_JSON_BYTES, MAX_NEURONS, MAX_OUTPUTS, parse_json
@@ -81,10 +81,10 @@ def _check_files(files: Fields, name: str) -> None:
     if len(files.data) > MAX_FILE_NAMES:
         raise files.error(f"{files.where} lists {len(files.data)} files; the limit is {MAX_FILE_NAMES}")
     for filename, digest in files.data.items():
-        if not SAFE_NAME.fullmatch(filename):  # no separators, no leading dot: neither '..' nor hidden files
+        if not SAFE_PATH.fullmatch(filename):  # a plain name or lnn/ and one: neither '..' nor hidden files
             raise files.error(
-                f"{files.where} lists file {filename!r:.80}, which is not a plain file name in the folder "
-                "(no '/', no '..', no leading dot): re-run lnn-edge export"
+                f"{files.where} lists file {filename!r:.80}, which is not a plain file name in the folder or in "
+                "its lnn/ (no other '/', no '..', no leading dot): re-run lnn-edge export"
             )
         if not isinstance(digest, str) or not SHA256.fullmatch(digest):
             raise files.fail(filename, digest, "a SHA-256 in hex")

@@ -3,7 +3,7 @@
 Every operation here is one IEEE-754 binary32 operation (+, -, *, /, a conversion, or a bit move), so
 NumPy on the host and the C on any Cortex-M (hardware FPU or GCC's soft-float, both correctly rounded)
 produce the same bits, provided the C is compiled without contraction (``-ffp-contract=off``) or
-fast-math. The C versions live in ``templates/lnn_runtime_f32.h.j2``.
+fast-math. The C versions live in ``lnn_edge/runtime/lnn_f32.h``.
 
 exp(-a) for a >= 0: t = a * log2(e); k = (int)t; r = t - k; 2**-r by a degree-6 polynomial (Horner) fitted
 on Chebyshev nodes (max error 1e-7 over [0, 1)); 2**-k by building the float's exponent bits.

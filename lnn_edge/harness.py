@@ -112,6 +112,7 @@ def write_sources(sources: dict[str, bytes], folder: Path) -> Path:
     """Write ``sources`` into a new private build folder; return it."""
     folder.mkdir(parents=True)
     for filename, data in sources.items():
+        (folder / filename).parent.mkdir(exist_ok=True)  # lnn/, the runtime library (one level, checked)
         (folder / filename).write_bytes(data)
     return folder
 

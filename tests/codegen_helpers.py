@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_edge.codegen import environment, f32_constants
+from lnn_edge.codegen import runtime_files
 from lnn_edge.datafile import Sequences
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export, export
@@ -41,9 +41,11 @@ def random_sequences(rng: np.random.Generator, batch: int, steps: int, inputs: i
 
 
 def runtime_shim(directory: Path, source: str, flags: list[str]) -> ctypes.CDLL:
-    """Compile ``source`` (C that includes lnn_runtime.h) into a shared library with the host gcc and load it."""
-    runtime = environment().get_template("lnn_runtime.h.j2").render(version="test", f32=f32_constants())
-    (directory / "lnn_runtime.h").write_text(runtime)
+    """Compile ``source`` (C that includes ``lnn/*.h``, the runtime library as an export holds it) into a shared
+    library with the host gcc and load it."""
+    for filename, text in runtime_files().items():
+        (directory / filename).parent.mkdir(exist_ok=True)
+        (directory / filename).write_text(text)
     (directory / "shim.c").write_text(source)
     library = directory / "shim.so"
     subprocess.run(

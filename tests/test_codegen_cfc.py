@@ -309,7 +309,7 @@ def test_saturating_tensors_stay_bit_exact_and_sanitizer_clean(tmp_path: Path, a
 # --- the float32 runtime activations, value by value ---------------------------------------------------------
 
 ACTIVATION_SHIM = """
-#include "lnn_runtime.h"
+#include "lnn/lnn_f32.h"
 void apply(int which, const float *x, float *y, int n)
 {
     int i;

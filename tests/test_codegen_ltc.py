@@ -303,7 +303,7 @@ def test_float32_fpu_loop_reads_16_bit_source_indices(tmp_path: Path) -> None:
 
     model = _ltc(wirings.Random(6, 2, 0.5, random_seed=5), 300, seed=6)
     exported = export_model(model, tmp_path / "out", "float32")
-    assert "static const uint16_t s_src" in (exported.directory / f"{exported.name}.c").read_text()
+    assert "#define LNN_LTC_INDEX_T uint16_t" in (exported.directory / f"{exported.name}.c").read_text()
     assert bench_export(exported, "cortex-m4f", default_sequences(exported, 4)).bit_exact
 
 
@@ -322,8 +322,8 @@ def test_dsp_sigmoid_weight_moves_left_for_coarse_sigmoid_inputs(tmp_path: Path,
     qmodel = quantize(model, "fixed16", overrides=dict(overrides))
     exported = export_model(qmodel, tmp_path / "out", "fixed16")
     source = (exported.directory / f"{exported.name}.c").read_text()
-    sig_fs = re.search(r"#define SIG_FS (\d+)", source)
-    assert sig_fs is not None and "#define SIGMOID_SMLAWT 1" in source
+    sig_fs = re.search(r"#define LNN_LTC_SIG_FS (\d+)", source)
+    assert sig_fs is not None and "#define LNN_LTC_SMLAWT_FITS 1" in source
     assert int(qmodel.constants["z_shift"]) < 16 - int(sig_fs.group(1))
     for core in ("cortex-m4f", "cortex-m7"):
         assert bench_export(exported, core, default_sequences(exported, 12)).bit_exact, core
@@ -333,6 +333,8 @@ def test_dsp_sigmoid_weight_moves_left_for_coarse_sigmoid_inputs(tmp_path: Path,
 def test_m0_paths_without_reciprocals_are_bit_exact(tmp_path: Path) -> None:
     """Below 4 neurons or 4 unfolds the Cortex-M0 step divides directly instead of through reciprocals (they would
     cost more than they save): both paths, built for the M0, match the emulator."""
+    import re
+
     from lnn_edge.bench import bench_export
     from lnn_edge.verify_host import default_sequences
 
@@ -343,5 +345,5 @@ def test_m0_paths_without_reciprocals_are_bit_exact(tmp_path: Path) -> None:
         model = _ltc(wiring, 4, seed=12, scale=0.5, ode_unfolds=unfolds)
         exported = export_model(model, tmp_path / f"u{unfolds}", "fixed16", dt="variable")
         source = (exported.directory / f"{exported.name}.c").read_text()
-        assert f"#define {expected} 1" in source and source.count("#define RECIPROCAL_") == 1
+        assert re.findall(r"#define LNN_LTC_RECIPROCAL_\w+ 1\b", source) == [f"#define LNN_LTC_{expected} 1"]
         assert bench_export(exported, "cortex-m0", default_sequences(exported, 6)).bit_exact

@@ -12,7 +12,11 @@ from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
+import lnn_edge
 from lnn_edge.cli import cli
+from lnn_edge.export import export
+from lnn_edge.importers import from_module
+from lnn_edge.model import Calibration
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
@@ -47,7 +51,7 @@ def test_export_then_verify_from_a_relative_folder(
     assert {
         "net.h",
         "net.c",
-        "lnn_runtime.h",
+        "lnn",
         "example_main.c",
         "model.lnn",
         "quantization.json",
@@ -75,7 +79,7 @@ def test_verify_fails_with_exit_1_when_the_threshold_is_missed(tmp_path: Path, s
 def test_verify_refuses_edited_sources(tmp_path: Path, state_dicts: dict[str, Path]) -> None:
     invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--precision", "float32", "--name", "m")
     source = tmp_path / "out" / "m.c"
-    source.write_text(source.read_text().replace("return M_OK;", "return M_OK; /* edited */", 1))
+    source.write_text(source.read_text() + "/* edited */\n")
     code, _, err = invoke("verify", str(tmp_path / "out"))
     assert code == 1 and "differs from the export manifest" in err and "m.c" in err
 
@@ -148,3 +152,21 @@ def test_run_backend_c_needs_an_export(tmp_path: Path, state_dicts: dict[str, Pa
     code, _, err = invoke("run", str(tmp_path / "m.lnn"), "--data", str(tmp_path / "in.npz"), "-o", str(tmp_path / "o.npz"),
                           "--backend", "c")  # fmt: skip
     assert code == 1 and "export" in err
+
+
+def test_lnn_is_the_same_for_every_model(tmp_path: Path) -> None:
+    """DIR/lnn/ is the runtime library byte for byte, whatever the model: vendor it once for many models."""
+    folders = []
+    for seed, units in ((0, 6), (1, 11)):
+        torch.manual_seed(seed)
+        model = from_module(LTC(3, wirings.AutoNCP(units, 2)))
+        rng = np.random.default_rng(seed)
+        model.calibration = Calibration(x=rng.normal(size=(2, 20, 3)), dt=rng.uniform(0.5, 1.5, size=(2, 20)))
+        for precision in ("float32", "fixed16", "fixed32"):
+            folders.append(export(model, tmp_path / f"{seed}-{precision}", precision, name=f"m{seed}").directory)
+    runtime = Path(lnn_edge.__file__).parent / "runtime"
+    expected = {f"lnn/{p.name}": p.read_bytes() for p in sorted(runtime.glob("*.h"))}
+    assert "lnn/lnn_status.h" in expected
+    for folder in folders:
+        found = {f"lnn/{p.name}": p.read_bytes() for p in sorted((folder / "lnn").iterdir())}
+        assert found == expected

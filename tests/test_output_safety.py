@@ -126,10 +126,57 @@ def test_reexport_refuses_to_overwrite_a_user_file_with_one_of_its_names(tmp_pat
     out = tmp_path / "out"
     export(load_torch_or_lnn(model_file), out, "float32", name="first")
     (out / "second.c").write_bytes(USER_BYTES)  # not in the manifest: the user's, whatever its name
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = snapshot(out)
     with pytest.raises(OutputError, match=r"holds second\.c, which lnn-edge did not write"):
         export(load_torch_or_lnn(model_file), out, "float32", name="second")
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert snapshot(out) == before
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (lnn/ included), by relative path."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("listed", ["lnn/../victim/notes.txt", "/abs/notes.txt", "a/b/c", "lnn/x/y", "other/notes.txt",
+                                    "lnn/.hidden", "lnn/", "./lnn/x"])  # fmt: skip
+def test_a_manifest_may_name_one_level_of_lnn_and_nothing_else(tmp_path: Path, model_file: Path, listed: str) -> None:
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="first")
+    victim = user_folder(tmp_path / "victim")
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["files"][listed] = "0" * 64
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(LnnEdgeError, match="not a plain file name"):
+        load_export(out)
+    before = snapshot(out)
+    with pytest.raises(OutputError, match="holds no manifest.json that lnn-edge wrote"):
+        export(load_torch_or_lnn(model_file), out, "float32", name="second")
+    assert snapshot(out) == before
+    assert_untouched(victim)
+
+
+def test_reexport_replaces_the_runtime_files_and_keeps_a_users_file_in_lnn(tmp_path: Path, model_file: Path) -> None:
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="first")
+    assert (out / "lnn" / "lnn_fixed.h").is_file() and "lnn/lnn_fixed.h" in load_export(out).manifest["files"]
+    (out / "lnn" / "mine.h").write_bytes(USER_BYTES)
+    export(load_torch_or_lnn(model_file), out, "float32", name="second")
+    assert (out / "lnn" / "mine.h").read_bytes() == USER_BYTES
+    assert load_export(out).name == "second"
+
+
+def test_reexport_never_writes_or_deletes_through_a_linked_lnn(tmp_path: Path, model_file: Path) -> None:
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="first")
+    victim = user_folder(tmp_path / "victim")
+    for entry in (out / "lnn").iterdir():
+        entry.unlink()
+    (out / "lnn").rmdir()
+    (out / "lnn").symlink_to(victim)
+    (victim / "lnn_fixed.h").unlink(missing_ok=True)
+    with pytest.raises(OutputError, match="is a link or a file"):
+        export(load_torch_or_lnn(model_file), out, "float32", name="second")
+    assert_untouched(victim)
 
 
 def test_a_manifest_naming_paths_outside_the_folder_is_not_trusted(tmp_path: Path, model_file: Path) -> None:

@@ -35,6 +35,8 @@ def test_wheel_ships_package_data(tmp_path: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     for expected in (
         "lnn_edge/py.typed",
+        "lnn_edge/runtime/lnn_fixed.h",
+        "lnn_edge/runtime/lnn_status.h",
         "lnn_edge/data/templates/ltc_fixed.c.j2",
         "lnn_edge/data/templates/cfc_fixed.c.j2",
         "lnn_edge/data/firmware/protocol/lnn_fw_frame.c",

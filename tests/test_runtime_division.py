@@ -1,4 +1,4 @@
-"""lnn_div_recip (lnn_runtime.h): division through a reciprocal, for cores without a divide instruction, must give
+"""lnn_div_recip (lnn/lnn_fixed.h): division through a reciprocal, for cores without a divide instruction, must give
 C's quotient exactly: compiled on the host and compared with integer division over edge cases and random draws
 (the quotient estimate may fall short by up to 3, so divisors and numerators near every boundary are included)."""
 
@@ -12,7 +12,7 @@ from codegen_helpers import runtime_shim
 
 SHIM = """
 #include <stdint.h>
-#include "lnn_runtime.h"
+#include "lnn/lnn_fixed.h"
 
 void divide(const int32_t *n, const uint32_t *d, int32_t *q, int count)
 {

@@ -60,7 +60,7 @@ def command(
 ) -> None:  # fmt: skip
     """Generate C for MODEL (.lnn, trainer checkpoint or ncps state_dict) into the folder -o.
 
-    The folder gets <name>.h, <name>.c, lnn_runtime.h, example_main.c, model.lnn (quantized),
+    The folder gets <name>.h, <name>.c, lnn/ (runtime library), example_main.c, model.lnn (quantized),
     quantization.json and manifest.json (file hashes). It is written atomically.
 
     \b

@@ -1,0 +1,99 @@
+"""The LTC kernels of the runtime library (lnn/lnn_ltc_q15.h, lnn_ltc_q31.h, lnn_ltc_f32.h, the ARMv6-M and
+ARMv7E-M assembly of the q15 synapse loop and the VFP assembly of the f32 one), each against the NumPy emulator, bit for bit, outputs and state, on drawn
+models: on the host (portable C, and the Thumb-1 arithmetic with LNN_THUMB1) and in Unicorn on every core the
+assembly targets, with the assembly and with its portable reference (LNN_NO_ASM). Apart from the code generator's
+tests: a failure here points at a kernel. Also: the generated <name>.c is data and wrappers only."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from codegen_helpers import export_model, random_sequences
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from ncps import wirings
+from ncps.torch import LTC
+
+from lnn_edge.bench import bench_export
+from lnn_edge.emulator import Emulator
+from lnn_edge.export import Export
+from lnn_edge.importers import from_module
+from lnn_edge.model import Calibration, Model
+from lnn_edge.toolchain import sanitizer_run
+from lnn_edge.verify_host import compile_export, emulator_raw, first_mismatch, raw_inputs
+
+ASM_CORES = {
+    "fixed16": ("cortex-m0", "cortex-m4f", "cortex-m33"),
+    "fixed32": ("cortex-m3",),
+    "float32": ("cortex-m4f", "cortex-m33"),
+}
+"""Cores whose build runs the kernel's assembly (q15: ARMv6-M and ARMv7E-M; f32: FPU cores) or, for q31, which
+has none, one Thumb-2 core."""
+
+
+def _model(units: int, motor: int, inputs: int, unfolds: int, seed: int) -> Model:
+    torch.manual_seed(seed)
+    model = from_module(LTC(inputs, wirings.AutoNCP(units, motor, seed=seed), ode_unfolds=unfolds))
+    rng = np.random.default_rng(seed)
+    model.calibration = Calibration(x=rng.normal(size=(2, 30, inputs)), dt=rng.uniform(0.2, 2.0, size=(2, 30)))
+    return model
+
+
+def _host_matches(exported: Export, seed: int, flags: tuple[str, ...]) -> None:
+    qmodel = exported.qmodel
+    sequences = random_sequences(np.random.default_rng(seed), 2, 20, qmodel.model.input_size, scale=2.0)
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    if not flags:
+        y_c, state_c = compile_export(exported).run_raw(x_raw, dt_raw)
+    else:  # a plain gcc build with the flags (and ASan/UBSan)
+        dtype = np.dtype(np.float32 if not qmodel.is_fixed else np.int16 if qmodel.bits == 16 else np.int32)
+        y_c, state_c = sanitizer_run(
+            exported.directory, exported.name, x_raw, dt_raw, dtype, qmodel.model.output_size,
+            qmodel.model.state_size, flags,
+        )  # fmt: skip
+        y_c = y_c.reshape(y_e.shape)
+        state_c = state_c.reshape(state_e.shape)
+    mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
+    assert mismatch is None, f"{flags}: {mismatch}"
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    units=st.integers(5, 40),
+    inputs=st.integers(1, 24),
+    unfolds=st.integers(1, 7),
+    seed=st.integers(0, 10_000),
+    precision=st.sampled_from(["fixed16", "fixed32", "float32"]),
+)
+def test_ltc_kernels_equal_the_emulator_on_host_and_cores(
+    tmp_path_factory: pytest.TempPathFactory, units: int, inputs: int, unfolds: int, seed: int, precision: str
+) -> None:
+    model = _model(units, max(1, units // 6), inputs, unfolds, seed)
+    exported = export_model(model, tmp_path_factory.mktemp(precision), precision, dt="variable")
+    _host_matches(exported, seed, ())
+    _host_matches(exported, seed, ("-DLNN_THUMB1",) if precision == "fixed16" else ("-DLNN_NO_ASM",))
+    sequences = random_sequences(np.random.default_rng(seed + 1), 1, 8, inputs, scale=2.0)
+    for core in ASM_CORES[precision]:
+        for flags in ((), ("-DLNN_NO_ASM",)):
+            assert bench_export(exported, core, sequences, flags).bit_exact, (core, flags)
+
+
+@pytest.mark.parametrize("precision", ["fixed16", "fixed32", "float32"])
+def test_generated_ltc_source_is_data_and_wrappers(tmp_path: Path, precision: str) -> None:
+    """No loop and no inline assembly in <name>.c: the logic is in lnn/, the file holds constants, tables and
+    one-line wrappers; the assembly sits in the architecture's own file of lnn/."""
+    exported = export_model(_model(19, 2, 20, 6, 0), tmp_path / "out", precision)
+    source = (exported.directory / f"{exported.name}.c").read_text()
+    code = re.sub(r"/\*.*?\*/", "", source, flags=re.S)  # comments may say what the kernel does
+    assert not re.search(r"\b(for|while|do)\b", code)
+    assert "asm" not in code and "__asm" not in code
+    assert re.search(r'#include "lnn/lnn_ltc_(q15|q31|f32)\.h"', code)
+    runtime = exported.directory / "lnn"
+    asm_files = sorted(p.name for p in runtime.iterdir() if "__asm__" in p.read_text())
+    assert asm_files == ["lnn_f32_vfp.h", "lnn_ltc_f32_vfp.h", "lnn_ltc_q15_armv6m.h", "lnn_ltc_q15_armv7em.h"]
