@@ -284,7 +284,9 @@ class HostileBoard:
                 self.counts["boots"] += 1
                 out += self._boot(self._info.model_hash)
             elif self._flooding == "garbage":
-                out += bytes(self._rng.randrange(256) for _ in range(256))
+                # randbytes runs in C: a flood made byte by byte in Python held the GIL so long that the host's
+                # reader, a thread of the same process, was starved and saw time-outs instead of garbage.
+                out += self._rng.randbytes(256)
             else:  # stale_flood: a well-formed STEP answer, but to a request long gone (seq never current)
                 stale_seq = (self._cache[0] if self._cache else 0) - 100
                 out += self._frame(P.STEP | P.RESPONSE, stale_seq, self._last_step_answer)
