@@ -17,13 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import LTC
+from support.compile_checks import sanitizer_run
 
 from lnn_edge.bench import bench_export
 from lnn_edge.emulator import Emulator
 from lnn_edge.export import Export
 from lnn_edge.importers import from_module
 from lnn_edge.model import Calibration, Model
-from lnn_edge.toolchain import sanitizer_run
 from lnn_edge.verify_host import compile_export, emulator_raw, first_mismatch, raw_inputs
 
 ASM_CORES = {

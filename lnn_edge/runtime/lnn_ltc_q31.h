@@ -2,8 +2,12 @@
  * Do not edit: lnn-edge export copies this file unchanged into DIR/lnn/.
  *
  * The same step as lnn_ltc_q15.h (read its header for the equations and the configuration macros) on 32-bit
- * values with 64-bit sums: the C twin of lnn_edge/emulate_ltc.py (LtcFixedStep) for fixed32. Portable C only
- * (no assembly). Not used here: LNN_LTC_SMLAWT_FITS, LNN_LTC_ASM_ARMV7EM_FITS, LNN_LTC_RECIPROCAL_*.
+ * values with 64-bit products and sums S: the C twin of lnn_edge/emulate_ltc.py (LtcFixedStep) for fixed32.
+ * Conductances g and their sums G stay in 32 bits, with the emulator's values: every g lies in [0, w] (w >= 0,
+ * sigmoid samples <= 2^S_FRAC) and lnn_edge/quantize_ltc.py proves G < 2^30 from the quantized parameters, so
+ * no partial sum overflows (against 64-bit G sums: 10-22% fewer instructions a step on M3/M4F/M7/M33, 1.5-3.7%
+ * on M0; see docs/number-formats.md). Portable C only (no assembly). Not used here: LNN_LTC_SMLAWT_FITS,
+ * LNN_LTC_ASM_ARMV7EM_FITS, LNN_LTC_RECIPROCAL_*.
  */
 #ifndef LNN_LTC_Q31_H
 #define LNN_LTC_Q31_H
@@ -53,8 +57,8 @@ typedef struct {
 } lnn_ltc_q31_model_t;
 
 /* Conductance of one synapse, Q(g): rshift_round(w * sigmoid, S_FRAC), the sigmoid read at p = sigma pre[src] + c
- * from the table. */
-static inline int64_t lnn_ltc_q31_conductance(const lnn_ltc_q31_syn_t *r, const int32_t *pre, const uint32_t *table,
+ * from the table; in [0, w], so 32 bits hold it. */
+static inline int32_t lnn_ltc_q31_conductance(const lnn_ltc_q31_syn_t *r, const int32_t *pre, const uint32_t *table,
                                               int shift)
 {
     int64_t p = (int64_t)r->sigma * pre[(LNN_LTC_SRC_T)r->c] + r->c;
@@ -66,7 +70,7 @@ static inline int64_t lnn_ltc_q31_conductance(const lnn_ltc_q31_syn_t *r, const 
     t = table + segment;
     low = (int64_t)t[0];
     sigmoid = low + ((((int64_t)t[1] - low) * ((p >> shift) & LNN_LTC_SIG_POS_MASK)) >> LNN_LTC_SIG_FS);
-    return ((int64_t)r->w * sigmoid + ((int64_t)1 << (LNN_LTC_S_FRAC - 1))) >> LNN_LTC_S_FRAC;
+    return (int32_t)(((int64_t)r->w * sigmoid + ((int64_t)1 << (LNN_LTC_S_FRAC - 1))) >> LNN_LTC_S_FRAC);
 }
 
 /* v + (num / den rounded to nearest, half up; see lnn_ltc_q15_div_round_fast). */
@@ -140,14 +144,14 @@ LNN_STEP_INLINE int lnn_ltc_q31_step(const lnn_ltc_q31_model_t *m, int32_t *stat
     e = m->s_erev;
     for (j = 0; j < LNN_LTC_N_NEURONS; j++) {
         int64_t sum_s = m->gleak_vleak[j];
-        int64_t sum_g = m->gleak_eps[j];
+        int32_t sum_g = m->gleak_eps[j];
         for (int k = (int)(m->s_count[j]); k > 0; k--, r++) {
-            int64_t g = lnn_ltc_q31_conductance(r, scratch, m->sigmoid_table, LNN_LTC_S_Z_SHIFT);
+            int32_t g = lnn_ltc_q31_conductance(r, scratch, m->sigmoid_table, LNN_LTC_S_Z_SHIFT);
             sum_s += (int64_t)(*e++) * g;
             sum_g += g;
         }
         nb[j].s0 = sum_s;
-        nb[j].g0 = (int32_t)sum_g;
+        nb[j].g0 = sum_g;
     }
     int32_t *v = state;
     int32_t *v_next = scratch;
@@ -158,10 +162,10 @@ LNN_STEP_INLINE int lnn_ltc_q31_step(const lnn_ltc_q31_model_t *m, int32_t *stat
         for (j = 0; j < LNN_LTC_N_WIRED; j++, n++) {
             int i = (int)(m->wired[j] & LNN_LTC_WIRED_MASK);
             int64_t sum_s = n->s0;
-            int64_t sum_g = n->g0;
+            int32_t sum_g = n->g0;
             int64_t v_i;
             for (int k = (int)(m->wired[j] >> LNN_LTC_WIRED_SHIFT); k > 0; k--, r++) {
-                int64_t g = lnn_ltc_q31_conductance(r, v, m->sigmoid_table, LNN_LTC_Z_SHIFT);
+                int32_t g = lnn_ltc_q31_conductance(r, v, m->sigmoid_table, LNN_LTC_Z_SHIFT);
                 sum_s += (int64_t)(*e++) * g;
                 sum_g += g;
             }
