@@ -38,17 +38,23 @@ def format_verification(result: HostVerification) -> str:
         ("inputs clamped", _clamped_text(result) + (" (fails: --strict)" if result.strict else " (reported only)")),
     ]  # fmt: skip
     if result.task is not None:
-        ref, cand = result.task.reference, result.task.candidate
-        shown = ", ".join(f"{k} float64 {ref[k]:.4g} / host C {cand[k]:.4g}" for k in ref)
-        default = ", the default with class labels" if result.metric_by_default else ""
-        limit = "" if result.max_metric_loss is None else f" (max {result.max_metric_loss:g}{default})"
-        rows.append((f"task ({result.task.kind})", f"{shown}; loss {result.task.loss:.4g}{limit}"))
+        rows.append(_task_row(result, "host C"))
     width = max(len(label) for label, _ in rows)
     lines = [f"{label:<{width}}  {value}" for label, value in rows]
     lines.extend(f"  {event}" for event in result.first_input_saturations[:3])
     lines.append("output error measured against float64 on the same inputs clamped to their formats")
     lines.append("PASS" if result.passed else "FAIL: " + "; ".join(result.failures))
     return "\n".join(lines)
+
+
+def _task_row(result: HostVerification, who: str) -> tuple[str, str]:
+    """The task metric of float64 and of ``who`` side by side, its loss and the bar it is judged against."""
+    assert result.task is not None
+    ref, cand = result.task.reference, result.task.candidate
+    shown = ", ".join(f"{k} float64 {ref[k]:.4g} / {who} {cand[k]:.4g}" for k in ref)
+    default = ", the default with class labels" if result.metric_by_default else ""
+    limit = "" if result.max_metric_loss is None else f" (max {result.max_metric_loss:g}{default})"
+    return f"task ({result.task.kind})", f"{shown}; loss {result.task.loss:.4g}{limit}"
 
 
 def _clamped_text(result: HostVerification) -> str:
@@ -89,13 +95,8 @@ def format_board_verification(result: BoardVerification) -> str:
                  f"{link.timeouts} time-outs, {link.reboots} restarts, {result.seconds:.1f} s"),
     ]  # fmt: skip
     if host.task is not None:
-        ref, cand = host.task.reference, host.task.candidate
         # The host C's figures are the board's only when every step matched bit for bit.
-        who = "board (= host C)" if result.bit_exact and result.failure is None else "host C"
-        shown = ", ".join(f"{k} float64 {ref[k]:.4g} / {who} {cand[k]:.4g}" for k in ref)
-        default = ", the default with class labels" if host.metric_by_default else ""
-        limit = "" if host.max_metric_loss is None else f" (max {host.max_metric_loss:g}{default})"
-        rows.append((f"task ({host.task.kind})", f"{shown}; loss {host.task.loss:.4g}{limit}"))
+        rows.append(_task_row(host, "board (= host C)" if result.bit_exact and result.failure is None else "host C"))
     if result.failure is not None:
         rows.append(("board misbehaved", result.failure))
     width = max(len(label) for label, _ in rows)
