@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lnn_edge.codegen import memory
 from lnn_edge.emulator import Emulator
 from lnn_edge.metrics import compare
 from lnn_edge.model import Model
@@ -71,7 +72,7 @@ def evaluate(model: Model, lines: list[str], results: dict[str, dict[str, float]
             "saturations": result.saturations.total + saturations,
             "err_1000": growth[1000],
             "err_10000": growth[10000],
-            "param_bytes": qmodel.param_bytes(),
+            "param_bytes": memory(qmodel)["params"],
         }
         results[f"{label} {precision}"] = row
         lines.append(

@@ -177,7 +177,19 @@ def _format_doc(qmodel: QuantizedModel) -> list[str]:
     return lines
 
 
+def struct_bytes(members: list[tuple[int, int, int]]) -> int:
+    """``sizeof`` of a C struct of array members ``(element bytes, element alignment, count)`` in declaration
+    order, as the ARM EABI and x86-64 ABIs lay it out: each member at a multiple of its alignment, the whole
+    rounded up to the largest alignment."""
+    offset, largest = 0, 1
+    for size, align, count in members:
+        offset = -(-offset // align) * align + size * count
+        largest = max(largest, align)
+    return -(-offset // largest) * largest
+
+
 def sizeof(array_type: str) -> int:
+    """Bytes of one element of a C array type."""
     return {
         "int8_t": 1,
         "uint8_t": 1,
@@ -208,24 +220,37 @@ def render(qmodel: QuantizedModel, name: str, dt_default: float | None = None, f
     ``fixed_dt`` the per-step constants for that time step are precomputed.
     """
     check_name(name)
-    dt = float(qmodel.model.dt if dt_default is None else dt_default)
-    context = common_context(qmodel, name, dt)
-    if qmodel.model.cell == "ltc":
-        from lnn_edge.codegen_ltc import ltc_context
-
-        context.update(ltc_context(qmodel, context, fixed_dt))
-        template = "ltc_fixed.c.j2" if qmodel.is_fixed else "ltc_float32.c.j2"
-    else:
-        from lnn_edge.codegen_cfc import cfc_context
-
-        context.update(cfc_context(qmodel, context, fixed_dt))
-        template = "cfc_fixed.c.j2" if qmodel.is_fixed else "cfc_float32.c.j2"
+    context, template = _context(qmodel, name, dt_default, fixed_dt)
     env = environment()
     files = {f"{name}.c": env.get_template(template).render(**context)}
     files[f"{name}.h"] = env.get_template("model.h.j2").render(**context)
     files["example_main.c"] = env.get_template("example_main.c.j2").render(**context)
     files.update(runtime_files())
     return CSource(files=files, context=context)
+
+
+def memory(qmodel: QuantizedModel, dt_default: float | None = None, fixed_dt: bool = True) -> dict[str, int]:
+    """The export's memory figures, without rendering it: ``params`` (bytes of the ``static const`` objects its
+    ``<name>.c`` compiles to, the runtime's tables included), ``state`` (the caller-owned state struct) and
+    ``stack`` (arrays on the stack in a step). The one accounting that the header, the manifest and
+    quantization.json all print."""
+    context, _ = _context(qmodel, "model", dt_default, fixed_dt)
+    return dict(context["memory"])
+
+
+def _context(qmodel: QuantizedModel, name: str, dt_default: float | None, fixed_dt: bool) -> tuple[dict[str, Any], str]:
+    """The templates' context and the cell's step template."""
+    dt = float(qmodel.model.dt if dt_default is None else dt_default)
+    context = common_context(qmodel, name, dt)
+    if qmodel.model.cell == "ltc":
+        from lnn_edge.codegen_ltc import ltc_context
+
+        context.update(ltc_context(qmodel, context, fixed_dt))
+        return context, "ltc_fixed.c.j2" if qmodel.is_fixed else "ltc_float32.c.j2"
+    from lnn_edge.codegen_cfc import cfc_context
+
+    context.update(cfc_context(qmodel, context, fixed_dt))
+    return context, "cfc_fixed.c.j2" if qmodel.is_fixed else "cfc_float32.c.j2"
 
 
 def runtime_files() -> dict[str, str]:

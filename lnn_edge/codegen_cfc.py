@@ -192,7 +192,8 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
     acc = 4 if not fixed else 2 * value
     buffers = z_buffer + bb_buffer * min(backbone, 2)
     stack = value * buffers + acc * HEAD_SCALARS + 4 * 4
-    context["memory"] = {"params": arrays.bytes, "state": value * model.state_size, "stack": stack}
+    frac_bytes = model.input_size + model.output_size if fixed else 0  # <name>_input_frac, <name>_output_frac
+    context["memory"] = {"params": arrays.bytes + frac_bytes, "state": value * model.state_size, "stack": stack}
     clash = set(context) & set(common)
     assert not clash, f"the CfC context would replace the common fields {sorted(clash)}"
     return context

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.c_literals import c_array, c_float, c_int
+from lnn_edge.codegen import sizeof, struct_bytes
 from lnn_edge.emulate_ltc import LtcFixedStep
 from lnn_edge.fixedpoint import ClampedTable
 from lnn_edge.qmodel import QuantizedModel
@@ -162,13 +163,8 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         slopes = values[1:] - values[:-1]
         items = [f"LNN_LTC_Q15_PAIR({int(t)}, {int(d)})" for t, d in zip(values[:-1], slopes, strict=True)]
         sigmoid = _wrap(items, 4)
-        table_bytes = 4 * (len(values) - 1)
-        record_bytes = 8 + 2
     else:
         sigmoid = c_array(values, "int", 32, per_line=8)
-        table_bytes = 4 * len(values)
-        record_bytes = 16 + 4
-    synapses = max(1, int(p["s_mask"].sum())) + max(1, int(p["mask"].sum()))
     cm_bytes = bits // 8 if cm_type.startswith("uint") else wide // 8
     z_shift, s_z_shift = int(qmodel.constants["z_shift"]), int(qmodel.constants["s_z_shift"])
     src_bits = source_bits(qmodel.model)
@@ -231,18 +227,21 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         erev=erev,
         sigmoid=sigmoid,
     )
-    value = bits // 8
-    index_bytes = 1 if wiring["index_type"] == "uint8_t" else 2
-    params_bytes = (
-        record_bytes * synapses
-        + table_bytes
-        + value * (2 * s + 2 * m + n)  # in_w, in_b, out_w, out_b, gleak_eps
-        + (wide // 8) * n
-        + value * n  # gleak_vleak, cm_u
-        + (cm_bytes * n if fixed_dt else 0)
-        + 2 * (s + m)  # shifts, input/output formats
-        + index_bytes * (2 * n + n_wired)  # s_count, wired, leaf
-    )
+    value, index = bits // 8, sizeof(wiring["index_type"])
+    wired, cm = sizeof(wiring["wired_type"]), sizeof(cm_type)
+    n_wired_alloc, n_leaf_alloc = wiring["n_wired_alloc"], wiring["n_leaf_alloc"]
+    s_nnz, nnz = wiring["s_nnz_alloc"], wiring["nnz_alloc"]
+    cm_alloc = n if fixed_dt else 1
+    # The members of lnn_ltc_q15_model_t / lnn_ltc_q31_model_t in declaration order: (bytes, alignment, count).
+    if bits == 16:
+        members = [(8, 4, s_nnz), (8, 4, nnz), (4, 4, len(values) - 1), (4, 4, n), (wired, wired, n_wired_alloc)]
+        members += [(cm, cm, cm_alloc)]
+    else:
+        members = [(16, 8, s_nnz), (16, 8, nnz), (8, 8, n), (cm, cm, cm_alloc), (4, 4, len(values))]
+        members += [(wired, wired, n_wired_alloc)]
+    members += [(value, value, count) for count in (s_nnz, nnz, n, n, s, s, m, m)]  # erev .. out_b
+    members += [(1, 1, s), (1, 1, m), (index, index, n), (index, index, n_leaf_alloc)]  # shifts, s_count, leaf
+    params_bytes = struct_bytes(members) + s + m  # and <name>_input_frac, <name>_output_frac
     return {
         "c": context,
         "scratch_size": max(n, s),
@@ -319,8 +318,7 @@ def _float_context(qmodel: QuantizedModel) -> dict[str, Any]:
     n_wired = wiring["n_wired"]
     s_records, s_src = _float_records(p, "s_", order)
     records, src = _float_records(p, "", order)
-    synapses = max(1, int(p["s_mask"].sum())) + max(1, int(p["mask"].sum()))
-    index_bytes = 1 if wiring["index_type"] == "uint8_t" else 2
+    index_bytes = sizeof(wiring["index_type"])
     context = LtcFloatContext(
         state_size=n,
         inputs=s,
@@ -349,12 +347,15 @@ def _float_context(qmodel: QuantizedModel) -> dict[str, Any]:
         s_count=wiring["s_count"],
         leaf=wiring["leaf"],
     )
+    index, wired = index_bytes, sizeof(wiring["wired_type"])
+    s_nnz, nnz = wiring["s_nnz_alloc"], wiring["nnz_alloc"]
+    # The members of lnn_ltc_f32_model_t in declaration order: (bytes, alignment, count).
+    members = [(16, 4, s_nnz), (16, 4, nnz), (4, 4, n), (4, 4, n), (4, 4, n), (4, 4, m), (4, 4, m)]
+    members += [(wired, wired, wiring["n_wired_alloc"]), (index, index, s_nnz), (index, index, nnz)]
+    members += [(index, index, n), (index, index, wiring["n_leaf_alloc"])]
     return {
         "c": context,
-        "params_bytes": (16 + index_bytes) * synapses
-        + 4 * len(f32math.EXP2_TABLE)
-        + 4 * (3 * n + 2 * m)
-        + index_bytes * (2 * n + n_wired),
+        "params_bytes": struct_bytes(members) + 4 * len(f32math.EXP2_TABLE),  # and lnn_ltc_f32.h's 2^t table
         "stack_bytes": 4 * (3 * max(1, n_wired) + 2 * max(1, n - n_wired)),
     }
 

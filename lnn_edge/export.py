@@ -98,7 +98,9 @@ def export(
     if not dt_default > 0:
         raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
     sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)
-    report = quantization_report(qmodel, stats, policy=policy, labelled=labelled)
+    report = quantization_report(
+        qmodel, stats, policy=policy, labelled=labelled, parameter_bytes=sources.context["memory"]["params"]
+    )
     with owned_dir(target, MANIFEST_FILE, EXPORT_FORMAT, "export") as tmp:
         for filename, text in sources.files.items():
             (tmp / filename).parent.mkdir(exist_ok=True)  # lnn/, the runtime library

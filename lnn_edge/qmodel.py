@@ -58,18 +58,6 @@ class QuantizedModel:
             digest.update(array.tobytes())
         return digest.hexdigest()
 
-    def param_bytes(self) -> int:
-        """Bytes of parameters as stored on the device: float32 4 bytes each; fixed point B bits each, or 2B bits
-        for the arrays whose values need the accumulator width (biases, products such as gleak * vleak)."""
-        if self.precision == "float32":
-            return int(sum(array.size for array in self.params.values())) * 4
-        limit = 1 << (self.bits - 1)
-        total = 0
-        for array in self.params.values():
-            wide = array.size and (array.min() < -limit or array.max() >= limit)
-            total += array.size * (2 * self.bits // 8 if wide else self.bits // 8)
-        return int(total)
-
     def validate(self) -> None:
         """Check the precision, dtypes and integer ranges; raise :class:`ModelFileError` naming the field."""
         if self.precision not in PRECISIONS:

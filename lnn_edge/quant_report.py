@@ -160,10 +160,12 @@ def quantization_report(
     held_out: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
     policy: Policy | None = None,
     labelled: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    parameter_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Formats and ranges per tensor, parameter bytes, and measured error on calibration, held-out and labelled
     (``x``, ``dt``, ``y``) data, with the verdict under ``policy`` (task-aware by default where the data has class
-    labels: :meth:`Policy.for_classes`)."""
+    labels: :meth:`Policy.for_classes`). ``parameter_bytes`` is the code generator's figure
+    (``codegen.memory``), the same the export's header and manifest print; quantization cannot know it."""
     evaluations = []
     if calib is not None:
         evaluations.append(evaluate(qmodel, calib.sequences.x, calib.sequences.dt, "calibration", calib.labels))
@@ -193,7 +195,7 @@ def quantization_report(
         "per_feature": {name: qmodel.params[name].tolist() for name in ("x_frac", "y_frac") if name in qmodel.params},
         "input_ranges": input_range_rows(qmodel, calib),
         "bounds": qmodel.bounds,
-        "parameter_bytes": qmodel.param_bytes(),
+        "parameter_bytes": parameter_bytes,
         "error_bounds": error_bounds(qmodel),
         "evaluations": [e.as_dict() for e in evaluations],
         "threshold_max_abs_rel_range": threshold,

@@ -13,6 +13,7 @@ import numpy as np
 from lnn_edge.atomic import atomic_file, check_file_target
 from lnn_edge.calibration import HEADROOM, CalibrationStats, calibration_for
 from lnn_edge.cli.common import print_json
+from lnn_edge.codegen import memory
 from lnn_edge.datafile import Sequences
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.modelfile import load
@@ -65,7 +66,7 @@ def split_calibration(
 
 def format_report(report: dict[str, Any]) -> str:
     """The report as a terminal table."""
-    lines = [f"precision {report['precision']}, parameters {report['parameter_bytes']} B"]
+    lines = [f"precision {report['precision']}, parameters {report['parameter_bytes']} B (flash, as exported)"]
     if report["formats"]:
         lines.append(f"{'format':<8} {'Q':>4} {'bound':>11} {'source':<12} {'lsb':>10}")
         for row in report["formats"]:
@@ -221,7 +222,8 @@ def command(
         stats, held_out = split_calibration(calibration_for(net, calib))
     qmodel = quantize(net, precision, stats, _parse_overrides(formats))
     policy = Policy(max_error=max_error, strict=strict, max_metric_loss=max_metric_loss)
-    report = quantization_report(qmodel, stats, held_out, policy, labelled_arrays(labelled))
+    parameter_bytes = memory(qmodel)["params"]  # what an export of it declares, as its header will say
+    report = quantization_report(qmodel, stats, held_out, policy, labelled_arrays(labelled), parameter_bytes)
     save_quantized(qmodel, output)
     if report_path is not None:
         with atomic_file(report_path, kind="quantization report", is_own=is_quantization_report) as tmp:
