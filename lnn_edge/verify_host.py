@@ -6,18 +6,19 @@ them (what the host sends to a board too), and the C runs them through ``<name>_
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from lnn_edge.datafile import Sequences
+from lnn_edge.emulate_common import INPUT_TENSORS
 from lnn_edge.emulator import Emulator, EmulatorResult
 from lnn_edge.errors import DataFileError
 from lnn_edge.export import Export, model_sources
 from lnn_edge.harness import CompiledModel, compile_model
 from lnn_edge.metrics import ErrorMetrics, TaskMetrics, compare, task_kind, task_metrics
-from lnn_edge.quant_report import ERROR_BASIS, Policy
+from lnn_edge.quant_report import ERROR_BASIS, Evaluation, Policy, verdict
 from lnn_edge.reference import Reference
 
 
@@ -169,38 +170,44 @@ def verify_host(
     mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
     y_c_float, state_c_float = raw_to_float(emulator, y_c, state_c)
     y_ref, state_ref = Reference(model).run(*emulator.clamp_inputs(sequences.x, sequences.dt))
-    outputs = compare(y_c_float, y_ref)
     policy = policy or Policy()
-    limit = policy.threshold(qmodel.precision) if threshold is None else threshold
+    if threshold is not None:  # an explicit error bar is judged, as --max-error is
+        policy = replace(policy, max_error=threshold)
     bit_exact = mismatch is None
     log = emulated.saturations
+    names = model.input_names
     task = None
     if labels is not None:  # end to end: float64 on the inputs as recorded, against the C with its clamps
-        y_float = Reference(model).run(sequences.x, sequences.dt)[0] if log.input_counts(model.input_names) else y_ref
+        y_float = Reference(model).run(sequences.x, sequences.dt)[0] if log.input_counts(names) else y_ref
         task = task_metrics(task_kind(model.task, labels), labels, y_float, y_c_float)
     if policy.max_metric_loss is not None and labels is None:
         raise DataFileError("--max-metric-loss needs labelled test data: pass --data FILE.npz holding 'x' and 'y'")
     policy = policy.for_classes(task is not None and task.kind == "classification")
-    failures = [] if bit_exact else [f"C != emulator: {mismatch}"]
-    error_judged = threshold is not None or policy.judges_error
-    if error_judged and outputs.max_abs_rel_range > limit:
-        failures.append(f"output error {outputs.max_abs_rel_range:.2e} of range > {limit:g}")
-    if log.internal_total:
-        failures.append(f"{log.internal_total} internal values saturated")
-    if policy.strict and log.input_counts(model.input_names):
-        failures.append("inputs clamped with --strict")
-    if policy.max_metric_loss is not None and task is not None and task.loss > policy.max_metric_loss:
-        failures.append(f"task metric loss {task.loss:.4g} > {policy.max_metric_loss:g}")
+    limit = policy.threshold(qmodel.precision)
+    evaluation = Evaluation(  # the host C's outputs (equal to the emulator's when bit-exact) against float64
+        name="host C",
+        sequences=int(sequences.x.shape[0]),
+        steps=int(sequences.x.shape[1]),
+        outputs=compare(y_c_float, y_ref),
+        state=compare(state_c_float, state_ref),
+        saturations=log.internal_total,
+        saturation_counts={k: v for k, v in log.counts.items() if k not in INPUT_TENSORS},
+        first_saturations=log.internal_events(),
+        input_saturations=log.input_counts(names),
+        first_input_saturations=log.input_events(names),
+        task=task,
+    )
+    failures = ([] if bit_exact else [f"C != emulator: {mismatch}"]) + verdict([evaluation], limit, policy)[1]
     return HostVerification(
         passed=not failures,
         bit_exact=bit_exact,
-        steps=int(sequences.x.shape[1]),
-        sequences=int(sequences.x.shape[0]),
+        steps=evaluation.steps,
+        sequences=evaluation.sequences,
         precision=qmodel.precision,
-        outputs=outputs,
-        state=compare(state_c_float, state_ref),
+        outputs=evaluation.outputs,
+        state=evaluation.state,
         threshold=limit,
-        saturations=log.internal_total,
+        saturations=evaluation.saturations,
         mismatch=mismatch,
         traces={"reference": y_ref, "host C": y_c_float, "emulator": emulated.y, "dt": sequences.dt},
         raw={
@@ -212,14 +219,14 @@ def verify_host(
             "emulator_state": state_e,
             "reference_state": state_ref,
         },
-        input_saturations=log.input_counts(model.input_names),
-        first_input_saturations=log.input_events(model.input_names),
+        input_saturations=evaluation.input_saturations,
+        first_input_saturations=evaluation.first_input_saturations,
         task=task,
         strict=policy.strict,
         max_metric_loss=policy.max_metric_loss,
         metric_by_default=policy.metric_by_default,
         failures=failures,
-        error_judged=error_judged,
+        error_judged=policy.judges_error,
     )
 
 

@@ -82,7 +82,7 @@ def test_board_verdict_takes_strict_and_the_task_metric(tmp_path_factory: pytest
     code, output = run(*flags, "--strict")
     report = json.loads(output)
     assert code == 1 and report["bit_exact"] and not report["passed"], output
-    assert report["failures"] == ["inputs clamped with --strict"]
+    assert report["failures"] == [f"host C: inputs clamped with --strict ({model.input_names[5]} 1)"]
 
 
 def test_host_verify_unchanged(tmp_path_factory: pytest.TempPathFactory) -> None:
