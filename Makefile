@@ -46,7 +46,7 @@ FUZZ_SECONDS ?= 600
 fuzz: setup
 	$(BIN)/python tests/support/libfuzzer.py --seconds $(FUZZ_SECONDS) --out build/fuzz
 
-# ruff (lint and format), mypy (the package and tests/support) and import-linter (the import contracts in
+# ruff (lint and format), mypy (the package, tests and benchmarks) and import-linter (the import contracts in
 # pyproject.toml, [tool.importlinter]). .ci/run runs this before the tests.
 lint: setup
 	$(BIN)/ruff check lnn_edge tests benchmarks

@@ -41,7 +41,7 @@ def _tool_version(command: list[str]) -> str:
 
 def instruction_table(rows: list[dict[str, Any]]) -> str:
     cores = list(CORE_NAMES)
-    table = defaultdict(dict)
+    table: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for row in rows:
         table[(row["model"], row["precision"])][row["core"]] = row["instructions_per_step"]
     lines = [

@@ -15,6 +15,8 @@ import numpy as np
 
 F32 = np.float32
 Array = np.ndarray
+FloatLike = np.ndarray | np.floating | float
+"""What the float32 operations accept: an array, a NumPy float scalar or a float (made float32)."""
 
 LOG2E = F32(float.fromhex("0x1.715476p+0"))
 EXP2_NEG_COEFFS = tuple(
@@ -37,7 +39,7 @@ EXP_CUTOFF = F32(126.0)
 ONE, TWO, HALF = F32(1.0), F32(2.0), F32(0.5)
 
 
-def f32(x: Array | float) -> Array:
+def f32(x: FloatLike) -> Array:
     """``x`` as a float32 array."""
     return np.asarray(x, dtype=np.float32)
 
@@ -215,7 +217,7 @@ EXP2_C0, EXP2_C1 = F32(1.0000008), F32(0.69314736)
 """2**r ~= C0 + C1 r on |r| <= 1/512 (max relative error 9e-7, rounding included)."""
 
 
-def exp2_fast(t: Array) -> Array:
+def exp2_fast(t: FloatLike) -> Array:
     """2**t in float32 for any float32 t: |t| <= 125 directly, beyond (or NaN) as 2**(+-125).
 
     y = t + MAGIC; n = bits(y) - bits(MAGIC); if |n| > 125 * 256: t = (t < 0 ? -125 : 125) and y again;
@@ -236,7 +238,7 @@ def exp2_fast(t: Array) -> Array:
         return scale.view(np.float32) * (EXP2_C0 + EXP2_C1 * r)
 
 
-def conductance_fast(w: Array, t: Array) -> Array:
+def conductance_fast(w: FloatLike, t: FloatLike) -> Array:
     """w * sigmoid(z) as w / (1 + 2**t) with t = -z log2(e): one division, no symmetry handling (2**t is
     finite for every t, so 1 + 2**t >= 1)."""
     return f32(w) / (ONE + exp2_fast(t))

@@ -23,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 
 Array = np.ndarray
+IntLike = np.ndarray | np.integer | int
+"""What the integer operations accept: an array, a NumPy integer scalar or an int (viewed as int64)."""
 
 
-def as_int(x: Array | int) -> Array:
+def as_int(x: IntLike) -> Array:
     """View ``x`` as an int64 array (no rounding: the value must already be integral)."""
     return np.asarray(x, dtype=np.int64)
 
@@ -41,7 +43,7 @@ def saturate(x: Array, bits: int) -> Array:
     return np.clip(as_int(x), low, high)
 
 
-def rshift_round(x: Array, shift: int) -> Array:
+def rshift_round(x: IntLike, shift: int) -> Array:
     """Arithmetic right shift by ``shift`` >= 0 with round-half-up; a negative shift is a left shift."""
     x = as_int(x)
     if shift > 0:
@@ -59,14 +61,14 @@ def rshift_round_columns(x: Array, shifts: Array) -> Array:
     return out
 
 
-def div_trunc(num: Array, den: Array) -> Array:
+def div_trunc(num: IntLike, den: IntLike) -> Array:
     """C's integer division: the quotient truncated toward zero (den != 0)."""
     num, den = as_int(num), as_int(den)
     quotient = np.abs(num) // np.abs(den)
     return np.where((num < 0) != (den < 0), -quotient, quotient)
 
 
-def div_round(num: Array, den: Array) -> Array:
+def div_round(num: IntLike, den: IntLike) -> Array:
     """``num / den`` rounded half away from zero, for ``den > 0``: ``(num +- den/2) / den`` in C."""
     num, den = as_int(num), as_int(den)
     half = den >> 1
@@ -352,7 +354,7 @@ def sigmoid_clamped_table(index_bits: int, in_frac: int, out_frac: int, span_log
     return ClampedTable("sigmoid", values, in_frac, out_frac, span_log2, index_bits)
 
 
-def div_round_fast(num: Array, den: Array) -> Array:
+def div_round_fast(num: IntLike, den: IntLike) -> Array:
     """``num / den`` rounded to nearest the cheap way, for ``den >= 3``:
     ``(num + ((den >> 1) ^ (num >> (W-1)))) / den`` with C's truncating division (the XOR with the sign mask
     of ``num`` gives ``den/2`` for ``num >= 0`` and ``-den/2 - 1`` below: no branch, three instructions before

@@ -6,6 +6,8 @@ with the elapsed time shaped (B, 1), exactly as the wrappers would if they were 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -23,9 +25,10 @@ def randomize_parameters(module: torch.nn.Module, rng: np.random.Generator, scal
 def run_ncps(module: torch.nn.Module, x: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Outputs [B,T,M] and states [B,T,N] of an ncps LTC/CfC wrapper in double precision, from a zero state."""
     module = module.double().eval()
-    cell = module.rnn_cell
+    cell: Any = module.rnn_cell  # an ncps cell (torch types nn.Module attributes as Tensor | Module)
+    state_size: int = getattr(module, "state_size")  # noqa: B009 - the same: typed as Tensor | Module
     batch, steps, _ = x.shape
-    h = torch.zeros(batch, module.state_size, dtype=torch.float64)
+    h = torch.zeros(batch, state_size, dtype=torch.float64)
     ys, states = [], []
     with torch.no_grad():
         for t in range(steps):

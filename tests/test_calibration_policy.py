@@ -378,6 +378,7 @@ def test_stored_class_labels_make_accuracy_the_default_verdict(ltc_file: Path, t
     """A classifier that stores its sample's labels is judged by accuracy when the user sets no bar: the verdict
     follows the accuracy our own emulator run measures, and the output error is reported beside it."""
     from lnn_edge.emulator import Emulator
+    from lnn_edge.qmodel import QuantizedModel
     from lnn_edge.qmodelfile import load_any
 
     labelled = tmp_path / "labelled.lnn"
@@ -388,6 +389,7 @@ def test_stored_class_labels_make_accuracy_the_default_verdict(ltc_file: Path, t
         assert report["metric_by_default"] is True and report["max_metric_loss"] == 0.01, report
         assert report["error_judged"] is False
         qmodel = load_any(tmp_path / f"{name}.lnn")
+        assert isinstance(qmodel, QuantizedModel) and qmodel.model.calibration is not None
         x = qmodel.model.calibration.x
         decisions = np.argmax(Emulator(qmodel).run(x, np.full(x.shape[:2], qmodel.model.dt)).y[:, -1], axis=-1)
         cut = len(x) - len(x) // 4  # quantize holds out the last quarter

@@ -297,7 +297,7 @@ def test_saturating_tensors_stay_bit_exact_and_sanitizer_clean(tmp_path: Path, a
     sequences.dt[:, ::2] = 0.01
     emulated = Emulator(qmodel).run(sequences.x, sequences.dt)
     assert {"bb0", "bb1", "h"} <= set(emulated.saturations.counts)
-    exported = export_model(qmodel, tmp_path / "out", precision)  # type: ignore[arg-type]
+    exported = export_model(qmodel, tmp_path / "out", precision)
     assert_c_matches_emulator(exported, sequences)
     x_raw, dt_raw = raw_inputs(Emulator(qmodel), sequences)
     dtype = np.dtype(np.int16 if precision == "fixed16" else np.int32)

@@ -31,7 +31,7 @@ PRECISIONS = ["float32", "fixed16", "fixed32"]
 
 def _ltc(wiring: wirings.Wiring, inputs: int, seed: int, scale: float | None = None, **options: object) -> Model:
     torch.manual_seed(seed)
-    module = LTC(inputs, wiring, **options)  # type: ignore[arg-type]
+    module = LTC(inputs, wiring, **options)
     if scale is not None:
         randomize_parameters(module, np.random.default_rng(seed), scale=scale)
         module.rnn_cell.apply_weight_constraints()

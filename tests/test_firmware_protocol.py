@@ -65,7 +65,7 @@ class RawLink:
         """Send ``data``, then a HELLO; return every frame that came before the HELLO's answer."""
         seq = self.next_seq()
         self.send(data + P.encode_frame(P.HELLO, seq))
-        frames = []
+        frames: list[P.Frame] = []
         while True:
             frame = self.next_frame()
             if frame.cmd == P.HELLO | P.RESPONSE and frame.seq == seq:

@@ -227,7 +227,7 @@ def test_import_missing_file(tmp_path: Path) -> None:
 def test_run_rejects_bad_data_files(tmp_path: Path, arrays: dict[str, np.ndarray], fragment: str) -> None:
     torch.save(LTC(3, 4).state_dict(), tmp_path / "m.pt")
     invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
-    np.savez(tmp_path / "bad.npz", **arrays)
+    np.savez(tmp_path / "bad.npz", **arrays)  # type: ignore[arg-type]  # numpy's stub types **kwds like allow_pickle
     code, _, err = invoke(
         "run", str(tmp_path / "m.lnn"), "--data", str(tmp_path / "bad.npz"), "-o", str(tmp_path / "o.npz")
     )

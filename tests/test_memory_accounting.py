@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
@@ -50,7 +51,7 @@ def _object_bytes(compiler: list[str], directory: Path, tmp_path: Path) -> int:
     subprocess.run(command, check=True, capture_output=True)
     with open(obj, "rb") as handle:
         table = ELFFile(handle).get_section_by_name(".symtab")
-        assert table is not None
+        assert isinstance(table, SymbolTableSection)
         return sum(s["st_size"] for s in table.iter_symbols() if s["st_info"]["type"] == "STT_OBJECT")
 
 

@@ -106,7 +106,7 @@ def good_file(tmp_path: Path) -> Path:
 
 
 def _set(key: str, value: object):  # type: ignore[no-untyped-def]
-    def edit(manifest: dict) -> None:  # type: ignore[type-arg]
+    def edit(manifest: dict) -> None:
         target = manifest
         *parents, last = key.split(".")
         for parent in parents:
@@ -117,7 +117,7 @@ def _set(key: str, value: object):  # type: ignore[no-untyped-def]
 
 
 def _array(name: str, value: np.ndarray):  # type: ignore[no-untyped-def]
-    def edit(members: dict) -> None:  # type: ignore[type-arg]
+    def edit(members: dict) -> None:
         members[f"arrays/{name}.npy"] = _npy(value)
 
     return edit
@@ -173,7 +173,7 @@ def test_bad_array_names_the_array(tmp_path: Path, good_file: Path, case: str) -
 
 
 def test_unknown_array_and_missing_array(tmp_path: Path, good_file: Path) -> None:
-    def add(manifest: dict) -> None:  # type: ignore[type-arg]
+    def add(manifest: dict) -> None:
         manifest["arrays"]["bogus"] = {"shape": [1], "dtype": "float64"}
 
     bad = tmp_path / "unknown.lnn"

@@ -215,8 +215,8 @@ def _export_and_die_at(call: int, model_file: Path, out: Path, name: str) -> Non
 
         return wrapper
 
-    atomic_module.os.replace = dying(os.replace)  # type: ignore[attr-defined]
-    atomic_module.os.rename = dying(os.rename)  # type: ignore[attr-defined]
+    atomic_module.os.replace = dying(os.replace)
+    atomic_module.os.rename = dying(os.rename)
     Path.unlink = dying(Path.unlink)  # type: ignore[method-assign]
     export(load_torch_or_lnn(model_file), out, "float32", name=name)
     os._exit(0)

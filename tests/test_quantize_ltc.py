@@ -34,10 +34,16 @@ THRESHOLDS = {"float32": 1e-5, "fixed32": 1e-4, "fixed16": 1e-2}
 
 def _model(wiring: wirings.Wiring | int = 8, inputs: int = 5, seed: int = 0, **options: object) -> Model:
     torch.manual_seed(seed)
-    model = from_module(LTC(inputs, wiring, **options))  # type: ignore[arg-type]
+    model = from_module(LTC(inputs, wiring, **options))
     rng = np.random.default_rng(seed)
     model.calibration = Calibration(x=rng.normal(size=(6, 60, inputs)), dt=rng.uniform(0.5, 1.5, size=(6, 60)))
     return model
+
+
+def _calibration(model: Model) -> tuple[np.ndarray, np.ndarray]:
+    """The calibration sample's inputs and elapsed times (every model here has both)."""
+    assert model.calibration is not None and model.calibration.dt is not None
+    return model.calibration.x, model.calibration.dt
 
 
 def _random_model(units: int, inputs: int, scale: float, seed: int, steps: int, unfolds: int = 6) -> Model:
@@ -77,8 +83,8 @@ def test_ltc_accuracy_against_reference(precision: str, wiring: wirings.Wiring) 
 def test_ltc_mappings_and_constraints(mapping: str, implicit: bool) -> None:
     model = _model(6, input_mapping=mapping, output_mapping=mapping, implicit_param_constraints=implicit, ode_unfolds=3)
     for precision in ("fixed16", "fixed32"):
-        result = Emulator(quantize(model, precision)).run(model.calibration.x, model.calibration.dt)  # type: ignore[union-attr]
-        y_ref, _ = Reference(model).run(model.calibration.x, model.calibration.dt)  # type: ignore[union-attr]
+        result = Emulator(quantize(model, precision)).run(*_calibration(model))
+        y_ref, _ = Reference(model).run(*_calibration(model))
         assert compare(result.y, y_ref).max_abs_rel_range <= THRESHOLDS[precision]
 
 
@@ -122,16 +128,17 @@ def test_random_models_quantize_without_saturation_or_say_why(
     except QuantizationError as error:
         assert "'" in str(error)  # names the tensor
         return
-    result = Emulator(qmodel).run(model.calibration.x, model.calibration.dt)
+    result = Emulator(qmodel).run(*_calibration(model))
     assert result.saturations.total == 0, result.saturations.events[:3]
 
 
 def test_emulator_is_deterministic_and_integer() -> None:
     model = _model(wirings.AutoNCP(10, 2))
     qmodel = quantize(model, "fixed16")
-    a = Emulator(qmodel).run(model.calibration.x, model.calibration.dt)  # type: ignore[union-attr]
-    b = Emulator(qmodel).run(model.calibration.x, model.calibration.dt)  # type: ignore[union-attr]
+    a = Emulator(qmodel).run(*_calibration(model))
+    b = Emulator(qmodel).run(*_calibration(model))
     assert a.y_raw is not None and a.y_raw.dtype == np.int64
+    assert a.state_raw is not None and b.y_raw is not None and b.state_raw is not None
     assert np.array_equal(a.y_raw, b.y_raw) and np.array_equal(a.state_raw, b.state_raw)
     assert np.abs(a.state_raw).max() < 2**15 and np.abs(a.y_raw).max() < 2**15
 
@@ -277,5 +284,5 @@ def test_tiny_leak_gets_the_minimum_base_conductance() -> None:
     qmodel = quantize(model, "fixed16")
     assert int(qmodel.params["gleak"].max()) == 0 and qmodel.params["gleak_eps"].min() == 3
     assert model.calibration is not None and model.calibration.dt is not None
-    result = Emulator(qmodel).run(model.calibration.x, model.calibration.dt)
+    result = Emulator(qmodel).run(*_calibration(model))
     assert result.saturations.total == 0

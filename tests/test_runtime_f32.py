@@ -39,7 +39,7 @@ EXP2_INTEGERS = {
 }
 
 
-def _bits(value: float) -> int:
+def _bits(value: float | np.floating) -> int:
     return int(np.array(value, dtype=np.float32).view(np.uint32))
 
 
