@@ -62,15 +62,11 @@ def _wiring_fields(p: dict[str, np.ndarray], n: int, s: int) -> tuple[np.ndarray
 
 
 @dataclass(frozen=True)
-class LtcFixedContext:
-    """What ``ltc_fixed.c.j2`` writes for a fixed16 / fixed32 LTC (``c`` in the template): the kernel's
-    compile-time constants, the eligibility switches decided here (not in Jinja), and the parameter arrays as C
-    literals in processing order."""
+class LtcLayout:
+    """The wiring fields both LTC templates write (``c`` in the template): sizes, the kernel's array
+    allocations (at least 1 each: C has no empty arrays), and the neuron order as C literals (the wired neurons
+    as index | internal synapse count << wired_shift, then the leaves; sensory synapse counts per neuron)."""
 
-    kernel: str  # "q15" or "q31": lnn/lnn_ltc_<kernel>.h
-    f: dict[str, int]  # the formats (fractional bits) of quantize_ltc
-    value_type: str
-    acc_type: str
     state_size: int
     inputs: int
     outputs: int
@@ -80,6 +76,24 @@ class LtcFixedContext:
     n_leaf_alloc: int
     s_nnz_alloc: int
     nnz_alloc: int
+    wired_shift: int
+    index_type: str
+    wired_type: str
+    s_count: str
+    wired: str
+    leaf: str
+
+
+@dataclass(frozen=True)
+class LtcFixedContext(LtcLayout):
+    """What ``ltc_fixed.c.j2`` writes for a fixed16 / fixed32 LTC (``c`` in the template): the kernel's
+    compile-time constants, the eligibility switches decided here (not in Jinja), and the parameter arrays as C
+    literals in processing order."""
+
+    kernel: str  # "q15" or "q31": lnn/lnn_ltc_<kernel>.h
+    f: dict[str, int]  # the formats (fractional bits) of quantize_ltc
+    value_type: str
+    acc_type: str
     dt_min_q: int
     dt_default_q: int
     cm_shift: int
@@ -89,9 +103,6 @@ class LtcFixedContext:
     sig_segments: int
     sig_frac_shift: int
     sig_width: str
-    wired_shift: int
-    index_type: str
-    wired_type: str
     src_type: str
     src_bits: int
     cm_type: str
@@ -111,9 +122,6 @@ class LtcFixedContext:
     out_w: str
     out_shift: str
     out_b: str
-    s_count: str
-    wired: str
-    leaf: str
     gleak_eps: str
     gleak_vleak: str
     cm_u: str
@@ -275,24 +283,12 @@ def _records(p: dict[str, np.ndarray], prefix: str, order: np.ndarray, bits: int
 
 
 @dataclass(frozen=True)
-class LtcFloatContext:
+class LtcFloatContext(LtcLayout):
     """What ``ltc_float32.c.j2`` writes (``c`` in the template): the kernel's compile-time constants and the
     parameter arrays as C literals (floats as shortest round-trip decimal literals) in processing order."""
 
-    state_size: int
-    inputs: int
-    outputs: int
-    unfolds: int
-    n_wired: int
-    n_wired_alloc: int
-    n_leaf_alloc: int
-    s_nnz_alloc: int
-    nnz_alloc: int
     eps: str
-    wired_shift: int
-    index_type: str
     index_bytes: int
-    wired_type: str
     s_syn: str
     syn: str
     s_src: str
@@ -302,9 +298,6 @@ class LtcFloatContext:
     leak: str
     out_w: str
     out_b: str
-    wired: str
-    s_count: str
-    leaf: str
 
 
 def _float_context(qmodel: QuantizedModel) -> dict[str, Any]:
