@@ -402,14 +402,29 @@ def _does_not_fit(export: Export, board: Board, stack: int, link: list[str], tmp
     report = size_report(elf, measure / "firmware.map", model_objects(export), big, stack)
     problems = []
     if report.flash_used > board.flash.size:
-        problems.append(f"{report.flash_used} B of flash (the board has {board.flash.size} B; the model's "
-                        f"share is {report.model_flash} B)")  # fmt: skip
+        problems.append(f"{report.flash_used} B of flash, {report.flash_used - board.flash.size} B more than the "
+                        f"board's {board.flash.size} B (the model's share is {report.model_flash} B)")  # fmt: skip
     if report.ram_used > board.ram.size:
-        problems.append(f"{report.ram_used} B of RAM (the board has {board.ram.size} B; stack {stack} B, "
-                        f"model state {report.model_ram} B)")  # fmt: skip
+        problems.append(f"{report.ram_used} B of RAM, {report.ram_used - board.ram.size} B more than the board's "
+                        f"{board.ram.size} B (stack {stack} B, model state {report.model_ram} B)")  # fmt: skip
     needs = " and ".join(problems) or "more memory than the board has"
     return BuildError(f"the firmware for {export.name} ({export.manifest['precision']}) does not fit {board.name}: "
-                      f"it needs {needs}; try --precision fixed16 or a smaller model")  # fmt: skip
+                      f"it needs {needs}. What would help: {'; '.join(fit_hints(export))}")  # fmt: skip
+
+
+def fit_hints(export: Export) -> list[str]:
+    """What would make a model fit, for this export: a narrower precision only where there is one, fewer backbone
+    units only for a CfC that has a backbone, then a smaller wiring or a bigger part."""
+    model = export.qmodel.model
+    hints = []
+    precision = export.manifest["precision"]
+    if precision != "fixed16":
+        hints.append(f"export with --precision fixed16 (parameters in 16 bits instead of {precision}'s 32)")
+    if model.cfc is not None and model.cfc.backbone_layers:
+        hints.append(f"fewer backbone units or layers (now {model.cfc.backbone_layers} x {model.cfc.backbone_units})")
+    hints.append(f"a smaller wiring (now {model.state_size} neurons)")
+    hints.append("a board with more memory (lnn-edge boards lists them)")
+    return hints
 
 
 def size_report(elf: Path, map_file: Path, model_objects: tuple[str, ...], board: Board, stack: int) -> SizeReport:

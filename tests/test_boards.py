@@ -4,6 +4,7 @@ cache, the too-big error, and the flash commands (dry runs; no hardware is attac
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 from test_firmware_helpers import shared_export
 
 from lnn_edge.boards import DEFAULT_BOARD, BoardError, board_names, boards_dir, list_boards, load_board
-from lnn_edge.build import BuildError, build_firmware
+from lnn_edge.build import BuildError, build_firmware, fit_hints
 from lnn_edge.cli import cli
 from lnn_edge.errors import MissingDependencyError
 from lnn_edge.flash import flash_plan, run_plan
@@ -153,6 +154,26 @@ def test_build_is_cached_and_atomic(tmp_path_factory: pytest.TempPathFactory, tm
     assert leftovers == []
 
 
+def test_fit_hints_suggest_only_what_would_change_the_model(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """A fixed16 export is not told to use fixed16; a CfC with a backbone is told to shrink it, an LTC is not."""
+    import torch
+    from ncps.torch import CfC
+
+    from lnn_edge.export import export
+    from lnn_edge.importers import from_module
+
+    ltc16 = fit_hints(shared_export(tmp_path_factory, "fixed16"))
+    assert not any("--precision" in hint for hint in ltc16) and not any("backbone" in hint for hint in ltc16)
+    assert "a smaller wiring (now 19 neurons)" in ltc16
+    torch.manual_seed(0)
+    cfc = export(from_module(CfC(4, 8, backbone_units=16, backbone_layers=2)), tmp_path / "cfc", "float32")
+    hints = fit_hints(cfc)
+    assert any("--precision fixed16" in hint for hint in hints)
+    assert "fewer backbone units or layers (now 2 x 16)" in hints
+
+
 @pytest.mark.slow
 def test_firmware_that_does_not_fit_is_a_clear_error(tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> None:
     exported = shared_export(tmp_path_factory, "float32")
@@ -161,14 +182,15 @@ def test_firmware_that_does_not_fit_is_a_clear_error(tmp_path_factory: pytest.Te
     path = tmp_path / "bluepill-f103c8.toml"
     text = (boards_dir() / "bluepill-f103c8.toml").read_text()
     path.write_text(text.replace("size = 0x10000 }", "size = 0x1000 }"))  # 4 KiB of flash
-    with pytest.raises(
-        BuildError, match=r"does not fit bluepill-f103c8: it needs \d+ B of flash \(the board has 4096 B"
-    ):
+    with pytest.raises(BuildError, match=r"does not fit bluepill-f103c8: it needs \d+ B of flash") as raised:
         build_firmware(exported.directory, str(path))
+    message = str(raised.value)
+    assert re.search(r"\d+ B more than the board's 4096 B", message) and "--precision fixed16" in message
+    assert "backbone" not in message  # an LTC has none
     # The failed build left the previous, complete one in place (written atomically).
     assert (good.directory / "build.json").read_text() == before and good.elf.is_file()
     path.write_text(text.replace("size = 0x5000 }", "size = 0x800 }"))  # 2 KiB of RAM
-    with pytest.raises(BuildError, match=r"\d+ B of RAM \(the board has 2048 B"):
+    with pytest.raises(BuildError, match=r"\d+ B of RAM, \d+ B more than the board's 2048 B"):
         build_firmware(exported.directory, str(path))
 
 
