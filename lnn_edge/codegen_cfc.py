@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from lnn_edge import f32math
+from lnn_edge.c_layout import csr_by_destination, sizeof
 from lnn_edge.c_literals import c_array, c_float, c_int
-from lnn_edge.codegen import csr_by_destination, sizeof
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.fixedpoint import CfcTable, InterpTable
 from lnn_edge.qmodel import QuantizedModel

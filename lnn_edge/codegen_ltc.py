@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from lnn_edge.c_layout import sizeof, struct_bytes
 from lnn_edge.c_literals import c_array, c_float, c_int
-from lnn_edge.codegen import sizeof, struct_bytes
 from lnn_edge.emulate_ltc import LtcFixedStep
 from lnn_edge.fixedpoint import ClampedTable
 from lnn_edge.qmodel import QuantizedModel
