@@ -14,7 +14,7 @@ import numpy as np
 
 from lnn_edge.calibration import CalibrationStats
 from lnn_edge.datafile import Sequences, load_inputs
-from lnn_edge.emulate_common import INPUT_TENSORS
+from lnn_edge.emulate_common import INPUT_TENSORS, SaturationLog
 from lnn_edge.emulator import Emulator
 from lnn_edge.errors import DataFileError
 from lnn_edge.limits import MAX_DATA_VALUES, read_npy
@@ -120,17 +120,31 @@ def evaluate(
         # The task metric is end to end: float64 on the inputs as recorded against the deployed model, clamps and all.
         y_float, _ = Reference(qmodel.model).run(x, dt) if log.input_counts(names) else (y_ref, None)
         task = task_metrics(task_kind(qmodel.model.task, labels), labels, y_float, result.y)
+    return judged_run(name, x, compare(result.y, y_ref), compare(result.state, s_ref), log, names, task)
+
+
+def judged_run(
+    name: str,
+    x: np.ndarray,
+    outputs: ErrorMetrics,
+    state: ErrorMetrics,
+    log: SaturationLog,
+    input_names: list[str],
+    task: TaskMetrics | None,
+) -> Evaluation:
+    """The :class:`Evaluation` of one run on inputs ``x`` [B,T,F]: its errors, the saturations of its log (internal
+    ones apart from clamped inputs) and its task metric. Shared by the emulator's evaluation and the host C's."""
     return Evaluation(
         name=name,
         sequences=int(x.shape[0]),
         steps=int(x.shape[1]),
-        outputs=compare(result.y, y_ref),
-        state=compare(result.state, s_ref),
+        outputs=outputs,
+        state=state,
         saturations=log.internal_total,
         saturation_counts={k: v for k, v in log.counts.items() if k not in INPUT_TENSORS},
         first_saturations=log.internal_events(),
-        input_saturations=log.input_counts(names),
-        first_input_saturations=log.input_events(names),
+        input_saturations=log.input_counts(input_names),
+        first_input_saturations=log.input_events(input_names),
         task=task,
     )
 

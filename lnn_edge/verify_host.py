@@ -12,13 +12,12 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.datafile import Sequences
-from lnn_edge.emulate_common import INPUT_TENSORS
 from lnn_edge.emulator import Emulator, EmulatorResult
 from lnn_edge.errors import DataFileError
 from lnn_edge.export import Export, model_sources
 from lnn_edge.harness import CompiledModel, compile_model
 from lnn_edge.metrics import ErrorMetrics, TaskMetrics, compare, task_kind, task_metrics
-from lnn_edge.quant_report import ERROR_BASIS, Evaluation, Policy, verdict
+from lnn_edge.quant_report import ERROR_BASIS, Policy, judged_run, verdict
 from lnn_edge.reference import Reference
 
 
@@ -184,19 +183,8 @@ def verify_host(
         raise DataFileError("--max-metric-loss needs labelled test data: pass --data FILE.npz holding 'x' and 'y'")
     policy = policy.for_classes(task is not None and task.kind == "classification")
     limit = policy.threshold(qmodel.precision)
-    evaluation = Evaluation(  # the host C's outputs (equal to the emulator's when bit-exact) against float64
-        name="host C",
-        sequences=int(sequences.x.shape[0]),
-        steps=int(sequences.x.shape[1]),
-        outputs=compare(y_c_float, y_ref),
-        state=compare(state_c_float, state_ref),
-        saturations=log.internal_total,
-        saturation_counts={k: v for k, v in log.counts.items() if k not in INPUT_TENSORS},
-        first_saturations=log.internal_events(),
-        input_saturations=log.input_counts(names),
-        first_input_saturations=log.input_events(names),
-        task=task,
-    )
+    outputs, state = compare(y_c_float, y_ref), compare(state_c_float, state_ref)
+    evaluation = judged_run("host C", sequences.x, outputs, state, log, names, task)  # the C's outputs vs float64
     failures = ([] if bit_exact else [f"C != emulator: {mismatch}"]) + verdict([evaluation], limit, policy)[1]
     return HostVerification(
         passed=not failures,
