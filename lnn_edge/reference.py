@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from lnn_edge.model import Model
+from lnn_edge.model.model import Model
 
 Array = np.ndarray
 

@@ -11,12 +11,12 @@ import pytest
 from click.testing import CliRunner
 from test_firmware_helpers import shared_export
 
-from lnn_edge.boards import DEFAULT_BOARD, BoardError, board_names, boards_dir, list_boards, load_board
-from lnn_edge.build import BuildError, build_firmware
 from lnn_edge.cli import cli
 from lnn_edge.errors import MissingDependencyError
-from lnn_edge.flash import flash_plan, run_plan
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.target.boards import DEFAULT_BOARD, BoardError, board_names, boards_dir, list_boards, load_board
+from lnn_edge.target.build import BuildError, build_firmware
+from lnn_edge.target.flash import flash_plan, run_plan
+from lnn_edge.target.toolchain import CORE_FLAGS
 
 EMULATED = {"qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
             "qemu-netduinoplus2"}  # fmt: skip

@@ -1,0 +1,1 @@
+"""Cells (placeholder; the registry comes next)."""
