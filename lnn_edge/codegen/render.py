@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from lnn_edge import __version__
+from lnn_edge import __version__, cells
 from lnn_edge.atomic import SUBDIR as RUNTIME_DIR
 from lnn_edge.codegen.c_literals import c_float, c_int
 from lnn_edge.errors import LnnEdgeError
@@ -111,21 +111,19 @@ def common_context(qmodel: QuantizedModel, name: str, dt_default: float) -> dict
         "state_size": model.state_size,
         "model_hash": qmodel.quant_hash(),
     }
-    kinds = {"ltc": "LTC", "cfc": "CfC", "wired_cfc": "wired CfC"}
+    cell = cells.get(model.cell)
     context["description"] = (
-        f"{kinds[model.cell]} network, {model.input_size} inputs, {model.state_size} neurons, "
-        f"{model.output_size} outputs"
+        f"{cell.label} network, {model.input_size} inputs, {model.state_size} neurons, {model.output_size} outputs"
     )
     if fixed:
         value_type = "int16_t" if bits == 16 else "int32_t"
         dt_frac = qmodel.formats["dt"]
         dt_q = _dt_to_q(dt_default, dt_frac, bits)
-        state_format = "v" if model.cell == "ltc" else "h"
         context.update(
             value_type=value_type,
             acc_type="int32_t" if bits == 16 else "int64_t",
             time_type=value_type,
-            state_frac=qmodel.formats[state_format],
+            state_frac=qmodel.formats[cell.state_format],
             dt_frac=dt_frac,
             dt_default=c_int(dt_q, bits),
             dt_default_q=dt_q,
@@ -165,7 +163,7 @@ def _dt_to_q(dt: float, frac: int, bits: int) -> int:
 
 
 def _format_doc(qmodel: QuantizedModel) -> list[str]:
-    state = "v" if qmodel.model.cell == "ltc" else "h"
+    state = cells.get(qmodel.model.cell).state_format
     x_frac = ", ".join(str(int(v)) for v in qmodel.params["x_frac"])
     y_frac = ", ".join(str(int(v)) for v in qmodel.params["y_frac"])
     lines = [
@@ -185,16 +183,9 @@ def render(qmodel: QuantizedModel, name: str, dt_default: float | None = None, f
     check_name(name)
     dt = float(qmodel.model.dt if dt_default is None else dt_default)
     context = common_context(qmodel, name, dt)
-    if qmodel.model.cell == "ltc":
-        from lnn_edge.cells.ltc.codegen import ltc_context
-
-        context.update(ltc_context(qmodel, context, fixed_dt))
-        template = "ltc_fixed.c.j2" if qmodel.is_fixed else "ltc_float32.c.j2"
-    else:
-        from lnn_edge.cells.cfc.codegen import cfc_context
-
-        context.update(cfc_context(qmodel, context, fixed_dt))
-        template = "cfc_fixed.c.j2" if qmodel.is_fixed else "cfc_float32.c.j2"
+    cell = cells.get(qmodel.model.cell)
+    context.update(cell.codegen_context(qmodel, context, fixed_dt))
+    template = cell.template(qmodel.is_fixed)
     env = environment()
     files = {f"{name}.c": env.get_template(template).render(**context)}
     files[f"{name}.h"] = env.get_template("model.h.j2").render(**context)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from lnn_edge import cells
 from lnn_edge.quant.emulate_common import SaturationLog
 from lnn_edge.quant.fixedpoint import float_to_q, int_limits
 from lnn_edge.quant.qmodel import QuantizedModel
@@ -34,17 +34,10 @@ class Emulator:
 
     def __init__(self, qmodel: QuantizedModel) -> None:
         self.qmodel = qmodel
-        # The cell's step kernel: step(x, state, dt[, log]) with the log only for fixed point.
-        self._step: Any
-        cell = qmodel.model.cell
-        if cell == "ltc":
-            from lnn_edge.cells.ltc.emulate import LtcFixedStep, LtcFloat32Step
-
-            self._step = LtcFixedStep(qmodel) if qmodel.is_fixed else LtcFloat32Step(qmodel)
-        else:
-            from lnn_edge.cells.cfc.emulate import CfcFixedStep, CfcFloat32Step
-
-            self._step = CfcFixedStep(qmodel) if qmodel.is_fixed else CfcFloat32Step(qmodel)
+        self.cell = cells.get(qmodel.model.cell)
+        # The cell's step kernel, one of the two: the fixed-point one takes the saturation log, float32 has none.
+        self._fixed: cells.FixedStep | None = self.cell.fixed_step(qmodel) if qmodel.is_fixed else None
+        self._float32: cells.Float32Step | None = None if qmodel.is_fixed else self.cell.float32_step(qmodel)
 
     # --- conversions at the API boundary (the host harness does the same before calling the C) ---------
     def input_to_raw(self, x: np.ndarray, log: SaturationLog | None = None) -> np.ndarray:
@@ -84,7 +77,7 @@ class Emulator:
         return np.clip(x, x_low, x_high), np.minimum(dt, dt_top)
 
     def state_to_float(self, raw: np.ndarray) -> np.ndarray:
-        return raw / math.ldexp(1.0, self.qmodel.formats["v" if self.qmodel.model.cell == "ltc" else "h"])
+        return raw / math.ldexp(1.0, self.qmodel.formats[self.cell.state_format])
 
     def output_to_float(self, raw: np.ndarray) -> np.ndarray:
         return raw / np.exp2(self.qmodel.params["y_frac"].astype(np.float64))
@@ -97,9 +90,10 @@ class Emulator:
         self, x_raw: np.ndarray, state: np.ndarray, dt_raw: np.ndarray, log: SaturationLog | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """One step on already-converted inputs (integers, or float32 for float32)."""
-        if self.qmodel.is_fixed:
-            return self._step.step(x_raw, state, dt_raw, log)
-        return self._step.step(x_raw, state, dt_raw)
+        if self._fixed is not None:
+            return self._fixed.step(x_raw, state, dt_raw, log)
+        assert self._float32 is not None
+        return self._float32.step(x_raw, state, dt_raw)
 
     def run(self, x: np.ndarray, dt: np.ndarray, check: bool = True) -> EmulatorResult:
         """Run float sequences ``x`` [B,T,S] with elapsed times ``dt`` [B,T] from a zero state."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from lnn_edge import cells
 from lnn_edge.model.model import Model
 from lnn_edge.quant.calibration import CalibrationStats, calibration_for
 from lnn_edge.quant.qformat import QuantizationError
@@ -19,18 +20,13 @@ def quantize(
     """Quantize ``model``. Fixed point needs calibration inputs (``calib`` or the model's stored sample)."""
     if precision not in PRECISIONS:
         raise QuantizationError(f"precision {precision!r} is not one of {', '.join(PRECISIONS)}")
-    if model.cell == "ltc":
-        from lnn_edge.cells.ltc.quantize import quantize_ltc_fixed as fixed
-        from lnn_edge.cells.ltc.quantize import quantize_ltc_float32 as float32
-    else:
-        from lnn_edge.cells.cfc.quantize import quantize_cfc_fixed as fixed
-        from lnn_edge.cells.cfc.quantize import quantize_cfc_float32 as float32
+    cell = cells.get(model.cell)
     if precision == "float32":
         if overrides:
             raise QuantizationError("format overrides apply to fixed16 and fixed32 only")
-        qmodel = float32(model)
+        qmodel = cell.quantize_float32(model)
     else:
         stats = calib if isinstance(calib, CalibrationStats) else calibration_for(model, calib)
-        qmodel = fixed(model, precision, stats, overrides)
+        qmodel = cell.quantize_fixed(model, precision, stats, overrides)
     qmodel.validate()
     return qmodel

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from lnn_edge import cells
 from lnn_edge.errors import DataFileError
 from lnn_edge.metrics import ErrorMetrics, TaskMetrics, compare, task_kind, task_metrics
 from lnn_edge.model.datafile import Sequences, load_inputs
@@ -266,17 +267,7 @@ def error_bounds(qmodel: QuantizedModel) -> dict[str, float]:
     if not qmodel.is_fixed:
         # f32math: the LTC sigmoid from the 2^t table (measured 2.4e-7), the CfC rational tanh (3.3e-7).
         return {"float32_sigmoid_abs": 2.5e-7, "float32_tanh_abs": 3.3e-7}
-    bits = qmodel.bits
-    if qmodel.model.cell == "ltc":
-        index_bits = int(qmodel.constants.get("sigmoid_index_bits", 8))
-        step = 16.0 / (1 << index_bits)
-        # Linear interpolation error h^2/8 max|f''| (sigmoid'' <= 0.0963) plus table and interpolation rounding.
-        bounds = {"sigmoid_abs": step * step / 8 * 0.0963 + 2.0 ** -(bits - 1)}
-    else:
-        # The CfC tanh table (proven in tests/test_fixedpoint_cfc.py): 7 LSB of Q15 exhaustively for fixed16,
-        # 2.9e-6 for fixed32; sigmoid = (1 + tanh(x/2)) / 2 has half that error.
-        tanh_abs = 7 * 2.0**-15 if bits == 16 else 2.9e-6
-        bounds = {"tanh_abs": tanh_abs, "sigmoid_abs": tanh_abs / 2}
+    bounds = cells.get(qmodel.model.cell).table_error_bounds(qmodel)
     for name in ("v", "h", "g", "xm"):
         if name in qmodel.formats:
             bounds[f"lsb_{name}"] = 2.0 ** -qmodel.formats[name]

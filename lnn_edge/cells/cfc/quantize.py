@@ -76,7 +76,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lnn_edge import reference
+from lnn_edge.cells.cfc.reference import CfcReference
+from lnn_edge.floatmath import ACTIVATIONS, run_steps
 from lnn_edge.model.model import Model
 from lnn_edge.quant.calibration import CalibrationStats
 from lnn_edge.quant.fixedpoint import cfc_tanh_table, exp_neg_int_factors, exp_neg_table, make_table, quantize_value
@@ -340,12 +341,12 @@ def _calibrated_ranges(model: Model, calib: CalibrationStats) -> dict[str, float
     cfc = model.cfc
     assert cfc is not None
     x, dt = calib.sequences.x, calib.sequences.dt
-    _, states = reference.Reference(model).run(x, dt)
+    _, states = run_steps(CfcReference(model), x, dt, np.zeros((x.shape[0], model.state_size)), model.output_size)
     ranges = {"h": float(np.abs(states).max())}
     if model.cell == "cfc" and cfc.backbone_layers:
         previous = np.concatenate([np.zeros_like(states[:, :1]), states[:, :-1]], axis=1)
         z = np.concatenate([x, previous], axis=2).reshape(-1, x.shape[2] + states.shape[2])
-        activation = reference.ACTIVATIONS[cfc.activation]
+        activation = ACTIVATIONS[cfc.activation]
         for k in range(cfc.backbone_layers):
             pre = z @ model.arrays[f"backbone.{k}.weight"].T + model.arrays[f"backbone.{k}.bias"]
             ranges[f"bb{k}_pos"] = float(max(pre.max(), 0.0))

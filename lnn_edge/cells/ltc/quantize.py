@@ -49,6 +49,7 @@ import math
 
 import numpy as np
 
+from lnn_edge.floatmath import softplus
 from lnn_edge.model.model import Model
 from lnn_edge.quant.calibration import CalibrationStats
 from lnn_edge.quant.fixedpoint import quantize_value, sigmoid_clamped_table
@@ -61,7 +62,6 @@ from lnn_edge.quant.qformat import (
     require_resolution,
 )
 from lnn_edge.quant.qmodel import QuantizedModel
-from lnn_edge.reference import softplus
 
 SIGMOID_INDEX_BITS = {16: 6, 32: 9}
 """Sigmoid table resolution k: segments of width 16 / 2**k over [-16, 16), i.e. 2**(k+1) segments:
