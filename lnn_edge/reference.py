@@ -1,6 +1,6 @@
 """The float64 reference: a NumPy simulator that computes exactly what ncps computes (the oracle).
 
-It follows the equations in ``shared/reference/ltc-cfc-math.md`` term by term, in the same order as
+It follows the equations of ncps's LTC and CfC cells term by term, in the same order as
 ``ncps.torch``, and matches ``model.double()`` to about 1e-15. Every later precision and backend (float32 and
 fixed-point C, the boards) is measured against it. Batched, one elapsed time per sequence and step. The step of
 each cell lives in its folder (``lnn_edge/cells/<cell>/reference.py``), reached through the cell registry.

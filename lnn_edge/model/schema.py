@@ -1,6 +1,6 @@
 """Typed access to the JSON objects of lnn-edge's files: each getter checks one field and names it on failure.
 
-The schemas themselves live beside their formats (``modelfile``, ``qmodelfile``, ``export_manifest``,
+The schemas themselves live beside their formats (``modelfile``, ``qmodelfile``, ``codegen.manifest``,
 ``importers``); this module only gives them a common vocabulary, so that a wrong type anywhere in a file is one
 sentence naming the file's part and the field (``manifest field 'ltc.ode_unfolds' is '6'; expected an integer
 from 1 to 256``), never a ``TypeError`` from deep inside the code that uses it.

@@ -1,6 +1,6 @@
 """The CfC's float64 step (dense and wired), term by term as ``ncps.torch`` computes it (the oracle's CfC half).
 
-The equations are those of ``shared/reference/ltc-cfc-math.md``; :class:`lnn_edge.reference.Reference`
+Tested against ncps in double precision (``tests/test_reference_oracle.py``); :class:`lnn_edge.reference.Reference`
 drives it through the cell registry, and the CfC quantizer runs it over the calibration data.
 """
 

@@ -67,7 +67,7 @@ class LtcFixedContext:
     literals in processing order."""
 
     kernel: str  # "q15" or "q31": lnn/lnn_ltc_<kernel>.h
-    f: dict[str, int]  # the formats (fractional bits) of quantize_ltc
+    f: dict[str, int]  # the formats (fractional bits) of cells.ltc.quantize
     value_type: str
     acc_type: str
     state_size: int

@@ -1,6 +1,6 @@
 """The LTC's float64 step, term by term as ``ncps.torch`` computes it (the oracle's LTC half).
 
-The equations are those of ``shared/reference/ltc-cfc-math.md``; :class:`lnn_edge.reference.Reference`
+Tested against ncps in double precision (``tests/test_reference_oracle.py``); :class:`lnn_edge.reference.Reference`
 drives it through the cell registry.
 """
 
