@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_edge.calibration import input_stats, representative_sample
-from lnn_edge.qformat import frac_bits_for
+from lnn_edge.quant.calibration import input_stats, representative_sample
+from lnn_edge.quant.qformat import frac_bits_for
 
 
 def recording(rng: np.random.Generator, steps: int = 20000, channels: int = 9) -> np.ndarray:

@@ -20,12 +20,12 @@ import torch
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
-from lnn_edge.datafile import Sequences
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import export
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration
-from lnn_edge.verify_host import compile_export, raw_inputs
+from lnn_edge.codegen.export import export
+from lnn_edge.host.verify import compile_export, raw_inputs
+from lnn_edge.model.datafile import Sequences
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration
+from lnn_edge.quant.emulator import Emulator
 
 
 def torch_seconds_per_step(module: torch.nn.Module, x: np.ndarray) -> float:

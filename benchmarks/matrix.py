@@ -22,11 +22,11 @@ import torch
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
-from lnn_edge.bench import bench_export
-from lnn_edge.export import export
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration
-from lnn_edge.verify_host import default_sequences
+from lnn_edge.bench.run import bench_export
+from lnn_edge.codegen.export import export
+from lnn_edge.host.verify import default_sequences
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration
 
 CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33")
 PRECISIONS = ("float32", "fixed16", "fixed32")
@@ -69,7 +69,7 @@ def run(out: Path, steps: int) -> list[dict[str, Any]]:
                         **result.as_dict(),
                     }
                     if core == "cortex-m4f":  # the whole firmware (startup, UART, protocol, model) on the M4F board
-                        from lnn_edge.build import build_firmware
+                        from lnn_edge.target.build import build_firmware
 
                         row["flash_total_bytes"] = build_firmware(exported.directory, "qemu-mps2-an386").size.flash_used
                     rows.append(row)

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_edge.codegen import memory
-from lnn_edge.emulator import Emulator
+from lnn_edge.codegen.render import memory
 from lnn_edge.metrics import compare
-from lnn_edge.model import Model
-from lnn_edge.modelfile import load
-from lnn_edge.quantize import quantize
+from lnn_edge.model.model import Model
+from lnn_edge.model.modelfile import load
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.quantize import quantize
 from lnn_edge.reference import Reference
-from lnn_edge.tasks import make_task
-from lnn_edge.train import TrainConfig, train
+from lnn_edge.train.tasks import make_task
+from lnn_edge.train.trainer import TrainConfig, train
 
 MODELS = {
     "LTC AutoNCP(19,2)": TrainConfig(cell="ltc", task="pendulum", output="ltc_pendulum.lnn"),

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lnn_edge.toolchain import CORES
+from lnn_edge.target.toolchain import CORES
 
 CORE_NAMES = {name: core.label for name, core in CORES.items()}
 
@@ -291,7 +291,7 @@ def main() -> None:
         TARGET_NOTES,
         "### Instruction mix and estimated cycles, LTC AutoNCP(19,2)",
         "",
-        "Cycles are an ESTIMATE from ARM's published per-class timings (`lnn_edge/instr_count.py` CYCLES), not a "
+        "Cycles are an ESTIMATE from ARM's published per-class timings (`lnn_edge/bench/instr_count.py` CYCLES), not a "
         "measurement: no pipeline, flash wait states or caches are modelled.",
         "",
         mix_table(rows, "LTC AutoNCP(19,2)"),

@@ -7,7 +7,7 @@ here when missing) runs with its synapse sigmoid replaced by a table over [-16, 
 - tables read without interpolation (the nearest of N samples, 2 B each), 2-4 instructions a synapse cheaper.
 
 Everything else stays float64, so each error is the table's alone. fixed16 must keep the whole error (this plus
-every other rounding) within 1e-2 of the output range (lnn_edge.quant_report.DEFAULT_THRESHOLDS), and parameters plus
+every other rounding) within 1e-2 of the output range (lnn_edge.quant.report.DEFAULT_THRESHOLDS), and parameters plus
 step code within the 3 KB flash target of issue 6.
 
 Usage: python benchmarks/sigmoid_tables.py [--models DIR] [--out FILE.md]
@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from quant_accuracy import MODELS, trained
 
-from lnn_edge.fixedpoint import sigmoid_clamped_table
 from lnn_edge.metrics import compare
-from lnn_edge.model import Model
+from lnn_edge.model.model import Model
+from lnn_edge.quant.fixedpoint import sigmoid_clamped_table
 from lnn_edge.reference import Reference, sigmoid
-from lnn_edge.tasks import make_task
+from lnn_edge.train.tasks import make_task
 
 Sigmoid = Callable[[np.ndarray], np.ndarray]
 SPAN = 16.0  # the tables cover [-SPAN, SPAN)
@@ -35,7 +35,7 @@ POSITION_FRAC = 16  # where the shipped table is read (finer than any fixed16 po
 
 
 def shipped_table() -> Sigmoid:
-    """The fixed16 LTC's table (lnn_edge.fixedpoint.sigmoid_clamped_table, 128 segments), in float."""
+    """The fixed16 LTC's table (lnn_edge.quant.fixedpoint.sigmoid_clamped_table, 128 segments), in float."""
     table = sigmoid_clamped_table(index_bits=7, in_frac=POSITION_FRAC, out_frac=SAMPLE_FRAC)
 
     def read(x: np.ndarray) -> np.ndarray:

@@ -18,16 +18,16 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.atomic import atomic_file, check_dir_target, owned_dir, read_owned_files
-from lnn_edge.bench import bench_export
-from lnn_edge.datafile import Sequences
-from lnn_edge.export import Export, export
-from lnn_edge.model import Model
-from lnn_edge.modelfile import load
+from lnn_edge.bench.run import bench_export
+from lnn_edge.codegen.export import Export, export
+from lnn_edge.host.verify import default_sequences, verify_host
+from lnn_edge.model.datafile import Sequences
+from lnn_edge.model.model import Model
+from lnn_edge.model.modelfile import load
 from lnn_edge.outputs import TRAINING_FORMAT, is_training_history
 from lnn_edge.plots import pyplot
 from lnn_edge.reference import Reference
-from lnn_edge.tasks import make_task
-from lnn_edge.verify_host import default_sequences, verify_host
+from lnn_edge.train.tasks import make_task
 
 TASK = "pendulum"
 DEMO_MANIFEST = "demo.json"
@@ -75,7 +75,7 @@ def _rmse(prediction: np.ndarray, target: np.ndarray) -> float:
 
 def trained_model(directory: Path, epochs: int, say: Say, progress: bool) -> tuple[Model, dict[str, Any]]:
     """Train the default model, or reuse the one a previous run wrote (same configuration)."""
-    from lnn_edge.train import TrainConfig, train
+    from lnn_edge.train.trainer import TrainConfig, train
 
     path = directory / "model.lnn"
     history_path = directory / "training.json"
@@ -135,7 +135,7 @@ def held_out_data(seed: int = 4242, sequences: int = 4, steps: int = 64) -> tupl
 
 def run_demo(directory: Path, epochs: int = 40, say: Say = print, progress: bool = True) -> DemoResult:
     """Run every stage; return the summary rows (also written to ``directory/report``)."""
-    from lnn_edge.verify_board import verify_on_board
+    from lnn_edge.target.verify import verify_on_board
 
     started = time.monotonic()
     claim_demo_dir(directory)
@@ -165,8 +165,8 @@ def run_demo(directory: Path, epochs: int = 40, say: Say = print, progress: bool
     for board, precision in BOARDS:
         say(f"running {precision} on {board} (QEMU) and verifying over the serial line")
         checked = verify_on_board(exports[precision], sequences, board)
-        from lnn_edge.boards import load_board
-        from lnn_edge.build import build_firmware
+        from lnn_edge.target.boards import load_board
+        from lnn_edge.target.build import build_firmware
 
         size = build_firmware(exports[precision].directory, load_board(board)).size
         traces[f"board {board} {precision}"] = checked.traces["board"]

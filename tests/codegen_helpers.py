@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_edge.codegen import runtime_files
-from lnn_edge.datafile import Sequences
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export, export
-from lnn_edge.model import Model
-from lnn_edge.qmodel import QuantizedModel
-from lnn_edge.verify_host import compile_export, emulator_raw, first_mismatch, raw_inputs
+from lnn_edge.codegen.export import Export, export
+from lnn_edge.codegen.render import runtime_files
+from lnn_edge.host.verify import compile_export, emulator_raw, first_mismatch, raw_inputs
+from lnn_edge.model.datafile import Sequences
+from lnn_edge.model.model import Model
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.qmodel import QuantizedModel
 
 
 def export_model(

@@ -8,7 +8,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
-from lnn_edge.export import Export
+from lnn_edge.codegen.export import Export
 
 settings.register_profile(
     "lnn",

@@ -13,16 +13,16 @@ from ncps import wirings
 from ncps.torch import LTC, CfC
 from support.qemu_icount import qemu_step_counts
 
-from lnn_edge.bench import VALUE_DTYPES, bench_export
-from lnn_edge.bench_elf import build_bench_image
+from lnn_edge.bench.image import build_bench_image
+from lnn_edge.bench.instr_count import classify, count_steps
+from lnn_edge.bench.run import VALUE_DTYPES, bench_export
 from lnn_edge.cli import cli
-from lnn_edge.datafile import Sequences
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export, export
-from lnn_edge.importers import from_module
-from lnn_edge.instr_count import classify, count_steps
-from lnn_edge.model import Calibration
-from lnn_edge.verify_host import default_sequences, raw_inputs
+from lnn_edge.codegen.export import Export, export
+from lnn_edge.host.verify import default_sequences, raw_inputs
+from lnn_edge.model.datafile import Sequences
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration
+from lnn_edge.quant.emulator import Emulator
 
 
 @pytest.fixture(scope="module")

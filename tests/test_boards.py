@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from test_firmware_helpers import shared_export
 
-from lnn_edge.boards import DEFAULT_BOARD, BoardError, board_names, boards_dir, list_boards, load_board
-from lnn_edge.build import BuildError, build_firmware, fit_hints
 from lnn_edge.cli import cli
 from lnn_edge.errors import MissingDependencyError
-from lnn_edge.flash import flash_plan, run_plan
-from lnn_edge.toolchain import CORE_FLAGS
+from lnn_edge.target.boards import DEFAULT_BOARD, BoardError, board_names, boards_dir, list_boards, load_board
+from lnn_edge.target.build import BuildError, build_firmware, fit_hints
+from lnn_edge.target.flash import flash_plan, run_plan
+from lnn_edge.target.toolchain import CORE_FLAGS
 
 EMULATED = {"qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
             "qemu-netduinoplus2"}  # fmt: skip
@@ -161,8 +161,8 @@ def test_fit_hints_suggest_only_what_would_change_the_model(
     import torch
     from ncps.torch import CfC
 
-    from lnn_edge.export import export
-    from lnn_edge.importers import from_module
+    from lnn_edge.codegen.export import export
+    from lnn_edge.model.importers import from_module
 
     ltc16 = fit_hints(shared_export(tmp_path_factory, "fixed16"))
     assert not any("--precision" in hint for hint in ltc16) and not any("backbone" in hint for hint in ltc16)

@@ -1,6 +1,6 @@
 """Issue 15: input bounds from declared ranges and stored statistics, saturation as a policy, verdicts a user sets.
 
-Real models (ncps modules imported with lnn_edge.importers, or through ``lnn-edge import``), the real CLI.
+Real models (ncps modules imported with lnn_edge.model.importers, or through ``lnn-edge import``), the real CLI.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
-from lnn_edge.calibration import HEADROOM, calibration_for, input_stats, labelled_sample, representative_sample
 from lnn_edge.cli import cli
 from lnn_edge.errors import ModelFileError
-from lnn_edge.modelfile import load, save
-from lnn_edge.ranges import RangeError, parse_range
+from lnn_edge.model.modelfile import load, save
+from lnn_edge.model.ranges import RangeError, parse_range
+from lnn_edge.quant.calibration import HEADROOM, calibration_for, input_stats, labelled_sample, representative_sample
 
 NAMES = "acc_x,acc_y,gyro_z"
 
@@ -221,7 +221,7 @@ def test_declared_input_range_sets_the_format_and_is_kept_in_the_quantized_file(
     rows = {row["name"]: row for row in report["input_ranges"]}
     assert rows["gyro_z"]["source"] == "declared" and rows["gyro_z"]["bound"] == 40.0
     assert rows["gyro_z"]["representable"][1] >= 40.0 and rows["acc_x"]["source"] == "statistics"
-    from lnn_edge.qmodelfile import load_any
+    from lnn_edge.quant.qmodelfile import load_any
 
     assert load_any(tmp_path / "q.lnn").model.input_ranges == {"gyro_z": (-40.0, 40.0)}  # type: ignore[union-attr]
 
@@ -377,9 +377,9 @@ def _with_stored_labels(model_path: Path, target: Path) -> np.ndarray:
 def test_stored_class_labels_make_accuracy_the_default_verdict(ltc_file: Path, tmp_path: Path) -> None:
     """A classifier that stores its sample's labels is judged by accuracy when the user sets no bar: the verdict
     follows the accuracy our own emulator run measures, and the output error is reported beside it."""
-    from lnn_edge.emulator import Emulator
-    from lnn_edge.qmodel import QuantizedModel
-    from lnn_edge.qmodelfile import load_any
+    from lnn_edge.quant.emulator import Emulator
+    from lnn_edge.quant.qmodel import QuantizedModel
+    from lnn_edge.quant.qmodelfile import load_any
 
     labelled = tmp_path / "labelled.lnn"
     labels = _with_stored_labels(ltc_file, labelled)
@@ -439,7 +439,7 @@ def test_verify_reports_against_max_error_and_the_old_threshold_alias(ltc_file: 
     code, _, err = invoke("export", str(ltc_file), "-o", str(out), "--precision", "fixed16", "--input-range",
                           "gyro_z=-30:30", "--max-error", "0.05")  # fmt: skip
     assert code == 0, err
-    from lnn_edge.qmodelfile import load_any
+    from lnn_edge.quant.qmodelfile import load_any
 
     assert load_any(out / "model.lnn").model.input_ranges == {"gyro_z": (-30.0, 30.0)}  # type: ignore[union-attr]
     data = _labelled(tmp_path, ltc_file, flip=0)

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from ncps.torch import CfC
 
-from lnn_edge.emulator import Emulator
-from lnn_edge.importers import from_module
+from lnn_edge.cells.cfc.quantize import BACKBONE_ACT_DROP, TANH_INDEX_BITS_DEEP
 from lnn_edge.metrics import compare
-from lnn_edge.model import ACTIVATIONS, Calibration, Model
-from lnn_edge.quantize import quantize
-from lnn_edge.quantize_cfc import BACKBONE_ACT_DROP, TANH_INDEX_BITS_DEEP
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import ACTIVATIONS, Calibration, Model
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.quantize import quantize
 from lnn_edge.reference import Reference
 
 ISSUE_NOISE = 0.18

@@ -16,17 +16,17 @@ from ncps import wirings
 from ncps.torch import CfC
 from ncps_oracle import randomize_parameters
 
-from lnn_edge import f32math
-from lnn_edge.emulate_cfc import CfcFixedStep, CfcFloat32Step
-from lnn_edge.emulator import Emulator
-from lnn_edge.importers import from_module
+from lnn_edge.cells.cfc.emulate import CfcFixedStep, CfcFloat32Step
+from lnn_edge.cells.cfc.quantize import cfc_layers, ff_dense
 from lnn_edge.metrics import compare
-from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
-from lnn_edge.qformat import QuantizationError
-from lnn_edge.qmodel import QuantizedModel
-from lnn_edge.qmodelfile import load_any, save_quantized
-from lnn_edge.quantize import quantize
-from lnn_edge.quantize_cfc import cfc_layers, ff_dense
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import ACTIVATIONS, Calibration, Model, validate
+from lnn_edge.quant import f32math
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.qformat import QuantizationError
+from lnn_edge.quant.qmodel import QuantizedModel
+from lnn_edge.quant.qmodelfile import load_any, save_quantized
+from lnn_edge.quant.quantize import quantize
 from lnn_edge.reference import Reference
 
 THRESHOLDS = {"float32": 1e-5, "fixed32": 1e-4, "fixed16": 1e-2}
@@ -444,7 +444,7 @@ def test_drawn_models_quantize_or_name_a_tensor(
 
 def test_a_quantized_cfc_of_the_previous_scheme_is_refused() -> None:
     """Parameters quantized for the previous fixed-point step (no ``cfc_scheme``) must not run under this one."""
-    from lnn_edge.codegen import render
+    from lnn_edge.codegen.render import render
     from lnn_edge.errors import LnnEdgeError
 
     qmodel = quantize(_model("default", "ncp"), "fixed16")

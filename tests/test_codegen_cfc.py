@@ -1,6 +1,6 @@
 """Generated CfC C == the emulator, bit for bit, every step, outputs and state, for every precision (dense cells
 of every mode, backbone and activation; wired cells of every wiring kind); strict compiles for the host and four
-Cortex-M cores; clean ASan/UBSan runs; the float32 runtime activations against lnn_edge.f32math."""
+Cortex-M cores; clean ASan/UBSan runs; the float32 runtime activations against lnn_edge.quant.f32math."""
 
 from __future__ import annotations
 
@@ -20,15 +20,15 @@ from ncps_oracle import randomize_parameters
 from strategies import wiring_draws
 from support.compile_checks import sanitizer_run, strict_compile
 
-from lnn_edge import f32math
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export
-from lnn_edge.importers import from_module
-from lnn_edge.model import ACTIVATIONS, Calibration, Model, validate
-from lnn_edge.quantize import quantize
-from lnn_edge.quantize_cfc import ff_dense
-from lnn_edge.toolchain import CORE_FLAGS
-from lnn_edge.verify_host import compile_export, emulator_raw, raw_inputs
+from lnn_edge.cells.cfc.quantize import ff_dense
+from lnn_edge.codegen.export import Export
+from lnn_edge.host.verify import compile_export, emulator_raw, raw_inputs
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import ACTIVATIONS, Calibration, Model, validate
+from lnn_edge.quant import f32math
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.quantize import quantize
+from lnn_edge.target.toolchain import CORE_FLAGS
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]
 MODES = ["default", "no_gate", "pure"]
@@ -354,8 +354,8 @@ def test_cross_compiled_step_is_bit_exact(exports: dict[tuple[str, str], Export]
     """The host runs the portable C; the ARMv7E-M intrinsics (SMLAD/SMLABB/SMLATB, SSAT, the unaligned table
     pair load) and float32's VMLA only run on a DSP/FPU core: the bench image in Unicorn must equal the emulator
     bit for bit too."""
-    from lnn_edge.bench import bench_export
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
 
     for precision in ("fixed16", "fixed32", "float32") if core == "cortex-m4f" else ("fixed16",):
         exported = exports[label, precision]

@@ -18,13 +18,13 @@ from ncps_oracle import randomize_parameters
 from strategies import wiring_draws
 from support.compile_checks import sanitizer_run, strict_compile
 
-from lnn_edge.datafile import Sequences
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration, Model
-from lnn_edge.toolchain import CORE_FLAGS
-from lnn_edge.verify_host import emulator_raw, raw_inputs
+from lnn_edge.codegen.export import Export
+from lnn_edge.host.verify import emulator_raw, raw_inputs
+from lnn_edge.model.datafile import Sequences
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration, Model
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.target.toolchain import CORE_FLAGS
 
 PRECISIONS = ["float32", "fixed16", "fixed32"]
 
@@ -201,8 +201,8 @@ def test_cross_compiled_paths_bit_exact_on_random_wirings(
     """The DSP (M4/M7), saturation-only (M3) and Thumb-1 (M0) code paths of the fixed-point step, and the float
     step on an FPU, run in Unicorn on random wirings: bit-exact with the emulator (the host tests above only
     take the portable path)."""
-    from lnn_edge.bench import bench_export
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
 
     model = _ltc(wiring, inputs, seed, scale=0.5 if seed % 2 else None)
     for precision, cores in (
@@ -218,7 +218,7 @@ def test_cross_compiled_paths_bit_exact_on_random_wirings(
 def test_fixed16_refuses_more_than_256_sources_clearly(tmp_path: Path) -> None:
     """fixed16 packs the presynaptic index into the low 8 bits of c: a model with more inputs says so and names
     the precisions that take it (fixed32 does, bit-exactly)."""
-    from lnn_edge.qformat import QuantizationError
+    from lnn_edge.quant.qformat import QuantizationError
 
     model = _ltc(wirings.Random(6, 2, 0.5, random_seed=5), 300, seed=6)
     with pytest.raises(QuantizationError, match=r"at most 256 inputs and neurons; this model has 300 inputs.*fixed32"):
@@ -242,8 +242,8 @@ def test_assembly_loops_build_and_are_bit_exact_under_other_flags(
     """The hand-scheduled synapse loops (ARMv6-M fixed16: eight pinned low registers; ARMv7E-M fixed16: DSP
     instructions in registers GCC picks; FPU float32: VLDM/VMLA) must compile and stay bit-exact whatever
     optimisation level or frame-pointer setting a user's firmware build passes (the step runs in Unicorn)."""
-    from lnn_edge.bench import bench_export
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
 
     model = _ltc(wirings.AutoNCP(12, 2), 5, seed=9, scale=0.5)
     exported = export_model(model, tmp_path / "out", precision, dt="variable")
@@ -257,9 +257,9 @@ def test_assembly_loops_build_and_are_bit_exact_under_other_flags(
 def test_portable_c_loops_on_assembly_cores_match_bit_for_bit(tmp_path: Path, core: str, precision: str) -> None:
     """-DLNN_NO_ASM builds the C reference loops on the cores that otherwise run assembly: both builds are
     bit-exact with the emulator in Unicorn, and the switch really changes the code that ran."""
-    from lnn_edge.bench import bench_export
-    from lnn_edge.bench_elf import build_bench_image
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.image import build_bench_image
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
 
     model = _ltc(wirings.AutoNCP(12, 2), 5, seed=10, scale=0.5)
     exported = export_model(model, tmp_path / "out", precision, dt="variable")
@@ -279,8 +279,8 @@ def test_portable_c_loops_on_assembly_cores_match_bit_for_bit(tmp_path: Path, co
 def test_float32_fpu_loop_clamps_extreme_inputs_like_the_emulator(tmp_path: Path) -> None:
     """Inputs far outside any calibration (+-1e30, +-inf, NaN, +-300) put 2^t past its +-125 clamp: the Cortex-M4F
     assembly loop takes its out-of-line clamp exactly as the C and the emulator do, bit for bit."""
-    from lnn_edge.bench import bench_export
-    from lnn_edge.bench_elf import build_bench_image
+    from lnn_edge.bench.image import build_bench_image
+    from lnn_edge.bench.run import bench_export
 
     model = _ltc(wirings.AutoNCP(10, 2), 4, seed=13, scale=0.5)
     exported = export_model(model, tmp_path / "out", "float32", dt="variable")
@@ -298,8 +298,8 @@ def test_float32_fpu_loop_clamps_extreme_inputs_like_the_emulator(tmp_path: Path
 @pytest.mark.slow
 def test_float32_fpu_loop_reads_16_bit_source_indices(tmp_path: Path) -> None:
     """More than 255 inputs: presynaptic indices are 16-bit and the FPU loop loads them with LDRH (bit-exact)."""
-    from lnn_edge.bench import bench_export
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
 
     model = _ltc(wirings.Random(6, 2, 0.5, random_seed=5), 300, seed=6)
     exported = export_model(model, tmp_path / "out", "float32")
@@ -314,9 +314,9 @@ def test_dsp_sigmoid_weight_moves_left_for_coarse_sigmoid_inputs(tmp_path: Path,
     path shifts it left instead of right (weight_x16): still bit-exact on the DSP cores."""
     import re
 
-    from lnn_edge.bench import bench_export
-    from lnn_edge.quantize import quantize
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
+    from lnn_edge.quant.quantize import quantize
 
     model = _ltc(wirings.FullyConnected(4, 1), 3, seed=4)
     qmodel = quantize(model, "fixed16", overrides=dict(overrides))
@@ -335,8 +335,8 @@ def test_m0_paths_without_reciprocals_are_bit_exact(tmp_path: Path) -> None:
     cost more than they save): both paths, built for the M0, match the emulator."""
     import re
 
-    from lnn_edge.bench import bench_export
-    from lnn_edge.verify_host import default_sequences
+    from lnn_edge.bench.run import bench_export
+    from lnn_edge.host.verify import default_sequences
 
     for wiring, unfolds, expected in (
         (wirings.FullyConnected(3, 1), 6, "RECIPROCAL_LEAVES"),

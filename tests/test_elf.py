@@ -1,4 +1,4 @@
-"""Sizes and symbols read with pyelftools (lnn_edge.elf) equal what binutils prints for the same ELF.
+"""Sizes and symbols read with pyelftools (lnn_edge.target.elf) equal what binutils prints for the same ELF.
 
 The build and bench reports used to parse ``arm-none-eabi-size``, ``readelf -S`` and ``nm -S``; these tests keep
 those tools as the oracle, on real firmware images and a bench step image, so the figures stay identical.
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from test_firmware_helpers import shared_export
 
-from lnn_edge import elf
-from lnn_edge.bench_elf import build_bench_image
-from lnn_edge.build import build_firmware
+from lnn_edge.bench.image import build_bench_image
 from lnn_edge.errors import LnnEdgeError
+from lnn_edge.target import elf
+from lnn_edge.target.build import build_firmware
 
 pytestmark = pytest.mark.skipif(shutil.which("arm-none-eabi-gcc") is None, reason="needs the Arm toolchain")
 

@@ -14,9 +14,9 @@ from ncps.torch import LTC, CfC
 
 import lnn_edge
 from lnn_edge.cli import cli
-from lnn_edge.export import export
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration
+from lnn_edge.codegen.export import export
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration
 
 
 def invoke(*args: str) -> tuple[int, str, str]:

@@ -16,8 +16,8 @@ import pytest
 from support.faultproxy import FaultProxy, FaultRates
 from test_firmware_helpers import shared_export, short_sequences
 
-from lnn_edge.serial_host import LinkError
-from lnn_edge.verify_board import emulated_port, verify_on_port
+from lnn_edge.target.serial_host import LinkError
+from lnn_edge.target.verify import emulated_port, verify_on_port
 
 pytestmark = pytest.mark.qemu
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lnn_edge.datafile import Sequences
-from lnn_edge.export import Export, export, load_export, load_model_source
-from lnn_edge.verify_host import default_sequences
+from lnn_edge.codegen.export import Export, export, load_export, load_model_source
+from lnn_edge.host.verify import default_sequences
+from lnn_edge.model.datafile import Sequences
 
 _EXPORTS: dict[tuple[str, str], Path] = {}
 

@@ -19,10 +19,10 @@ import pytest
 import serial
 from test_firmware_helpers import shared_export
 
-from lnn_edge import protocol as P
-from lnn_edge.boards import load_board
-from lnn_edge.build import build_firmware
-from lnn_edge.qemu import QemuInstance, running
+from lnn_edge.target import protocol as P
+from lnn_edge.target.boards import load_board
+from lnn_edge.target.build import build_firmware
+from lnn_edge.target.qemu import QemuInstance, running
 
 pytestmark = pytest.mark.qemu
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from test_firmware_helpers import shared_export, short_sequences
 
-from lnn_edge.boards import load_board
-from lnn_edge.build import build_firmware
-from lnn_edge.qemu import running
-from lnn_edge.verify_board import verify_on_board, verify_on_port
-from lnn_edge.verify_host import default_sequences
+from lnn_edge.host.verify import default_sequences
+from lnn_edge.target.boards import load_board
+from lnn_edge.target.build import build_firmware
+from lnn_edge.target.qemu import running
+from lnn_edge.target.verify import verify_on_board, verify_on_port
 
 pytestmark = pytest.mark.qemu
 

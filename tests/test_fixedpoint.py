@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lnn_edge.fixedpoint import (
+from lnn_edge.quant.fixedpoint import (
     div_round,
     div_round_fast,
     div_trunc,
@@ -252,7 +252,7 @@ def test_exp2_fast_relative_error_and_clamp() -> None:
     """Relative error <= 1e-6 against 2^t over [-125, 125] (2^22 points plus every float32 in [-1/256, 1/256]
     around the table's nodes at 0); beyond +-125 (and for NaN and infinities) the result is 2^+-125 times the
     correction, always a finite normal float."""
-    from lnn_edge import f32math
+    from lnn_edge.quant import f32math
 
     t = np.linspace(-125.0, 125.0, 1 << 22).astype(np.float32)
     near = np.arange(np.float32(-1 / 256), np.float32(1 / 256), np.float32(2.0**-20), dtype=np.float32)

@@ -1,15 +1,15 @@
-"""The CfC's own primitives: the signed-index tanh table (lnn_edge.fixedpoint.CfcTable) with exhaustive 16-bit
+"""The CfC's own primitives: the signed-index tanh table (lnn_edge.quant.fixedpoint.CfcTable) with exhaustive 16-bit
 error bounds, the identities the generated C relies on (SMLAD interpolation, the gated update's width), and the
-float32 rational tanh and one-division gated update (lnn_edge.f32math.cfc_*)."""
+float32 rational tanh and one-division gated update (lnn_edge.quant.f32math.cfc_*)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from lnn_edge import f32math
-from lnn_edge.fixedpoint import CfcTable, cfc_tanh_table, cfc_tanh_values, rshift_round
-from lnn_edge.quantize_cfc import TANH_IN_MAX, TANH_INDEX_BITS, TANH_INDEX_BITS_DEEP, TANH_MIRRORED
+from lnn_edge.cells.cfc.quantize import TANH_IN_MAX, TANH_INDEX_BITS, TANH_INDEX_BITS_DEEP, TANH_MIRRORED
+from lnn_edge.quant import f32math
+from lnn_edge.quant.fixedpoint import CfcTable, cfc_tanh_table, cfc_tanh_values, rshift_round
 
 F16 = cfc_tanh_table(TANH_INDEX_BITS[16], TANH_IN_MAX[16], 15, mirrored=TANH_MIRRORED[16])
 F16_DEEP = cfc_tanh_table(TANH_INDEX_BITS_DEEP[16], TANH_IN_MAX[16], 15, mirrored=TANH_MIRRORED[16])

@@ -26,8 +26,8 @@ from hypothesis import strategies as st
 from support.host_server import build_host_server
 from test_firmware_helpers import read_writes, write_records
 
-from lnn_edge import protocol as P
-from lnn_edge.export import Export
+from lnn_edge.codegen.export import Export
+from lnn_edge.target import protocol as P
 
 INPUTS, OUTPUTS, STATE, VS = 20, 2, 19, 2  # the fixed16 AutoNCP(19, 2) LTC with 20 inputs
 REQUEST_LENGTHS = {

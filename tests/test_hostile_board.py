@@ -17,12 +17,12 @@ from click.testing import CliRunner
 from support.hostile_board import OTHER_HASH, HostileBoard, Plan
 from test_firmware_helpers import short_sequences
 
-from lnn_edge import protocol as P
 from lnn_edge.cli import cli
-from lnn_edge.export import Export
-from lnn_edge.serial_host import ModelMismatchError
-from lnn_edge.verify_board import BoardVerification, run_deadline, verify_on_port
-from lnn_edge.verify_host import verify_host
+from lnn_edge.codegen.export import Export
+from lnn_edge.host.verify import verify_host
+from lnn_edge.target import protocol as P
+from lnn_edge.target.serial_host import ModelMismatchError
+from lnn_edge.target.verify import BoardVerification, run_deadline, verify_on_port
 
 TIMEOUT, RETRIES = 0.2, 3  # a dead line costs (RETRIES + 1) * TIMEOUT = 0.8 s per request
 STEPS = 20

@@ -38,16 +38,16 @@ from support.file_strategies import (
     write_members,
 )
 
-from lnn_edge import limits
 from lnn_edge.cli import cli
-from lnn_edge.datafile import load_inputs
+from lnn_edge.codegen.export import export, load_export
 from lnn_edge.errors import DataFileError, ImportModelError, LnnEdgeError, ModelFileError
-from lnn_edge.export import export, load_export
-from lnn_edge.importers import from_module, load_torch_file
-from lnn_edge.model import Calibration, Model
-from lnn_edge.modelfile import content_hash, load, save
-from lnn_edge.qmodelfile import load_any, save_quantized
-from lnn_edge.quantize import quantize
+from lnn_edge.model import limits
+from lnn_edge.model.datafile import load_inputs
+from lnn_edge.model.importers import from_module, load_torch_file
+from lnn_edge.model.model import Calibration, Model
+from lnn_edge.model.modelfile import content_hash, load, save
+from lnn_edge.quant.qmodelfile import load_any, save_quantized
+from lnn_edge.quant.quantize import quantize
 
 
 def _ltc() -> Model:
@@ -85,7 +85,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def _checkpoint(path: Path) -> Path:
-    """A trainer checkpoint in the trainer's format (lnn_edge.train.make_checkpoint), small and real."""
+    """A trainer checkpoint in the trainer's format (lnn_edge.train.trainer.make_checkpoint), small and real."""
     torch.manual_seed(2)
     module = LTC(3, wirings.AutoNCP(8, 2))
     payload = {
@@ -238,8 +238,8 @@ def test_arrays_just_under_the_old_member_limit_are_not_read(tmp_path: Path, fil
         ModelFileError, match=r"arrays/(sigma|w)\.npy declares shape \(\d+,\): more than the limit of 64 values"
     ):
         load(bad)
-    baseline = _peak_rss_mb(f"from lnn_edge.modelfile import load; load({str(files['ltc'])!r})")
-    peak = _peak_rss_mb(f"from lnn_edge.modelfile import load; load({str(bad)!r})")
+    baseline = _peak_rss_mb(f"from lnn_edge.model.modelfile import load; load({str(files['ltc'])!r})")
+    peak = _peak_rss_mb(f"from lnn_edge.model.modelfile import load; load({str(bad)!r})")
     assert peak - baseline < 64, (baseline, peak)
 
 
@@ -342,7 +342,7 @@ def _requantized(src: Path, dst: Path, edit: Any, arrays: dict[str, bytes] | Non
 
 
 def _forged_hash(members: dict[str, bytes], manifest: dict[str, Any]) -> str:
-    """The quant hash over the section as stored (what lnn_edge.qmodel.QuantizedModel.quant_hash computes)."""
+    """The quant hash over the section as stored (what lnn_edge.quant.qmodel.QuantizedModel.quant_hash computes)."""
     float_hash = json.loads(members["manifest.json"])["content_hash"]
     digest = hashlib.sha256(float_hash.encode())
     meta = {"precision": manifest["precision"], "formats": manifest["formats"], "constants": manifest["constants"]}

@@ -14,7 +14,7 @@ from ncps.torch import LTC, CfC
 from ncps_oracle import run_ncps
 
 from lnn_edge.cli import cli
-from lnn_edge.modelfile import load
+from lnn_edge.model.modelfile import load
 from lnn_edge.reference import Reference
 
 

@@ -33,8 +33,8 @@ from support.libfuzzer import (
     write_corpus,
 )
 
-from lnn_edge.build import firmware_dir
-from lnn_edge.export import Export
+from lnn_edge.codegen.export import Export
+from lnn_edge.target.build import firmware_dir
 
 FUZZ_SECONDS = 60
 SEED = 1  # libFuzzer's random seed: the same mutations on every run of the suite
@@ -79,7 +79,7 @@ def test_clang_links_libfuzzer_with_sanitizers(tmp_path: Path) -> None:
 
 
 def test_corpus_is_the_generated_one(tmp_path: Path) -> None:
-    """tests/fuzz_corpus/ holds exactly the seeds support/libfuzzer.py writes (real frames, lnn_edge.protocol).
+    """tests/fuzz_corpus/ holds exactly the seeds support/libfuzzer.py writes (real frames, lnn_edge.target.protocol).
     Regenerate: python tests/support/libfuzzer.py --write-corpus tests/fuzz_corpus"""
     write_corpus(tmp_path)
     generated = {path.name: path.read_bytes() for path in tmp_path.iterdir()}

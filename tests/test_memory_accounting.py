@@ -18,11 +18,11 @@ from elftools.elf.sections import SymbolTableSection
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
-from lnn_edge.codegen import memory
-from lnn_edge.export import export
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration, Model
-from lnn_edge.toolchain import host_compiler, require_tool
+from lnn_edge.codegen.export import export
+from lnn_edge.codegen.render import memory
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration, Model
+from lnn_edge.target.toolchain import host_compiler, require_tool
 
 MODELS = {
     "ltc": lambda: LTC(5, wirings.AutoNCP(8, 2)),

@@ -13,9 +13,9 @@ from ncps import wirings
 from ncps.torch import LTC, CfC
 
 from lnn_edge.errors import ModelFileError
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration, Model, validate
-from lnn_edge.modelfile import content_hash, load, save
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration, Model, validate
+from lnn_edge.model.modelfile import content_hash, load, save
 
 
 def _models() -> dict[str, Model]:
@@ -67,7 +67,7 @@ def test_loads_without_torch(tmp_path: Path) -> None:
     save(_models()["cfc_wired"], path)
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from lnn_edge.modelfile import load\nfrom lnn_edge.reference import Reference\nimport numpy as np\n"
+        "from lnn_edge.model.modelfile import load\nfrom lnn_edge.reference import Reference\nimport numpy as np\n"
         f"m = load({str(path)!r}); y, s = Reference(m).run(np.zeros((1, 3, m.input_size)))\nprint(y.shape)\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,8 +8,8 @@ import torch
 from ncps import wirings
 from ncps.torch import LTC, CfC
 
-from lnn_edge.importers import from_module
-from lnn_edge.normalization import Normalization, fold_normalization
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.normalization import Normalization, fold_normalization
 from lnn_edge.reference import Reference
 
 

@@ -30,8 +30,8 @@ from support.nrf52_unicorn import (
 )
 from test_firmware_helpers import shared_export
 
-from lnn_edge.boards import load_board
-from lnn_edge.build import build_firmware
+from lnn_edge.target.boards import load_board
+from lnn_edge.target.build import build_firmware
 
 # The writes of a set-up that finds the crystal: cache on, then the HFXO started (event cleared first).
 CACHE_AND_HFXO = [

@@ -24,10 +24,10 @@ from ncps.torch import LTC
 
 from lnn_edge.atomic import STAGING_MARKER, OutputError, owned_dir
 from lnn_edge.cli import cli
+from lnn_edge.codegen.export import export, load_export
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import export, load_export
-from lnn_edge.importers import load_torch_file
-from lnn_edge.modelfile import save
+from lnn_edge.model.importers import load_torch_file
+from lnn_edge.model.modelfile import save
 
 USER_BYTES = b"my notes: do not lose\n\x00\xff"
 LNN_EDGE = [str(Path(sys.executable).parent / "lnn-edge")]
@@ -192,7 +192,7 @@ def test_a_manifest_naming_paths_outside_the_folder_is_not_trusted(tmp_path: Pat
 
 
 def load_torch_or_lnn(path: Path) -> Any:
-    from lnn_edge.qmodelfile import load_any
+    from lnn_edge.quant.qmodelfile import load_any
 
     return load_any(path)
 
@@ -328,7 +328,7 @@ def test_demo_refuses_a_folder_of_the_users_before_any_work(tmp_path: Path) -> N
 
 
 def test_build_refuses_a_firmware_folder_of_the_users(tmp_path: Path, model_file: Path) -> None:
-    from lnn_edge.build import build_firmware
+    from lnn_edge.target.build import build_firmware
 
     out = tmp_path / "out"
     export(load_torch_or_lnn(model_file), out, "float32", name="net")

@@ -1,4 +1,4 @@
-"""The host's wire format (lnn_edge.protocol) against known vectors, itself (round trips) and the firmware's C.
+"""The host's wire format (lnn_edge.target.protocol) against known vectors, itself (round trips) and the firmware's C.
 
 The C side is the firmware's own protocol code compiled for the host (tests/support/host_server.py): the
 BOOT frame it sends and the answers it gives to frames built here must decode here, and frames it cannot
@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from support.host_server import build_host_server
 from test_firmware_helpers import read_writes, write_records
 
-from lnn_edge import protocol as P
-from lnn_edge.export import Export
-from lnn_edge.serial_host import LinkError, SerialClient
+from lnn_edge.codegen.export import Export
+from lnn_edge.target import protocol as P
+from lnn_edge.target.serial_host import LinkError, SerialClient
 
 
 def test_crc16_check_value() -> None:

@@ -1,4 +1,4 @@
-"""The protocol's numbers are written twice, in lnn_edge/protocol.py and in firmware/protocol/lnn_fw_protocol.h:
+"""The protocol's numbers are written twice, in lnn_edge/target/protocol.py and in firmware/protocol/lnn_fw_protocol.h:
 every ``#define`` of the header must equal its Python constant, so neither side can change alone."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from lnn_edge import protocol as P
 from lnn_edge.resources import data_dir
+from lnn_edge.target import protocol as P
 
 HEADER = data_dir() / "firmware" / "protocol" / "lnn_fw_protocol.h"
 
@@ -54,7 +54,7 @@ def test_every_numeric_define_is_checked() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_header_equals_python(name: str) -> None:
-    assert header_values()[name] == EXPECTED[name], f"LNN_FW_{name} differs from lnn_edge/protocol.py"
+    assert header_values()[name] == EXPECTED[name], f"LNN_FW_{name} differs from lnn_edge/target/protocol.py"
 
 
 def test_max_decoded_follows_from_the_parts() -> None:
@@ -64,6 +64,6 @@ def test_max_decoded_follows_from_the_parts() -> None:
 
 def test_build_uses_the_protocol_constant() -> None:
     """The build's size check reads the protocol's limit, not a copy."""
-    from lnn_edge import build
+    from lnn_edge.target import build
 
     assert build.MAX_PAYLOAD is P.MAX_PAYLOAD

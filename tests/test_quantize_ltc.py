@@ -16,17 +16,17 @@ from ncps import wirings
 from ncps.torch import LTC
 from ncps_oracle import randomize_parameters
 
-from lnn_edge.calibration import calibration_for
 from lnn_edge.cli import cli
-from lnn_edge.emulator import Emulator
 from lnn_edge.errors import DataFileError
-from lnn_edge.importers import from_module
 from lnn_edge.metrics import compare
-from lnn_edge.model import Calibration, Model
-from lnn_edge.modelfile import save
-from lnn_edge.qformat import QuantizationError
-from lnn_edge.qmodelfile import load_any
-from lnn_edge.quantize import quantize
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration, Model
+from lnn_edge.model.modelfile import save
+from lnn_edge.quant.calibration import calibration_for
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.qformat import QuantizationError
+from lnn_edge.quant.qmodelfile import load_any
+from lnn_edge.quant.quantize import quantize
 from lnn_edge.reference import Reference
 
 THRESHOLDS = {"float32": 1e-5, "fixed32": 1e-4, "fixed16": 1e-2}

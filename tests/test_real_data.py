@@ -29,11 +29,11 @@ from support.realdata import (
     save_npz,
 )
 
-from lnn_edge.emulator import Emulator
-from lnn_edge.model import Model
-from lnn_edge.modelfile import load
-from lnn_edge.qmodel import QuantizedModel
-from lnn_edge.qmodelfile import load_any
+from lnn_edge.model.model import Model
+from lnn_edge.model.modelfile import load
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.qmodel import QuantizedModel
+from lnn_edge.quant.qmodelfile import load_any
 from lnn_edge.reference import Reference
 
 LNN_EDGE = [str(Path(sys.executable).parent / "lnn-edge")]

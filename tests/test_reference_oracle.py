@@ -16,7 +16,7 @@ from ncps.torch import LTC, CfC
 from ncps_oracle import randomize_parameters, run_ncps
 from strategies import small_wiring_draws
 
-from lnn_edge.importers import from_module
+from lnn_edge.model.importers import from_module
 from lnn_edge.reference import Reference
 
 STEPS = 200

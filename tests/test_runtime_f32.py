@@ -1,5 +1,5 @@
 """The runtime library's float32 constants (lnn/lnn_f32.h, hand-written hex-float literals) equal
-lnn_edge.f32math's values bit for bit: Python stays the source of truth, and this test checks the copy."""
+lnn_edge.quant.f32math's values bit for bit: Python stays the source of truth, and this test checks the copy."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 from codegen_helpers import runtime_shim
 
-from lnn_edge import f32math
-from lnn_edge.codegen import runtime_files
+from lnn_edge.codegen.render import runtime_files
+from lnn_edge.quant import f32math
 
 EXPECTED = {
     "LNN_F32_LOG2E": f32math.LOG2E,
@@ -60,7 +60,7 @@ def test_f32_literals_equal_f32math_bit_for_bit(tmp_path: Path) -> None:
 
 
 def test_ltc_exp2_constants_and_table_equal_f32math(tmp_path: Path) -> None:
-    """lnn/lnn_ltc_f32.h's 2^t constants and its 256-entry table (hex literals) are lnn_edge.f32math's."""
+    """lnn/lnn_ltc_f32.h's 2^t constants and its 256-entry table (hex literals) are lnn_edge.quant.f32math's."""
     floats, integers = sorted(EXP2), sorted(EXP2_INTEGERS)
     body = "\n".join(f"    f[{k}] = {name};" for k, name in enumerate(floats))
     body += "\n" + "\n".join(f"    u[{k}] = (uint32_t)({name});" for k, name in enumerate(integers))

@@ -19,12 +19,12 @@ from ncps import wirings
 from ncps.torch import LTC
 from support.compile_checks import sanitizer_run
 
-from lnn_edge.bench import bench_export
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export
-from lnn_edge.importers import from_module
-from lnn_edge.model import Calibration, Model
-from lnn_edge.verify_host import compile_export, emulator_raw, first_mismatch, raw_inputs
+from lnn_edge.bench.run import bench_export
+from lnn_edge.codegen.export import Export
+from lnn_edge.host.verify import compile_export, emulator_raw, first_mismatch, raw_inputs
+from lnn_edge.model.importers import from_module
+from lnn_edge.model.model import Calibration, Model
+from lnn_edge.quant.emulator import Emulator
 
 ASM_CORES = {
     "fixed16": ("cortex-m0", "cortex-m4f", "cortex-m33"),

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lnn_edge.errors import DataFileError, LnnEdgeError
-from lnn_edge.tasks import TASKS, load_csv, load_data, make_task
+from lnn_edge.train.tasks import TASKS, load_csv, load_data, make_task
 
 SIZES = {"pendulum": (2, 2), "sines": (1, 1), "lorenz": (3, 3), "sineclass": (1, 4)}
 

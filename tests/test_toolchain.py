@@ -1,14 +1,14 @@
-"""The one table of cores and tool facts (lnn_edge.toolchain) and the one list of UART drivers (boards.py)."""
+"""The one table of cores and tool facts (lnn_edge.target.toolchain) and the one list of UART drivers (boards.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lnn_edge.boards import UART_DRIVERS, list_boards
+from lnn_edge.bench.instr_count import CYCLES
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
-from lnn_edge.instr_count import CYCLES
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS, CORES, DWT_CORES, FPU_CORES, require_tool
+from lnn_edge.target.boards import UART_DRIVERS, list_boards
+from lnn_edge.target.toolchain import CORE_FLAGS, CORES, DWT_CORES, FPU_CORES, require_tool
 
 
 def test_missing_tool_names_the_tool_and_the_package(monkeypatch: pytest.MonkeyPatch) -> None:

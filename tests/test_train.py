@@ -16,11 +16,11 @@ import pytest
 import torch
 from click.testing import CliRunner, Result
 
-from lnn_edge import modelfile
 from lnn_edge.cli import cli
+from lnn_edge.model import modelfile
 from lnn_edge.reference import Reference
-from lnn_edge.tasks import Dataset, load_data, make_task
-from lnn_edge.train import (
+from lnn_edge.train.tasks import Dataset, load_data, make_task
+from lnn_edge.train.trainer import (
     DEFAULT_TASK,
     TrainConfig,
     load_dataset,

@@ -18,13 +18,13 @@ import torch
 from click.testing import CliRunner, Result
 from support.realdata import DAPHNET_MEMBER, cache_from_environment, fetch_aeon_wheel, read_member
 
-from lnn_edge import modelfile
-from lnn_edge.calibration import input_stats
 from lnn_edge.cli import cli
 from lnn_edge.errors import DataFileError, LnnEdgeError
+from lnn_edge.model import modelfile
+from lnn_edge.quant.calibration import input_stats
 from lnn_edge.reference import Reference
-from lnn_edge.tasks import Dataset, load_data
-from lnn_edge.train import TrainConfig, baseline_of, load_dataset, persistence_columns, plan_budget, split
+from lnn_edge.train.tasks import Dataset, load_data
+from lnn_edge.train.trainer import TrainConfig, baseline_of, load_dataset, persistence_columns, plan_budget, split
 
 IMU_CHANNEL = "ankle_vert"
 IMU_ROWS = 2500

@@ -21,13 +21,13 @@ from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import LTC
 
-from lnn_edge.build import build_firmware
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export, export
-from lnn_edge.fixedpoint import float_to_q
-from lnn_edge.importers import load_torch_file
-from lnn_edge.model import Calibration, Model
-from lnn_edge.verify_host import default_sequences, verify_host
+from lnn_edge.codegen.export import Export, export
+from lnn_edge.host.verify import default_sequences, verify_host
+from lnn_edge.model.importers import load_torch_file
+from lnn_edge.model.model import Calibration, Model
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.fixedpoint import float_to_q
+from lnn_edge.target.build import build_firmware
 
 STRAY_HEADER = '#error "a stray header beside the export was compiled"\n'
 

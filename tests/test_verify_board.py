@@ -168,9 +168,9 @@ def test_flash_foreground_stops_on_ctrl_c(tmp_path_factory: pytest.TempPathFacto
 
 @pytest.mark.qemu
 def test_qemu_is_stopped_even_when_the_block_fails(tmp_path_factory: pytest.TempPathFactory) -> None:
-    from lnn_edge.boards import load_board
-    from lnn_edge.build import build_firmware
-    from lnn_edge.qemu import running
+    from lnn_edge.target.boards import load_board
+    from lnn_edge.target.build import build_firmware
+    from lnn_edge.target.qemu import running
 
     exported = shared_export(tmp_path_factory, "fixed16")
     board = load_board("qemu-mps2-an385")

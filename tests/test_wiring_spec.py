@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.wiring_spec import (
+from lnn_edge.model.wiring_spec import (
     build_wiring,
     check_compatible,
     parse_wiring,

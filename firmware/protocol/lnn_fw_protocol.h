@@ -1,7 +1,7 @@
 /* lnn_fw_protocol.h: constants of the host-in-the-loop serial protocol, version 1.
  *
  * The single source of the numbers in docs/serial-protocol.md for the firmware side; the host side
- * (lnn_edge/protocol.py) carries the same values. Portable: no hardware, no libc beyond <stdint.h>.
+ * (lnn_edge/target/protocol.py) carries the same values. Portable: no hardware, no libc beyond <stdint.h>.
  */
 #ifndef LNN_FW_PROTOCOL_H
 #define LNN_FW_PROTOCOL_H

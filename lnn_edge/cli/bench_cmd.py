@@ -7,27 +7,27 @@ from typing import Any
 
 import click
 
-from lnn_edge.bench import bench_export
+from lnn_edge.bench.run import bench_export
 from lnn_edge.cli.common import print_json
+from lnn_edge.codegen.export import load_export
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import load_export
-from lnn_edge.verify_host import default_sequences
+from lnn_edge.host.verify import default_sequences
 
 
 def _board(name: str) -> Any:
-    from lnn_edge.boards import load_board
+    from lnn_edge.target.boards import load_board
 
     return load_board(name)
 
 
 def _device_bench(export: Any, board: Any, port: str | None, steps: int) -> dict[str, Any]:
-    from lnn_edge.bench import bench_on_device
+    from lnn_edge.bench.run import bench_on_device
 
     if port is not None:
         return bench_on_device(export, port, steps, emulated=board.emulated).as_dict()
     if not board.emulated:
         raise LnnEdgeError(f"board {board.name} is real hardware: flash it and pass its serial device with --port")
-    from lnn_edge.verify_board import emulated_port
+    from lnn_edge.target.verify import emulated_port
 
     with emulated_port(export.directory, board) as instance:
         return bench_on_device(export, instance.url, steps, emulated=True).as_dict()
@@ -98,7 +98,7 @@ def command(
     result = bench_export(export, board.core, default_sequences(export, steps))
     info: dict[str, Any] = {"board": board.name, **result.as_dict()}
     if not no_firmware:
-        from lnn_edge.build import build_firmware
+        from lnn_edge.target.build import build_firmware
 
         info["flash_total_bytes"] = build_firmware(export.directory, board).size.flash_used
     if port is not None or on_board:

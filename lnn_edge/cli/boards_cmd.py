@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from lnn_edge.boards import DEFAULT_BOARD, list_boards
 from lnn_edge.cli.common import print_json
+from lnn_edge.target.boards import DEFAULT_BOARD, list_boards
 
 
 def _size(size: int) -> str:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from lnn_edge.boards import DEFAULT_BOARD
-from lnn_edge.build import build_firmware, describe
 from lnn_edge.cli.common import note_unlisted, print_json
+from lnn_edge.target.boards import DEFAULT_BOARD
+from lnn_edge.target.build import build_firmware, describe
 
 
 @click.command("build")

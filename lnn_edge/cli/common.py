@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from lnn_edge.codegen.export import Export, unlisted_files
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import Export, unlisted_files
 
 T = TypeVar("T")
 

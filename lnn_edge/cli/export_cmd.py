@@ -10,12 +10,12 @@ import click
 
 from lnn_edge.cli.common import print_json
 from lnn_edge.cli.quantize_cmd import data_option, policy_options, range_options, verdict_line
+from lnn_edge.codegen.export import REPORT_FILE, export, load_model_source
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import REPORT_FILE, export, load_model_source
-from lnn_edge.model import ACTIVATIONS, CFC_MODES
-from lnn_edge.qmodel import PRECISIONS, QuantizedModel
-from lnn_edge.quant_report import Policy, labelled_arrays, load_labelled
-from lnn_edge.ranges import declare_ranges
+from lnn_edge.model.model import ACTIVATIONS, CFC_MODES
+from lnn_edge.model.ranges import declare_ranges
+from lnn_edge.quant.qmodel import PRECISIONS, QuantizedModel
+from lnn_edge.quant.report import Policy, labelled_arrays, load_labelled
 
 
 def _parse_dt(text: str | None) -> float | str | None:

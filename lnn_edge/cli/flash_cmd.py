@@ -8,12 +8,12 @@ from pathlib import Path
 import click
 
 from lnn_edge.atomic import atomic_file
-from lnn_edge.boards import DEFAULT_BOARD, load_board
-from lnn_edge.build import build_firmware
 from lnn_edge.cli.common import print_json
-from lnn_edge.flash import flash_plan, qemu_plan, run_plan
 from lnn_edge.outputs import is_port_file
-from lnn_edge.qemu import start
+from lnn_edge.target.boards import DEFAULT_BOARD, load_board
+from lnn_edge.target.build import build_firmware
+from lnn_edge.target.flash import flash_plan, qemu_plan, run_plan
+from lnn_edge.target.qemu import start
 
 
 def _write_port_file(path: Path, url: str) -> None:

@@ -6,15 +6,15 @@ from pathlib import Path
 
 import click
 
-from lnn_edge.calibration import stored_calibration
 from lnn_edge.cli.common import print_json
 from lnn_edge.cli.quantize_cmd import range_options
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.importers import load_torch_file
-from lnn_edge.model import ACTIVATIONS, CFC_MODES
-from lnn_edge.modelfile import save
-from lnn_edge.ranges import declare_ranges
-from lnn_edge.summary import format_summary, summarize
+from lnn_edge.model.importers import load_torch_file
+from lnn_edge.model.model import ACTIVATIONS, CFC_MODES
+from lnn_edge.model.modelfile import save
+from lnn_edge.model.ranges import declare_ranges
+from lnn_edge.model.summary import format_summary, summarize
+from lnn_edge.quant.calibration import stored_calibration
 
 
 def _names(text: str | None, count: int, what: str) -> list[str] | None:

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from lnn_edge.cli.common import print_json
-from lnn_edge.modelfile import load
-from lnn_edge.summary import format_summary, summarize
+from lnn_edge.model.modelfile import load
+from lnn_edge.model.summary import format_summary, summarize
 
 
 @click.command("inspect")

@@ -11,18 +11,18 @@ import click
 import numpy as np
 
 from lnn_edge.atomic import atomic_file, check_file_target
-from lnn_edge.calibration import HEADROOM, CalibrationStats, calibration_for
 from lnn_edge.cli.common import print_json
-from lnn_edge.codegen import memory
-from lnn_edge.datafile import Sequences
+from lnn_edge.codegen.render import memory
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.modelfile import load
+from lnn_edge.model.datafile import Sequences
+from lnn_edge.model.modelfile import load
+from lnn_edge.model.ranges import declare_ranges
 from lnn_edge.outputs import REPORT_FORMAT, is_model_file, is_quantization_report
-from lnn_edge.qmodel import PRECISIONS
-from lnn_edge.qmodelfile import save_quantized
-from lnn_edge.quant_report import Policy, labelled_arrays, load_labelled, quantization_report
-from lnn_edge.quantize import quantize
-from lnn_edge.ranges import declare_ranges
+from lnn_edge.quant.calibration import HEADROOM, CalibrationStats, calibration_for
+from lnn_edge.quant.qmodel import PRECISIONS
+from lnn_edge.quant.qmodelfile import save_quantized
+from lnn_edge.quant.quantize import quantize
+from lnn_edge.quant.report import Policy, labelled_arrays, load_labelled, quantization_report
 
 
 def _parse_overrides(items: tuple[str, ...]) -> dict[str, int]:

@@ -8,16 +8,16 @@ import click
 import numpy as np
 
 from lnn_edge.cli.common import progress
-from lnn_edge.datafile import Sequences, load_inputs, save_outputs
-from lnn_edge.emulator import Emulator
+from lnn_edge.codegen.export import Export, load_export
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import Export, load_export
-from lnn_edge.limits import check_run_size
-from lnn_edge.model import Model
-from lnn_edge.qmodel import QuantizedModel
-from lnn_edge.qmodelfile import load_any
+from lnn_edge.host.verify import compile_export, raw_inputs, raw_to_float
+from lnn_edge.model.datafile import Sequences, load_inputs, save_outputs
+from lnn_edge.model.limits import check_run_size
+from lnn_edge.model.model import Model
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.quant.qmodel import QuantizedModel
+from lnn_edge.quant.qmodelfile import load_any
 from lnn_edge.reference import Reference
-from lnn_edge.verify_host import compile_export, raw_inputs, raw_to_float
 
 BACKENDS = ("auto", "reference", "emulator", "c")
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from lnn_edge.cli.common import print_json
-from lnn_edge.model import ACTIVATIONS, CFC_MODES
-from lnn_edge.tasks import TASKS
-from lnn_edge.train import (
+from lnn_edge.model.model import ACTIVATIONS, CFC_MODES
+from lnn_edge.train.tasks import TASKS
+from lnn_edge.train.trainer import (
     DEFAULT_PATIENCE,
     DEFAULT_STEPS,
     DEFAULT_TASK,

@@ -8,16 +8,16 @@ from pathlib import Path
 import click
 import numpy as np
 
-from lnn_edge.boards import load_board
 from lnn_edge.cli.common import note_unlisted, print_json
-from lnn_edge.datafile import Sequences
+from lnn_edge.codegen.export import Export, load_export
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.export import Export, load_export
+from lnn_edge.host.verify import HostVerification, default_labels, default_sequences, resize, verify_host
+from lnn_edge.model.datafile import Sequences
 from lnn_edge.plots import plot_traces
-from lnn_edge.quant_report import Policy, load_labelled
-from lnn_edge.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT
-from lnn_edge.verify_board import BoardVerification, verify_on_board, verify_on_port
-from lnn_edge.verify_host import HostVerification, default_labels, default_sequences, resize, verify_host
+from lnn_edge.quant.report import Policy, load_labelled
+from lnn_edge.target.boards import load_board
+from lnn_edge.target.serial_host import DEFAULT_RETRIES, DEFAULT_TIMEOUT
+from lnn_edge.target.verify import BoardVerification, verify_on_board, verify_on_port
 
 
 def format_verification(result: HostVerification) -> str:

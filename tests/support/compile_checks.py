@@ -2,7 +2,7 @@
 
 These are what "builds with zero warnings under -Wall -Wextra -Wconversion -Wshadow -Werror -pedantic
 for every core, and runs clean under ASan/UBSan" means in practice. Only the tests call them, so they live
-here; the flags they use (lnn_edge.harness.STRICT_FLAGS, lnn_edge.toolchain.CORE_FLAGS) stay in the package,
+here; the flags they use (lnn_edge.host.harness.STRICT_FLAGS, lnn_edge.target.toolchain.CORE_FLAGS) stay in the package,
 which builds with them too.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS
-from lnn_edge.toolchain import CORE_FLAGS, host_compiler, require_tool
+from lnn_edge.host.harness import NUMERIC_FLAGS, STRICT_FLAGS
+from lnn_edge.target.toolchain import CORE_FLAGS, host_compiler, require_tool
 
 
 @dataclass

@@ -11,11 +11,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from lnn_edge.boards import load_board
-from lnn_edge.build import INCLUDE_DIRS, PROTOCOL_SOURCES, BuildError, config_header, firmware_dir
-from lnn_edge.export import load_export, model_sources
-from lnn_edge.harness import STRICT_FLAGS, write_sources
-from lnn_edge.toolchain import host_compiler
+from lnn_edge.codegen.export import load_export, model_sources
+from lnn_edge.host.harness import STRICT_FLAGS, write_sources
+from lnn_edge.target.boards import load_board
+from lnn_edge.target.build import INCLUDE_DIRS, PROTOCOL_SOURCES, BuildError, config_header, firmware_dir
+from lnn_edge.target.toolchain import host_compiler
 
 HOST_SERVER_SOURCES = [*PROTOCOL_SOURCES, "app/lnn_fw_model.c", "host/lnn_fw_fuzz_main.c"]
 SANITIZE_FLAGS = ["-g", "-O1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"]

@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge import protocol as P
-from lnn_edge.emulator import Emulator
-from lnn_edge.export import Export
-from lnn_edge.serial_host import VALUE_DTYPES
+from lnn_edge.codegen.export import Export
+from lnn_edge.quant.emulator import Emulator
+from lnn_edge.target import protocol as P
+from lnn_edge.target.serial_host import VALUE_DTYPES
 
 KINDS = {
     "honest": "answers every request as the firmware does",

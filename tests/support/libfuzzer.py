@@ -4,7 +4,7 @@ Builds firmware/host/lnn_fw_libfuzzer.c with the server's sources (those of ``ho
 libFuzzer entry point in place of the file driver) and one exported model, using clang with
 ``-fsanitize=fuzzer,address,undefined``; runs it; parses libFuzzer's final statistics; measures line and branch
 coverage of the firmware sources over a corpus (llvm-cov); and writes the seed corpus of real frames
-(tests/fuzz_corpus/, encoded with lnn_edge.protocol).
+(tests/fuzz_corpus/, encoded with lnn_edge.target.protocol).
 
 ``make fuzz`` runs this file: ``python tests/support/libfuzzer.py --seconds 600 --out build/fuzz``.
 """
@@ -26,12 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge import protocol as P
-from lnn_edge.boards import load_board
-from lnn_edge.build import config_header, firmware_dir
+from lnn_edge.codegen.export import Export, export, load_export, load_model_source
 from lnn_edge.errors import MissingDependencyError
-from lnn_edge.export import Export, export, load_export, load_model_source
-from lnn_edge.harness import NUMERIC_FLAGS, STRICT_FLAGS
+from lnn_edge.host.harness import NUMERIC_FLAGS, STRICT_FLAGS
+from lnn_edge.target import protocol as P
+from lnn_edge.target.boards import load_board
+from lnn_edge.target.build import config_header, firmware_dir
 
 try:
     from support.host_server import HOST_SERVER_SOURCES

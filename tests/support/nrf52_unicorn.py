@@ -19,8 +19,8 @@ from typing import Any
 import unicorn
 from unicorn import arm_const
 
-from lnn_edge.build import BuildResult
-from lnn_edge.toolchain import require_tool
+from lnn_edge.target.build import BuildResult
+from lnn_edge.target.toolchain import require_tool
 
 # nRF52840 registers: NRF_<PERIPHERAL>_BASE + the register's offset in its MDK struct.
 FICR_HW_PART = 0x10000130  # read by the MDK's nrf52_configuration_249() (0x08: nRF52840)

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from lnn_edge.c_literals import c_array
+from lnn_edge.codegen.c_literals import c_array
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.harness import NUMERIC_FLAGS, cache_root
+from lnn_edge.host.harness import NUMERIC_FLAGS, cache_root
 from lnn_edge.resources import data_dir
-from lnn_edge.toolchain import CORE_FLAGS, CORES, host_compiler, require_tool
+from lnn_edge.target.toolchain import CORE_FLAGS, CORES, host_compiler, require_tool
 
 # core -> (QEMU machine, RAM top): machines whose code memory starts at 0x0 and RAM at 0x20000000.
 MACHINES = {

@@ -1,0 +1,96 @@
+"""Input and output data files of ``lnn-edge run`` (and later ``verify``): ``.npz`` with ``x`` and ``dt``.
+
+Inputs: ``x`` [T,F] or [B,T,F], optional ``dt`` [T] or [B,T] (elapsed time of each step, > 0). Outputs:
+``y`` [B,T,outputs] and ``state`` [B,T,state] for every step, starting from a zero state.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lnn_edge.atomic import atomic_file
+from lnn_edge.errors import DataFileError
+from lnn_edge.model.limits import MAX_DATA_BYTES, MAX_DATA_VALUES, check_archive_size, read_npy
+from lnn_edge.outputs import NPZ_COMMENT, is_output_npz
+
+
+@dataclass
+class Sequences:
+    """A batch of input sequences: ``x`` [B,T,F] float64 and ``dt`` [B,T] float64."""
+
+    x: np.ndarray
+    dt: np.ndarray
+
+
+def as_sequences(
+    x: np.ndarray, dt: np.ndarray | None, features: int, default_dt: float, where: str = "data"
+) -> Sequences:
+    """Check shapes and values and bring ``x``/``dt`` to [B,T,F]/[B,T]; errors name ``where`` and the field."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise DataFileError(f"{where}: field 'x' has dtype {x.dtype}; expected numbers")
+    given_shape = x.shape
+    x = x.astype(np.float64)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[2] != features or x.shape[1] < 1 or x.shape[0] < 1:
+        raise DataFileError(
+            f"{where}: field 'x' has shape {given_shape}; expected [T, {features}] or [B, T, {features}]"
+        )
+    if not np.all(np.isfinite(x)):
+        raise DataFileError(f"{where}: field 'x' contains NaN or Inf")
+    batch, steps = x.shape[:2]
+    if dt is None:
+        return Sequences(x=x, dt=np.full((batch, steps), float(default_dt)))
+    dt = np.asarray(dt)
+    if dt.dtype.kind not in "fiu":
+        raise DataFileError(f"{where}: field 'dt' has dtype {dt.dtype}; expected numbers")
+    dt = dt.astype(np.float64)
+    if dt.ndim == 1:
+        dt = np.broadcast_to(dt, (batch, dt.shape[0])).copy()
+    if dt.shape != (batch, steps):
+        raise DataFileError(
+            f"{where}: field 'dt' has shape {tuple(np.shape(dt))}; expected [{steps}] or [{batch}, {steps}]"
+        )
+    if not np.all(np.isfinite(dt)) or np.any(dt <= 0):
+        raise DataFileError(f"{where}: field 'dt' must hold finite elapsed times > 0")
+    return Sequences(x=x, dt=dt)
+
+
+def load_inputs(path: str | os.PathLike[str], features: int, default_dt: float) -> Sequences:
+    """Read an input ``.npz`` (``x`` and optional ``dt``) for a model with ``features`` inputs.
+
+    Sizes are checked before anything is read: the members' declared sizes (at most
+    :data:`~lnn_edge.model.limits.MAX_DATA_BYTES` in all) and each array's header (at most
+    :data:`~lnn_edge.model.limits.MAX_DATA_VALUES` values), so a small file cannot unpack to gigabytes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            check_archive_size(archive, MAX_DATA_BYTES, DataFileError)
+            fields = [name.removesuffix(".npy") for name in archive.namelist()]
+            if "x" not in fields:
+                raise DataFileError(f"has no field 'x' (fields: {', '.join(fields) or 'none'})")
+            x = read_npy(archive, "x.npy", None, MAX_DATA_VALUES, DataFileError)
+            dt = read_npy(archive, "dt.npy", None, MAX_DATA_VALUES, DataFileError) if "dt" in fields else None
+    except DataFileError as error:
+        raise DataFileError(f"{path}: {error}") from None
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
+        raise DataFileError(f"{path}: not a readable .npz file ({error})") from None
+    return as_sequences(x, dt, features, default_dt, where=str(path))
+
+
+def save_outputs(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:
+    """Write an output ``.npz`` atomically."""
+    with atomic_file(path, suffix=".npz", kind="run output", is_own=is_output_npz) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)  # type: ignore[arg-type]
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.comment = NPZ_COMMENT  # the mark that lets a later run replace this file

@@ -1,0 +1,1 @@
+"""Training: ncps models on the built-in tasks or user data, saved as model files."""
