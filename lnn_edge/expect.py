@@ -142,7 +142,7 @@ def verified_import(
     unmapped = model.ltc is not None and model.ltc.output_mapping == "none" and "output_size" not in given
     if unmapped and outputs != model.output_size and 1 <= outputs <= model.state_size:  # y tells the motor count
         given = {**given, "output_size": outputs}
-        model = load_torch_file(source, dt=dt, prefix=prefix, **given)
+        model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **given)
     check_output_shape(expectation, model)
     trainer = model.provenance.get("source") == "lnn-edge trainer"  # its checkpoint holds every option
     space = {} if trainer else search_space(model, given)
@@ -152,7 +152,7 @@ def verified_import(
         raise no_match_error(expectation, found, searched=total > 1)
     best = found[0]
     if best.options and not trainer:
-        model = load_torch_file(source, dt=dt, prefix=prefix, **{**given, **best.options})
+        model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **{**given, **best.options})
     chosen = cell_options(model)
     model.provenance["verified"] = record(expectation, Candidate(chosen, best.error))
     lines = [f"note: {note}" for note in model.provenance.get("notes", [])]

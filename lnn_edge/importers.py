@@ -623,7 +623,8 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
 
 
 def _applicable(state_dict: Mapping[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The trainer stores every option for every cell: keep those of the cell its state_dict holds."""
+    """``options`` without the import options the cell in ``state_dict`` does not have (the trainer stores
+    every option for every cell; ``export`` passes every flag's default)."""
     keys = [_strip(key) for key in state_dict]
     if "gleak" in keys:
         names: tuple[str, ...] = LTC_OPTIONS
@@ -631,7 +632,7 @@ def _applicable(state_dict: Mapping[str, Any], options: dict[str, Any]) -> dict[
         names = ("mode",)
     else:
         names = CFC_OPTIONS
-    return {name: value for name, value in options.items() if name in names}
+    return {name: value for name, value in options.items() if name not in IMPORT_OPTIONS or name in names}
 
 
 def _input_stats(stats: Mapping[str, Any] | None) -> InputStats | None:
@@ -649,10 +650,12 @@ def _input_stats(stats: Mapping[str, Any] | None) -> InputStats | None:
     )
 
 
-def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
+def load_torch_file(path: str | os.PathLike[str], *, strict: bool = False, **options: Any) -> Model:
     """Import a file written by ``torch.save``: a trainer checkpoint or an ncps state_dict.
 
-    ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell.
+    ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell. With ``strict``
+    (``lnn-edge import``, whose flags default to None) an option the cell does not have is an error; without
+    it, such options are dropped, for callers that pass every option's default.
     """
     torch = _torch()
     path = Path(path)
@@ -673,6 +676,8 @@ def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
             model = from_checkpoint(payload)
         elif isinstance(payload, Mapping) and all(hasattr(v, "shape") for v in payload.values()):
             check_state_dict(payload, "the state_dict")
+            if not strict:
+                options = _applicable(_select(payload, options.get("prefix", "")), options)
             model = from_state_dict(payload, provenance={"source": "ncps state_dict", "file": path.name}, **options)
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")

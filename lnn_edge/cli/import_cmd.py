@@ -115,7 +115,7 @@ def command(
         "output_size": output_size,
     }
     given = {name: value for name, value in flags.items() if value is not None}
-    model = load_torch_file(source, dt=dt, prefix=prefix, **given)
+    model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **given)
     lines = [f"note: {note}" for note in model.provenance.get("notes", [])]
     if expect is not None:
         model, lines = verified_import(source, model, expect, given, dt=dt, prefix=prefix, echo=_err)
