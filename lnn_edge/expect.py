@@ -36,7 +36,8 @@ PREFIX_SEQUENCES, PREFIX_STEPS = 4, 3
 """Every candidate runs on this corner of x first; only the best few run on all of it."""
 KEEP_COARSE, CONFIRM = 4, 5
 """Coarse combinations kept for the epsilon sweep; candidates confirmed on the whole file."""
-Progress = Callable[[int, int], None]
+Progress = Callable[[str, int, int], None]
+"""Called with the search stage, combinations tried and combinations in the stage."""
 
 
 @dataclass
@@ -230,18 +231,31 @@ def search(model: Model, space: dict[str, list[Any]], expectation: Expectation, 
     """Candidates confirmed on the whole of IO.npz, best first.
 
     Cheap first: every combination but the epsilon runs on a corner of x; the best few are swept over the
-    epsilons (whose effect is small); the best of those run on everything. Only when none of them reproduces
-    y is every combination tried on the corner, so an unusual model costs time, never a wrong answer.
+    epsilons (whose effect is small); those that reproduce the corner run on everything. Only when none does
+    is every combination tried on the corner, so an unusual model costs time, never a wrong answer.
     """
     coarse = {name: values if name != "epsilon" else values[:1] for name, values in space.items()}
-    ranked = _rank(model, _combinations(coarse), expectation, progress)
+    ranked = _rank(model, _combinations(coarse), expectation, "options", progress)
     if len(space.get("epsilon", [])) > 1:
         swept = [{**c.options, "epsilon": e} for c in ranked[:KEEP_COARSE] for e in space["epsilon"]]
-        ranked = sorted([*ranked, *_rank(model, swept, expectation, progress)], key=lambda c: c.error)
-    confirmed = _confirm(model, ranked, expectation)
-    if (not confirmed or confirmed[0].error > expectation.threshold) and len(space.get("epsilon", [])) > 1:
-        confirmed = _confirm(model, _rank(model, _combinations(space), expectation, progress), expectation)
-    return confirmed
+        ranked = sorted([*ranked, *_rank(model, swept, expectation, "epsilons", progress)], key=lambda c: c.error)
+        if not ranked or ranked[0].error > expectation.threshold:
+            ranked = _rank(model, _combinations(space), expectation, "all combinations", progress)
+    return _confirm(model, ranked, expectation)
+
+
+def _confirm(model: Model, ranked: list[Candidate], expectation: Expectation) -> list[Candidate]:
+    """Full-length errors of the candidates that reproduce the corner of x (the error on a part is at most
+    the error on the whole, so no other can pass), or of the best few when none does, for the report."""
+    best_of_each = {tuple(sorted(c.options.items())): c for c in reversed(ranked)}  # an option set may repeat
+    unique = sorted(best_of_each.values(), key=lambda c: c.error)
+    passing = [c for c in unique if c.error <= expectation.threshold]
+    confirmed = []
+    for corner in (passing or unique)[:CONFIRM]:
+        candidate = with_options(model, corner.options)
+        assert candidate is not None  # it passed validation when ranked
+        confirmed.append(Candidate(corner.options, expectation.error(candidate)))
+    return sorted(confirmed, key=lambda c: c.error)
 
 
 def _combinations(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -249,26 +263,17 @@ def _combinations(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*space.values())]
 
 
-def _rank(model: Model, combos: list[dict[str, Any]], expectation: Expectation, progress: Progress) -> list[Candidate]:
+def _rank(
+    model: Model, combos: list[dict[str, Any]], expectation: Expectation, stage: str, progress: Progress
+) -> list[Candidate]:
     """Each combination's error on the corner of x, best first (ties keep the defaults-first order)."""
     ranked = []
     for done, options in enumerate(combos, 1):
         candidate = with_options(model, options)
         if candidate is not None:
             ranked.append(Candidate(options, expectation.error(candidate, PREFIX_SEQUENCES, PREFIX_STEPS)))
-        progress(done, len(combos))
+        progress(stage, done, len(combos))
     return sorted(ranked, key=lambda c: c.error)
-
-
-def _confirm(model: Model, ranked: list[Candidate], expectation: Expectation) -> list[Candidate]:
-    unique = {tuple(sorted(c.options.items())): c.options for c in ranked}
-    best = list(unique.values())[:CONFIRM]
-    confirmed = []
-    for options in best:
-        candidate = with_options(model, options)
-        assert candidate is not None  # it passed validation when ranked
-        confirmed.append(Candidate(options, expectation.error(candidate)))
-    return sorted(confirmed, key=lambda c: c.error)
 
 
 def progress_printer(echo: Callable[[str], None], after: float = 2.0) -> Progress:
@@ -276,11 +281,11 @@ def progress_printer(echo: Callable[[str], None], after: float = 2.0) -> Progres
     start = time.monotonic()
     last = [start]
 
-    def report(done: int, total: int) -> None:
+    def report(stage: str, done: int, total: int) -> None:
         now = time.monotonic()
         if now - start >= after and (now - last[0] >= 1.0 or done == total):
             last[0] = now
-            echo(f"searching options: {done}/{total} combinations tried ({now - start:.0f} s)")
+            echo(f"searching {stage}: {done}/{total} tried ({now - start:.0f} s)")
 
     return report
 
