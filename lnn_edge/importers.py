@@ -204,6 +204,7 @@ def _select(state_dict: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """The entries under ``prefix``, with it removed; without one, the whole state_dict."""
     if not prefix:
         return dict(state_dict)
+    prefix = prefix if prefix.endswith(".") else prefix + "."  # "rnn" names the same submodule as "rnn."
     selected = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
     if not selected:
         found = ", ".join(f"'{p}'" for p in cell_prefixes(state_dict)) or "none"

@@ -220,7 +220,7 @@ def test_prefix_imports_the_wrapped_layer(tmp_path: Path) -> None:
     torch.manual_seed(9)
     sequential = torch.nn.Sequential(LTC(3, 4))
     torch.save(sequential.state_dict(), tmp_path / "seq.pt")
-    code, _, err = invoke("import", tmp_path / "seq.pt", "-o", tmp_path / "s.lnn", "--prefix", "0.")
+    code, _, err = invoke("import", tmp_path / "seq.pt", "-o", tmp_path / "s.lnn", "--prefix", "0")
     assert code == 0, err
     x = np.random.default_rng(9).normal(size=(1, 8, 3))
     y_ref, _ = Reference(load(tmp_path / "s.lnn")).run(x, np.ones((1, 8)))
