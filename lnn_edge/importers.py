@@ -303,6 +303,11 @@ def _ltc(arrays: dict[str, np.ndarray], options: dict[str, Any], output_size: in
                 f"output size {motors}: an NCP's motor neurons are exactly those without outgoing synapses "
                 f"(neurons 0-{motors - 1} here; --output-size to change)"
             )
+        else:  # a FullyConnected or Random wiring's output_dim is not in its masks
+            notes.append(
+                f"output size {units}, every neuron: without an output mapping the file cannot tell the wiring's "
+                "output_dim (--output-size, or --expect io.npz whose y has one column per output)"
+            )
     ltc = LtcOptions(
         ode_unfolds=options["ode_unfolds"],
         epsilon=float(options["epsilon"]),

@@ -157,10 +157,16 @@ def test_ncp_without_output_mapping_has_its_motor_outputs(tmp_path: Path, wiring
 
 
 def test_fully_connected_without_output_mapping_keeps_all_neurons(tmp_path: Path) -> None:
-    torch.save(LTC(3, 6, output_mapping="none").state_dict(), tmp_path / "m.pt")
-    code, _, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn")
+    """ncps gives FullyConnected(6, 2) two outputs, but its masks cannot tell: all neurons, said; y tells."""
+    torch.manual_seed(13)
+    module = LTC(3, wirings.FullyConnected(6, 2), output_mapping="none")
+    torch.save(module.state_dict(), tmp_path / "m.pt")
+    code, out, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn")
     assert code == 0, err
-    assert load(tmp_path / "m.lnn").output_size == 6
+    assert load(tmp_path / "m.lnn").output_size == 6 and "output size 6, every neuron" in out
+    code, out, err = import_expect(module, tmp_path, torch.float64)
+    assert code == 0, err
+    assert load(tmp_path / "m.lnn").output_size == 2 and "output_size=2" in out
 
 
 @pytest.mark.parametrize(
