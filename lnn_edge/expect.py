@@ -234,24 +234,46 @@ def search(model: Model, space: dict[str, list[Any]], expectation: Expectation, 
     epsilons (whose effect is small); those that reproduce the corner run on everything. Only when none does
     is every combination tried on the corner, so an unusual model costs time, never a wrong answer.
     """
+    seen: dict[tuple[Any, ...], Candidate | None] = {}
+
+    def rank(combos: list[dict[str, Any]], stage: str) -> list[Candidate]:
+        return _rank(model, combos, expectation, seen, lambda done, total: progress(stage, done, total))
+
     coarse = {name: values if name != "epsilon" else values[:1] for name, values in space.items()}
-    ranked = _rank(model, _combinations(coarse), expectation, "options", progress)
+    ranked = rank(_combinations(coarse), "options")
     if len(space.get("epsilon", [])) > 1:
-        swept = [{**c.options, "epsilon": e} for c in ranked[:KEEP_COARSE] for e in space["epsilon"]]
-        ranked = sorted([*ranked, *_rank(model, swept, expectation, "epsilons", progress)], key=lambda c: c.error)
+        ranked = rank([{**c.options, "epsilon": e} for c in ranked[:KEEP_COARSE] for e in space["epsilon"]], "epsilons")
         if not ranked or ranked[0].error > expectation.threshold:
-            ranked = _rank(model, _combinations(space), expectation, "all combinations", progress)
+            ranked = rank(_combinations(space), "all combinations")
     return _confirm(model, ranked, expectation)
+
+
+def _rank(
+    model: Model,
+    combos: list[dict[str, Any]],
+    expectation: Expectation,
+    seen: dict[tuple[Any, ...], Candidate | None],
+    progress: Callable[[int, int], None],
+) -> list[Candidate]:
+    """Each combination's error on the corner of x, computed once (``seen`` keeps them, None for options the
+    parameters do not fit); returns every valid one tried so far, best first (ties: defaults first)."""
+    for done, options in enumerate(combos, 1):
+        key = tuple(sorted(options.items()))
+        if key not in seen:
+            candidate = with_options(model, options)
+            seen[key] = None
+            if candidate is not None:
+                seen[key] = Candidate(options, expectation.error(candidate, PREFIX_SEQUENCES, PREFIX_STEPS))
+        progress(done, len(combos))
+    return sorted((c for c in seen.values() if c is not None), key=lambda c: c.error)
 
 
 def _confirm(model: Model, ranked: list[Candidate], expectation: Expectation) -> list[Candidate]:
     """Full-length errors of the candidates that reproduce the corner of x (the error on a part is at most
     the error on the whole, so no other can pass), or of the best few when none does, for the report."""
-    best_of_each = {tuple(sorted(c.options.items())): c for c in reversed(ranked)}  # an option set may repeat
-    unique = sorted(best_of_each.values(), key=lambda c: c.error)
-    passing = [c for c in unique if c.error <= expectation.threshold]
+    passing = [c for c in ranked if c.error <= expectation.threshold]
     confirmed = []
-    for corner in (passing or unique)[:CONFIRM]:
+    for corner in (passing or ranked)[:CONFIRM]:
         candidate = with_options(model, corner.options)
         assert candidate is not None  # it passed validation when ranked
         confirmed.append(Candidate(corner.options, expectation.error(candidate)))
@@ -263,23 +285,10 @@ def _combinations(space: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*space.values())]
 
 
-def _rank(
-    model: Model, combos: list[dict[str, Any]], expectation: Expectation, stage: str, progress: Progress
-) -> list[Candidate]:
-    """Each combination's error on the corner of x, best first (ties keep the defaults-first order)."""
-    ranked = []
-    for done, options in enumerate(combos, 1):
-        candidate = with_options(model, options)
-        if candidate is not None:
-            ranked.append(Candidate(options, expectation.error(candidate, PREFIX_SEQUENCES, PREFIX_STEPS)))
-        progress(stage, done, len(combos))
-    return sorted(ranked, key=lambda c: c.error)
-
-
 def progress_printer(echo: Callable[[str], None], after: float = 2.0) -> Progress:
     """A progress callback that stays silent for ``after`` seconds, then prints at most once a second."""
     start = time.monotonic()
-    last = [start]
+    last = [start - 1.0]  # the first line comes as soon as `after` has passed
 
     def report(stage: str, done: int, total: int) -> None:
         now = time.monotonic()

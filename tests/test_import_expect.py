@@ -19,6 +19,7 @@ from ncps_oracle import run_ncps
 
 from lnn_edge.cli import cli
 from lnn_edge.errors import ModelFileError
+from lnn_edge.expect import progress_printer
 from lnn_edge.modelfile import load
 from lnn_edge.reference import Reference
 
@@ -311,3 +312,16 @@ def test_damaged_record_is_a_clear_error(tmp_path: Path, change: Any, fragment: 
     with pytest.raises(ModelFileError, match="bad.lnn") as error:
         load(tmp_path / "bad.lnn")
     assert fragment in str(error.value)
+
+
+def test_progress_is_printed_once_the_search_takes_long() -> None:
+    lines: list[str] = []
+    quiet = progress_printer(lines.append, after=3600.0)
+    quiet("options", 64, 64)
+    assert lines == []
+    report = progress_printer(lines.append, after=0.0)
+    report("options", 10, 64)
+    report("options", 11, 64)  # within a second of the last line: not repeated
+    report("options", 64, 64)  # the end of a stage is always shown
+    assert lines[0].startswith("searching options: 10/64 tried") and lines[-1].startswith("searching options: 64/64")
+    assert len(lines) == 2
