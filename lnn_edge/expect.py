@@ -108,12 +108,20 @@ def _checked(path: Path, arrays: dict[str, np.ndarray], features: int) -> Expect
         raise DataFileError(f"{path}: array 'y' contains NaN or Inf")
     return Expectation(
         path=path,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=_sha256(path),
         x=sequences.x,
         dt=sequences.dt if "dt" in arrays else None,
         y=y.astype(np.float64),
         threshold=THRESHOLDS[y.dtype.name],
     )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_output_shape(expectation: Expectation, model: Model) -> None:

@@ -479,9 +479,11 @@ def from_module(module: Any, *, dt: float = 1.0) -> Model:
         if kind == "CfCCell" and inner.backbone is not None:  # only a backbone has an activation
             options["activation"] = _activation_name(inner)
     else:
+        inner = [name for name, child in module.named_modules() if name and type(child).__name__ in ("LTC", "CfC")]
+        hint = f": pass {_attribute(inner[0] + '.')}, the ncps layer inside it" if inner else ""
         raise ImportModelError(
             f"{type(module).__name__} is not an ncps LTC or CfC module (supported: LTC, CfC, LTCCell, CfCCell, "
-            "WiredCfCCell)"
+            f"WiredCfCCell){hint}"
         )
     if getattr(module, "use_mixed", False):
         raise ImportModelError("the model uses mixed_memory=True, which lnn-edge does not support")

@@ -18,8 +18,9 @@ from ncps.torch import LTC, CfC, LTCCell
 from ncps_oracle import run_ncps
 
 from lnn_edge.cli import cli
-from lnn_edge.errors import ModelFileError
+from lnn_edge.errors import ImportModelError, ModelFileError
 from lnn_edge.expect import progress_printer
+from lnn_edge.importers import from_module
 from lnn_edge.modelfile import load
 from lnn_edge.reference import Reference
 
@@ -212,6 +213,13 @@ def test_wrapped_module_error_names_the_prefix(tmp_path: Path) -> None:
     assert code == 1 and "model[0].state_dict()" in err and "--prefix 0." in err
     code, _, err = invoke("import", tmp_path / "seq.pt", "-o", tmp_path / "m.lnn", "--prefix", "rnn.")
     assert code == 1 and "--prefix 'rnn.' matches no key" in err and "'0.'" in err
+
+
+def test_from_module_points_at_the_wrapped_layer() -> None:
+    with pytest.raises(ImportModelError, match=r"ConvCfC is not an ncps .* pass model\.rnn, the ncps layer"):
+        from_module(ConvCfC())
+    with pytest.raises(ImportModelError, match=r"pass model\[0\], the ncps layer"):
+        from_module(torch.nn.Sequential(LTC(3, 4)))
 
 
 def test_prefix_imports_the_wrapped_layer(tmp_path: Path) -> None:
