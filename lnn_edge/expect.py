@@ -146,12 +146,16 @@ def verified_import(
 ) -> tuple[Model, list[str]]:
     """The model of ``source`` that reproduces IO.npz's y (options not in ``given`` found by search), with the
     check in ``provenance["verified"]``, and the lines that tell the user; no match is an LnnEdgeError."""
+
+    def reload(options: dict[str, Any]) -> Model:
+        return load_torch_file(source, strict=True, dt=dt, prefix=prefix, **options)
+
     expectation = load_expectation(expect, model.input_size)
     outputs = expectation.y.shape[2]
     unmapped = model.ltc is not None and model.ltc.output_mapping == "none" and "output_size" not in given
     if unmapped and outputs != model.output_size and 1 <= outputs <= model.state_size:  # y tells the motor count
         given = {**given, "output_size": outputs}
-        model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **given)
+        model = reload(given)
     check_output_shape(expectation, model)
     trainer = model.provenance.get("source") == "lnn-edge trainer"  # its checkpoint holds every option
     space = {} if trainer else search_space(model, given)
@@ -159,24 +163,31 @@ def verified_import(
     total = int(np.prod([len(values) for values in space.values()]))
     if not found or found[0].error > expectation.threshold:
         raise no_match_error(expectation, found, searched=total > 1)
-    best = found[0]
-    if best.options and not trainer:
-        model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **{**given, **best.options})
-    chosen = cell_options(model)
-    model.provenance["verified"] = record(expectation, Candidate(chosen, best.error))
+    if found[0].options and not trainer:
+        model = reload({**given, **found[0].options})
+    chosen = Candidate(cell_options(model), found[0].error)
+    model.provenance["verified"] = record(expectation, chosen)
+    return model, _report(model, expectation, chosen, found[1:], total)
+
+
+def _report(
+    model: Model, expectation: Expectation, chosen: Candidate, others: list[Candidate], total: int
+) -> list[str]:
+    """What import prints: its assumptions, the check, and any other combination that passes as well."""
     lines = [f"note: {note}" for note in model.provenance.get("notes", [])]
     how = f", found among {total} combinations" if total > 1 else ""
     lines.append(
-        f"verified against {expectation.path.name}: error {best.error:.2g} of y's range (threshold "
-        f"{expectation.threshold:g}) with {describe(chosen)}{how}"
+        f"verified against {expectation.path.name}: error {chosen.error:.2g} of y's range (threshold "
+        f"{expectation.threshold:g}) with {describe(chosen.options)}{how}"
     )
-    also = [c for c in found[1:] if c.error <= expectation.threshold]
+    also = [c for c in others if c.error <= expectation.threshold]
     if also:
+        remedy = "; float64 outputs in IO.npz would" if expectation.threshold == THRESHOLDS["float32"] else ""
         lines.append(
             f"note: {describe(also[0].options)} also reproduces y (error {also[0].error:.2g}): this data cannot "
-            "tell them apart; float64 outputs in IO.npz would"
+            f"tell them apart{remedy}"
         )
-    return model, lines
+    return lines
 
 
 def cell_options(model: Model) -> dict[str, Any]:
