@@ -20,7 +20,7 @@ from ncps_oracle import run_ncps
 from lnn_edge.cli import cli
 from lnn_edge.errors import ImportModelError, ModelFileError
 from lnn_edge.expect import progress_printer
-from lnn_edge.importers import from_module
+from lnn_edge.importers import from_module, from_state_dict
 from lnn_edge.modelfile import load
 from lnn_edge.reference import Reference
 
@@ -158,6 +158,18 @@ def test_ncp_without_output_mapping_has_its_motor_outputs(tmp_path: Path, wiring
     y_ref, _ = Reference(model).run(x, np.ones((2, 12)))
     y_ncps, _ = run_ncps(module, x, np.ones((2, 12)))
     assert y_ncps.shape[2] == motors and np.max(np.abs(y_ref - y_ncps)) <= 1e-12
+
+
+def test_motor_count_of_many_autoncp_wirings() -> None:
+    """Motors = neurons without outgoing synapses, over sizes, sparsities and seeds; random wirings untouched."""
+    for seed in range(3):
+        for units, outputs in [(8, 1), (10, 3), (19, 2), (32, 1), (48, 6), (64, 10)]:
+            for sparsity in (0.5, 0.9):
+                wiring = wirings.AutoNCP(units, outputs, sparsity_level=sparsity, seed=seed)
+                model = from_state_dict(LTC(4, wiring, output_mapping="none").state_dict())
+                assert model.output_size == outputs, (units, outputs, sparsity, seed)
+        random = wirings.Random(12, sparsity_level=0.5, random_seed=seed)
+        assert from_state_dict(LTC(4, random, output_mapping="none").state_dict()).output_size == 12
 
 
 def test_fully_connected_without_output_mapping_keeps_all_neurons(tmp_path: Path) -> None:
