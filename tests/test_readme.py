@@ -3,7 +3,7 @@
 The test reads the shell blocks marked `<!-- readme-test: NAME -->` from README.md and runs each line in a
 temporary clone of this repository, with the `lnn-edge` of the environment running the tests (`make setup`
 itself, which the README runs first, is what `make test` has just done). For "bring your own", the test first
-makes what a user brings: an ncps state_dict saved with torch.save and a calibration sample.
+makes what a user brings: an ncps state_dict saved with torch.save, and inputs with the model's outputs on them.
 """
 
 from __future__ import annotations
@@ -64,7 +64,10 @@ def test_readme_bring_your_own_model(clone: Path) -> None:
     torch.manual_seed(0)
     model = LTC(8, wirings.AutoNCP(12, 2))
     torch.save(model.state_dict(), clone / "my_ltc.pt")
-    np.savez(clone / "inputs.npz", x=np.random.default_rng(0).normal(size=(8, 50, 8)))
+    x = np.random.default_rng(0).normal(size=(8, 50, 8))
+    with torch.no_grad():  # the README's lines: the model's own outputs beside its inputs
+        y = model(torch.as_tensor(x, dtype=torch.float32))[0]
+    np.savez(clone / "io.npz", x=x, y=y.numpy())
     lines = readme_block("byo")
     assert len(lines) == 3, "the README promises three commands"
     run_lines(lines, clone)

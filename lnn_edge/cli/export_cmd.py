@@ -43,18 +43,25 @@ def _parse_dt(text: str | None) -> float | str | None:
     metavar="SECONDS|variable",
     help="Elapsed time of <name>_step (default: the model's); 'variable' precomputes nothing for it.",
 )
-@click.option("--implicit-constraints/--no-implicit-constraints", default=True, help="state_dict import flag.")
-@click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, help="state_dict import flag.")
-@click.option("--epsilon", type=float, default=1e-8, help="state_dict import flag.")
-@click.option("--mode", type=click.Choice(CFC_MODES), default="default", help="state_dict import flag.")
-@click.option("--activation", type=click.Choice(ACTIVATIONS), default="lecun_tanh", help="state_dict import flag.")
+@click.option(
+    "--implicit-constraints/--no-implicit-constraints",
+    default=None,
+    help="state_dict import flag, as for import. [default: on for an LTC wrapper's, off for a bare LTCCell's]",
+)
+@click.option("--ode-unfolds", type=click.IntRange(min=1), default=None, help="LTC state_dict flag. [default: 6]")
+@click.option("--epsilon", type=float, default=None, help="LTC state_dict flag. [default: 1e-8]")
+@click.option("--mode", type=click.Choice(CFC_MODES), default=None, help="CfC state_dict flag. [default: default]")
+@click.option(
+    "--activation", type=click.Choice(ACTIVATIONS), default=None, help="CfC state_dict flag. [default: lecun_tanh]"
+)
 @data_option
 @range_options
 @policy_options
 @click.option("--json", "as_json", is_flag=True, help="Print the export manifest as JSON.")
 def command(
     model: Path, output: Path, precision: str, calib: Path | None, name: str, dt_text: str | None,
-    implicit_constraints: bool, ode_unfolds: int, epsilon: float, mode: str, activation: str,
+    implicit_constraints: bool | None, ode_unfolds: int | None, epsilon: float | None, mode: str | None,
+    activation: str | None,
     data: Path | None, input_ranges: tuple[str, ...], output_ranges: tuple[str, ...], max_error: float | None,
     strict: bool, max_metric_loss: float | None, as_json: bool,
 ) -> None:  # fmt: skip
@@ -72,10 +79,9 @@ def command(
     The folder is written whatever the verdict; exit code 1 when it fails (error above --max-error, internal
     saturation, or with --strict an input clamped at its range).
     """
-    source = load_model_source(
-        model, implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon,
-        mode=mode, activation=activation,
-    )  # fmt: skip
+    flags = {"implicit_constraints": implicit_constraints, "ode_unfolds": ode_unfolds, "epsilon": epsilon,
+             "mode": mode, "activation": activation}  # fmt: skip
+    source = load_model_source(model, **{key: value for key, value in flags.items() if value is not None})
     if input_ranges or output_ranges:
         source = source.model if isinstance(source, QuantizedModel) else source  # new ranges: quantize again
         declare_ranges(source, input_ranges, output_ranges)

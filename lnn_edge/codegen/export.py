@@ -51,15 +51,21 @@ class Export:
 
 
 def load_model_source(source: str | os.PathLike[str], **import_options: Any) -> Model | QuantizedModel:
-    """A ``.lnn`` (float or quantized), a trainer checkpoint or an ncps state_dict (with import flags)."""
+    """A ``.lnn`` (float or quantized), a trainer checkpoint or an ncps state_dict. ``import_options`` are the
+    import flags the user gave (as for ``lnn-edge import``: one the cell does not have is an error, and so is any
+    for a ``.lnn``, which holds its options already)."""
     path = Path(source)
     if not path.is_file():
         raise LnnEdgeError(f"{path}: no such file")
     if path.suffix == ".lnn" or _is_lnn_archive(path):
+        if import_options:
+            flags = ", ".join("--" + key.replace("_", "-") for key in sorted(import_options))
+            raise LnnEdgeError(f"{path} is an lnn-edge model file, which holds its options: {flags} apply only "
+                               "to an ncps state_dict; leave them out")  # fmt: skip
         return load_any(path)
     from lnn_edge.model.importers import load_torch_file
 
-    return load_torch_file(path, **import_options)
+    return load_torch_file(path, strict=True, **import_options)
 
 
 def _is_lnn_archive(path: Path) -> bool:

@@ -2,9 +2,11 @@
 checkpoint, or a bare ``state_dict`` saved with ``torch.save``.
 
 Everything a state_dict can tell is read from its keys and shapes (cell kind, mappings, backbone, sizes,
-proj_size, topology from the masks); the rest (positivity constraints, ODE unfolds, epsilon, CfC mode and
-activation, the motor count of an LTC without output mapping) comes from keyword arguments whose defaults
-are ncps's. The topology is always taken from the saved masks: rebuilding an ncps wiring adds synapses.
+proj_size, topology from the masks, whether it is a wrapper's or a bare cell's, the motor count of an NCP); the
+rest (positivity constraints, ODE unfolds, epsilon, CfC mode and activation) comes from keyword arguments. An
+option left at ``None`` takes the default of the ncps class that wrote the file, and the model's
+``provenance["notes"]`` says what was assumed. The topology is always taken from the saved masks: rebuilding an
+ncps wiring adds synapses.
 """
 
 from __future__ import annotations
@@ -68,6 +70,20 @@ CHECKPOINT_FIELDS = frozenset(
 STATS_FIELDS = frozenset({"minimum", "maximum", "abs_p999", "count"})
 """The checkpoint's ``calibration_stats``: per-input statistics of the whole training split (float64 tensors)."""
 IMPORT_OPTIONS = frozenset({"implicit_constraints", "ode_unfolds", "epsilon", "mode", "activation", "output_size"})
+LTC_OPTIONS = ("implicit_constraints", "ode_unfolds", "epsilon", "output_size")
+CFC_OPTIONS = ("mode", "activation")
+FLAGS = {
+    "implicit_constraints": "--implicit-constraints/--no-implicit-constraints",
+    "ode_unfolds": "--ode-unfolds",
+    "epsilon": "--epsilon",
+    "mode": "--mode",
+    "activation": "--activation",
+    "output_size": "--output-size",
+}
+"""The command-line flag of each import option, for error messages."""
+CELL_NAMES = {"ltc": "an LTC", "cfc": "a CfC", "wired_cfc": "a wired CfC"}
+CELL_MARKERS = ("layer_0.ff1.weight", "gleak", "ff1.weight")
+"""A key that only an ncps cell has (after ``rnn_cell.``): finds the cell inside a larger model's state_dict."""
 
 
 def _torch() -> Any:
@@ -102,48 +118,143 @@ def _class_ids(value: Any) -> np.ndarray:
 def from_state_dict(
     state_dict: Mapping[str, Any],
     *,
-    implicit_constraints: bool = True,
-    ode_unfolds: int = 6,
-    epsilon: float = 1e-8,
-    mode: str = "default",
-    activation: str = "lecun_tanh",
+    implicit_constraints: bool | None = None,
+    ode_unfolds: int | None = None,
+    epsilon: float | None = None,
+    mode: str | None = None,
+    activation: str | None = None,
     output_size: int | None = None,
     wiring: WiringInfo | None = None,
     dt: float = 1.0,
     provenance: dict[str, Any] | None = None,
+    prefix: str = "",
 ) -> Model:
     """Build a model from an ncps ``LTC``/``CfC`` (or bare cell) state_dict of tensors or arrays.
 
-    ``output_size`` is only needed for an LTC without output mapping (the motor count is not in its keys);
-    it defaults to all neurons, as for ncps's FullyConnected wiring.
+    Options left at ``None`` take the defaults of the ncps class that saved the file: a wrapper's keys start
+    with ``rnn_cell.``, a bare cell's do not (``LTCCell`` defaults to no implicit constraints, ``LTC`` to
+    them). ``output_size`` is only needed for an LTC without output mapping whose wiring is not an NCP (an
+    NCP's motors are the neurons without outgoing synapses). An option that does not apply to the cell is
+    an error. ``prefix`` selects the ncps layer inside a larger model's state_dict (``"rnn."``).
     """
-    arrays = {_strip(key): _to_numpy(value, key) for key, value in state_dict.items()}
+    arrays = {key: _to_numpy(value, key) for key, value in _select(state_dict, prefix).items()}
+    bare = not any(key.startswith("rnn_cell.") for key in arrays)
+    arrays = {_strip(key): value for key, value in arrays.items()}
     if any(key.startswith("lstm.") for key in arrays):
         raise ImportModelError(
             "the model uses mixed_memory=True (an LSTM beside the cell, keys 'lstm.*'), which lnn-edge does "
             "not support: retrain with mixed_memory=False"
         )
+    given = {
+        "implicit_constraints": implicit_constraints,
+        "ode_unfolds": ode_unfolds,
+        "epsilon": epsilon,
+        "mode": mode,
+        "activation": activation,
+        "output_size": output_size,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    notes: list[str] = []
     if "gleak" in arrays:
-        model = _ltc(arrays, implicit_constraints, ode_unfolds, epsilon, output_size)
+        _refuse_inapplicable("ltc", given, CFC_OPTIONS)
+        model = _ltc(arrays, _ltc_options(given, bare, notes), output_size, notes)
     elif "layer_0.ff1.weight" in arrays:
-        model = _wired_cfc(arrays, mode)
+        _refuse_inapplicable("wired_cfc", given, (*LTC_OPTIONS, "activation"), "it has no backbone")
+        model = _wired_cfc(arrays, mode or "default")
     elif "ff1.weight" in arrays:
-        model = _dense_cfc(arrays, mode, activation)
+        _refuse_inapplicable("cfc", given, LTC_OPTIONS)
+        model = _dense_cfc(arrays, mode or "default", activation)
     else:
-        sample = ", ".join(sorted(arrays)[:6]) or "none"
-        raise ImportModelError(
-            f"no LTC or CfC parameters found (expected keys like 'rnn_cell.gleak' or 'rnn_cell.ff1.weight'; "
-            f"got {sample})"
-        )
+        raise _no_cell_error(arrays)
     if wiring is not None:
         model.wiring = wiring
     model.dt = float(dt)
     model.provenance = dict(provenance or {})
+    if notes:
+        model.provenance["notes"] = notes
     try:
         validate(model)
     except Exception as error:  # validation names the field; say it happened while importing
         raise ImportModelError(f"imported parameters are not a valid model: {error}") from None
     return model
+
+
+def _refuse_inapplicable(cell: str, given: dict[str, Any], options: tuple[str, ...], why: str = "") -> None:
+    """An option the cell does not have is an error: ignoring it would hide a mistaken model or flag."""
+    for name in options:
+        if name in given:
+            reason = why or f"it is {'a CfC' if name in CFC_OPTIONS else 'an LTC'} option"
+            raise ImportModelError(f"{FLAGS[name]} does not apply to {CELL_NAMES[cell]} ({reason})")
+
+
+def _ltc_options(given: dict[str, Any], bare: bool, notes: list[str]) -> dict[str, Any]:
+    """The LTC options: given ones, else the defaults of the class that saved the file (noted when they differ
+    between ``LTC`` and ``LTCCell``)."""
+    options = {"implicit_constraints": not bare, "ode_unfolds": 6, "epsilon": 1e-8, **given}
+    options.pop("output_size", None)
+    if bare and "implicit_constraints" not in given:
+        notes.append(
+            "bare LTCCell state_dict (keys without 'rnn_cell.'): using LTCCell's default "
+            "implicit_param_constraints=False (the LTC wrapper's is True; --implicit-constraints to change)"
+        )
+    return options
+
+
+def _select(state_dict: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The entries under ``prefix``, with it removed; without one, the whole state_dict."""
+    if not prefix:
+        return dict(state_dict)
+    prefix = prefix if prefix.endswith(".") else prefix + "."  # "rnn" names the same submodule as "rnn."
+    selected = {key[len(prefix) :]: value for key, value in state_dict.items() if key.startswith(prefix)}
+    if not selected:
+        found = ", ".join(f"'{p}'" for p in cell_prefixes(state_dict)) or "none"
+        raise ImportModelError(f"--prefix '{prefix}' matches no key (ncps layers found under: {found})")
+    return selected
+
+
+def cell_prefixes(keys: Any) -> list[str]:
+    """Where ncps layers sit in a larger model's state_dict: ``["rnn."]`` for keys ``rnn.rnn_cell.gleak``, ...
+
+    A key ending in a cell's marker gives the prefix before it; prefixes inside another (a wired CfC's
+    ``layer_1.ff1.weight`` seen as a cell of its own) are dropped."""
+    found = set()
+    for key in keys:
+        for marker in CELL_MARKERS:
+            for tail in (f"rnn_cell.{marker}", marker):
+                if key.endswith("." + tail):
+                    found.add(key[: -len(tail)])
+    return sorted(p for p in found if not any(p != q and p.startswith(q) for q in found))
+
+
+def _attribute(prefix: str) -> str:
+    """The Python expression of the submodule a state_dict prefix names: ``"0."`` -> ``model[0]``."""
+    path = "model"
+    for part in prefix.rstrip(".").split("."):
+        path += f"[{part}]" if part.isdigit() else f".{part}"
+    return path
+
+
+def _no_cell_error(arrays: dict[str, np.ndarray]) -> ImportModelError:
+    """No cell at the top level: point at the ncps layer inside a wrapping model if there is one."""
+    prefixes = cell_prefixes(arrays)
+    if not prefixes:
+        sample = ", ".join(sorted(arrays)[:6]) or "none"
+        return ImportModelError(
+            f"no LTC or CfC parameters found (expected keys like 'rnn_cell.gleak' or 'rnn_cell.ff1.weight'; "
+            f"got {sample})"
+        )
+    others = sorted({key.split(".")[0] + ".*" for key in arrays if not key.startswith(tuple(prefixes))})
+    beside = f" beside {', '.join(others[:4])}" if others else ""
+    if len(prefixes) == 1:
+        return ImportModelError(
+            f"the state_dict is a larger model's, with an ncps layer under the prefix '{prefixes[0]}'{beside}: save "
+            f"{_attribute(prefixes[0])}.state_dict() instead, or import it with --prefix {prefixes[0]}"
+        )
+    listed = ", ".join(f"'{p}'" for p in prefixes)
+    return ImportModelError(
+        f"the state_dict is a larger model's, with ncps layers under the prefixes {listed}: save one of them "
+        f"({_attribute(prefixes[0])}.state_dict(), ...), or choose one with --prefix"
+    )
 
 
 def _strip(key: str) -> str:
@@ -167,13 +278,7 @@ def _mapping(taken: dict[str, np.ndarray], side: str) -> str:
     return "none"
 
 
-def _ltc(
-    arrays: dict[str, np.ndarray],
-    implicit_constraints: bool,
-    ode_unfolds: int,
-    epsilon: float,
-    output_size: int | None,
-) -> Model:
+def _ltc(arrays: dict[str, np.ndarray], options: dict[str, Any], output_size: int | None, notes: list[str]) -> Model:
     missing = [key for key in LTC_KEYS if key not in arrays]
     if missing:
         raise ImportModelError(f"an LTC state_dict needs 'rnn_cell.{missing[0]}', which is missing")
@@ -189,14 +294,26 @@ def _ltc(
         motors = params["output_w"].shape[0]
         if output_size is not None and output_size != motors:
             raise ImportModelError(f"--output-size {output_size} contradicts 'output_w' with {motors} entries")
+    elif output_size is not None:
+        motors = output_size
     else:
-        motors = units if output_size is None else output_size
-    options = LtcOptions(
-        ode_unfolds=ode_unfolds,
-        epsilon=float(epsilon),
+        motors = _ncp_motor_count(params) or units
+        if motors < units:
+            notes.append(
+                f"output size {motors}: an NCP's motor neurons are exactly those without outgoing synapses "
+                f"(neurons 0-{motors - 1} here; --output-size to change)"
+            )
+        else:  # a FullyConnected or Random wiring's output_dim is not in its masks
+            notes.append(
+                f"output size {units}, every neuron: without an output mapping the file cannot tell the wiring's "
+                "output_dim (--output-size, or --expect io.npz whose y has one column per output)"
+            )
+    ltc = LtcOptions(
+        ode_unfolds=options["ode_unfolds"],
+        epsilon=float(options["epsilon"]),
         input_mapping=_mapping(params, "input"),
         output_mapping=out_map,
-        implicit_constraints=implicit_constraints,
+        implicit_constraints=options["implicit_constraints"],
     )
     wiring = WiringInfo(kind="custom", roles=_infer_ltc_roles(params, motors))
     return Model(
@@ -205,7 +322,7 @@ def _ltc(
         output_size=motors,
         state_size=units,
         arrays=params,
-        ltc=options,
+        ltc=ltc,
         wiring=wiring,
     )
 
@@ -223,6 +340,19 @@ def _infer_ltc_roles(params: dict[str, np.ndarray], motors: int) -> dict[str, li
     if ncp_shaped:
         return {"motor": motor, "command": command, "inter": inter}
     return {"motor": motor, "hidden": rest}
+
+
+def _ncp_motor_count(params: dict[str, np.ndarray]) -> int | None:
+    """The motor count of an NCP/AutoNCP wiring, or None for other wirings.
+
+    ncps numbers an NCP's motor neurons first, and they are exactly the neurons with no outgoing synapses
+    (rows of ``sparsity_mask``, indexed [source, destination]); the rest must split into inter and command
+    neurons as in an NCP, so that a random wiring's silent neuron is not taken for a motor."""
+    silent = ~(params["sparsity_mask"] != 0).any(axis=1)
+    count = int(silent.sum())
+    if count == 0 or not silent[:count].all():
+        return None
+    return count if "command" in _infer_ltc_roles(params, count) else None
 
 
 def _head_keys(prefix: str, mode: str) -> list[str]:
@@ -244,7 +374,8 @@ def _check_mode(arrays: dict[str, np.ndarray], prefix: str, mode: str) -> str:
     return mode
 
 
-def _dense_cfc(arrays: dict[str, np.ndarray], mode: str, activation: str) -> Model:
+def _dense_cfc(arrays: dict[str, np.ndarray], mode: str, given_activation: str | None) -> Model:
+    activation = given_activation or "lecun_tanh"
     if activation not in ACTIVATIONS:
         raise ImportModelError(f"--activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
     mode = _check_mode(arrays, "", mode)
@@ -263,6 +394,8 @@ def _dense_cfc(arrays: dict[str, np.ndarray], mode: str, activation: str) -> Mod
     params.update(_take(arrays, head_keys))
     params.update(_take(arrays, ["fc.weight", "fc.bias"]))
     _refuse_leftovers(arrays, "CfC")
+    if given_activation is not None and not indices:
+        raise ImportModelError("--activation does not apply to a CfC without backbone layers (it has none)")
     hidden = params["ff1.weight"].shape[0]
     width = params["ff1.weight"].shape[1]
     backbone_units = params["backbone.0.weight"].shape[0] if indices else 0
@@ -342,11 +475,15 @@ def from_module(module: Any, *, dt: float = 1.0) -> Model:
         }
     elif kind in ("CfCCell", "WiredCfCCell"):
         inner = cell if kind == "CfCCell" else cell._layers[0]
-        options = {"mode": inner.mode, "activation": _activation_name(inner)}
+        options = {"mode": inner.mode}
+        if kind == "CfCCell" and inner.backbone is not None:  # only a backbone has an activation
+            options["activation"] = _activation_name(inner)
     else:
+        inner = [name for name, child in module.named_modules() if name and type(child).__name__ in ("LTC", "CfC")]
+        hint = f": pass {_attribute(inner[0] + '.')}, the ncps layer inside it" if inner else ""
         raise ImportModelError(
             f"{type(module).__name__} is not an ncps LTC or CfC module (supported: LTC, CfC, LTCCell, CfCCell, "
-            "WiredCfCCell)"
+            f"WiredCfCCell){hint}"
         )
     if getattr(module, "use_mixed", False):
         raise ImportModelError("the model uses mixed_memory=True, which lnn-edge does not support")
@@ -461,7 +598,7 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
         raise ImportModelError("not an lnn-edge trainer checkpoint (field 'format')")
     check_checkpoint(checkpoint)
     try:
-        options = dict(checkpoint["import_options"])
+        options = _applicable(checkpoint["state_dict"], dict(checkpoint["import_options"]))
         model = from_state_dict(
             checkpoint["state_dict"],
             wiring=WiringInfo(**checkpoint["wiring"]),
@@ -493,6 +630,19 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
     return model
 
 
+def _applicable(state_dict: Mapping[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` without the import options the cell in ``state_dict`` does not have (the trainer stores
+    every option for every cell; ``export`` passes every flag's default)."""
+    keys = [_strip(key) for key in state_dict]
+    if "gleak" in keys:
+        names: tuple[str, ...] = LTC_OPTIONS
+    elif "layer_0.ff1.weight" in keys or not any(key.startswith("backbone.") for key in keys):
+        names = ("mode",)
+    else:
+        names = CFC_OPTIONS
+    return {name: value for name, value in options.items() if name not in IMPORT_OPTIONS or name in names}
+
+
 def _input_stats(stats: Mapping[str, Any] | None) -> InputStats | None:
     """The checkpoint's ``calibration_stats`` (float64 tensors; ``count`` 0-d) as :class:`InputStats`."""
     if stats is None:
@@ -508,10 +658,12 @@ def _input_stats(stats: Mapping[str, Any] | None) -> InputStats | None:
     )
 
 
-def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
+def load_torch_file(path: str | os.PathLike[str], *, strict: bool = False, **options: Any) -> Model:
     """Import a file written by ``torch.save``: a trainer checkpoint or an ncps state_dict.
 
-    ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell.
+    ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell. With ``strict``
+    (``lnn-edge import``, whose flags default to None) an option the cell does not have is an error; without
+    it, such options are dropped, for callers that pass every option's default.
     """
     torch = _torch()
     path = Path(path)
@@ -532,6 +684,8 @@ def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
             model = from_checkpoint(payload)
         elif isinstance(payload, Mapping) and all(hasattr(v, "shape") for v in payload.values()):
             check_state_dict(payload, "the state_dict")
+            if not strict:
+                options = _applicable(_select(payload, options.get("prefix", "")), options)
             model = from_state_dict(payload, provenance={"source": "ncps state_dict", "file": path.name}, **options)
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")

@@ -278,7 +278,9 @@ def check_manifest(manifest: Any) -> None:
     top.strings("output_names", MAX_OUTPUTS, [])
     top.integers("output_state_indices", MAX_NEURONS, 0, MAX_NEURONS, [])
     top.obj("task", {})
-    top.obj("provenance", {})
+    verified = top.obj("provenance", {}).optional_obj("verified")
+    if verified is not None:
+        check_verified(verified)
     top.obj("arrays")
     calibration = top.optional_obj("calibration")
     if calibration is not None:
@@ -286,6 +288,35 @@ def check_manifest(manifest: Any) -> None:
     top.ranges("input_ranges", top.strings("input_names", MAX_INPUTS, []), MAX_INPUTS)
     top.ranges("output_ranges", top.strings("output_names", MAX_OUTPUTS, []), MAX_OUTPUTS)
     top.string("content_hash", default="")
+
+
+VERIFIED_FIELDS = frozenset({"file", "sha256", "error", "threshold", "options"})
+VERIFIED_OPTIONS = frozenset({"implicit_constraints", "ode_unfolds", "epsilon", "output_size", "mode", "activation"})
+
+
+def check_verified(verified: Fields) -> None:
+    """``provenance.verified``, written by ``import --expect`` (absent in other files): which IO.npz the model
+    reproduced, to what error, and with which options."""
+    verified.only(VERIFIED_FIELDS)
+    verified.string("file")
+    digest = verified.string("sha256")
+    if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+        raise verified.fail("sha256", digest, "64 lowercase hex digits")
+    if verified.number("error") < 0:
+        raise verified.fail("error", verified.raw("error"), "a number >= 0")
+    if verified.number("threshold") <= 0:
+        raise verified.fail("threshold", verified.raw("threshold"), "a number > 0")
+    options = verified.obj("options")
+    options.only(VERIFIED_OPTIONS)
+    for name in options.data:
+        if name == "implicit_constraints":
+            options.boolean(name)
+        elif name in ("ode_unfolds", "output_size"):
+            options.integer(name, 1, MAX_ODE_UNFOLDS if name == "ode_unfolds" else MAX_OUTPUTS)
+        elif name == "epsilon":
+            options.number(name)
+        else:
+            options.string(name)
 
 
 def _check_calibration(calibration: Fields) -> None:
