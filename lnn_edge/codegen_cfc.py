@@ -575,6 +575,7 @@ class CfcFloatContext:
     mode: str
     activation: str
     z_size: int
+    bb_layers: int
     bb_size: int
     index_type: str
     groups: list[tuple[str, list[CfcF32Array]]]
@@ -608,6 +609,7 @@ def cfc_float_context(context: dict[str, Any], qmodel: QuantizedModel) -> CfcFlo
         mode=F32_MODES[cfc.mode],
         activation=F32_ACTIVATIONS[cfc.activation],
         z_size=int(context["z_buffer"]),
+        bb_layers=len(backbone),
         bb_size=max(1, int(context["bb_buffer"])),
         index_type=context["index_type"],
         groups=groups,

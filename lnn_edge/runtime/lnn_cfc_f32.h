@@ -19,8 +19,9 @@
  *
  * Configuration (#defines of the including <name>.c, before this header): LNN_CFC_F32_MODE (LNN_CFC_F32_DEFAULT,
  * LNN_CFC_F32_NO_GATE or LNN_CFC_F32_PURE), LNN_CFC_F32_ACTIVATION (LNN_CFC_F32_LECUN_TANH, _TANH, _RELU, _SILU,
- * _GELU: the backbone's), LNN_CFC_F32_STATE_SIZE, LNN_CFC_F32_Z_SIZE (longest z), LNN_CFC_F32_BB_SIZE (widest
- * backbone layer, >= 1) and LNN_CFC_F32_INDEX_T (CSR index type). The sizes and arrays of each layer are fields of static const descriptors:
+ * _GELU: the backbone's), LNN_CFC_F32_STATE_SIZE, LNN_CFC_F32_Z_SIZE (longest z), LNN_CFC_F32_BB_LAYERS (backbone
+ * layers, 0 for wired cells), LNN_CFC_F32_BB_SIZE (widest backbone layer, >= 1) and LNN_CFC_F32_INDEX_T (CSR index
+ * type). The sizes and arrays of each layer are fields of static const descriptors:
  * every kernel is always inlined into the generated step, so the compiler folds them into constants.
  */
 #ifndef LNN_CFC_F32_H
@@ -103,11 +104,16 @@ typedef struct {
     const float *out_b;
 } lnn_cfc_f32_readout_t;
 
-/* The step's scratch, on the caller's stack: z, and the two buffers backbone layers alternate between. */
+/* The step's scratch, on the caller's stack: z, and the buffers backbone layers alternate between (only those the
+ * model's LNN_CFC_F32_BB_LAYERS backbone layers use). */
 typedef struct {
     float z[LNN_CFC_F32_Z_SIZE];
+#if LNN_CFC_F32_BB_LAYERS >= 1
     float bb_a[LNN_CFC_F32_BB_SIZE];
+#endif
+#if LNN_CFC_F32_BB_LAYERS >= 2
     float bb_b[LNN_CFC_F32_BB_SIZE];
+#endif
 } lnn_cfc_f32_work_t;
 
 #if defined(__GNUC__)
