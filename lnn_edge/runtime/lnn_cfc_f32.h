@@ -9,7 +9,7 @@
  *   heads ff1, ff2, time_a, time_b (pure mode: ff1 only), each a Linear of z: acc = b[r], then
  *   acc = acc + w[r,c] z[c] for c = 0, 1, ... (bias first, columns increasing; a sparse wired layer adds only
  *   its synapses' terms to ff1/ff2, columns increasing); then per neuron r
- *   default: h' = tanh(ff1) (1 - g) + g tanh(ff2), g = sigmoid(ta dt + tb), as one fraction (cfc_gated_mix);
+ *   default: h' = tanh(ff1) (1 - g) + g tanh(ff2), g = sigmoid(ta dt + tb), as one fraction (lnn_cfc_f32_gated_mix);
  *   no_gate: h' = tanh(ff1) + sigmoid(ta dt + tb) tanh(ff2); pure: h' = ((-A) e) ff1 + A, e = exp(-dt (tau + |ff1|));
  *   outputs y = fc(h_last) (or h_last itself), then y = y out_w + out_b (affine output mapping).
  * tanh is x P(x^2) / Q(x^2) on x clamped to [-9, 9] (lnn_edge.f32math.cfc_tanh); sigmoid(u) = 0.5 + 0.5 tanh(u/2).
@@ -21,8 +21,8 @@
  * LNN_CFC_F32_NO_GATE or LNN_CFC_F32_PURE), LNN_CFC_F32_ACTIVATION (LNN_CFC_F32_LECUN_TANH, _TANH, _RELU, _SILU,
  * _GELU: the backbone's), LNN_CFC_F32_STATE_SIZE, LNN_CFC_F32_Z_SIZE (longest z), LNN_CFC_F32_BB_LAYERS (backbone
  * layers, 0 for wired cells), LNN_CFC_F32_BB_SIZE (widest backbone layer, >= 1) and LNN_CFC_F32_INDEX_T (CSR index
- * type). The sizes and arrays of each layer are fields of static const descriptors:
- * every kernel is always inlined into the generated step, so the compiler folds them into constants.
+ * type). The sizes and arrays of each layer are fields of static const descriptors: every kernel is always
+ * inlined into the generated step, so the compiler folds them into constants.
  */
 #ifndef LNN_CFC_F32_H
 #define LNN_CFC_F32_H
