@@ -1,7 +1,8 @@
 """One memory accounting: the parameter bytes that an export's header, its manifest and its quantization.json
-print, and that `lnn-edge quantize` prints before any export, are the bytes of the ``static const`` objects its
-``<name>.c`` compiles to (the runtime library's tables included), counted in the object file by pyelftools, for
-the host and for Cortex-M."""
+print, and that `lnn-edge quantize` prints before any export, are the bytes of the ``static const`` arrays its
+``<name>.c`` declares (the runtime library's tables included), counted in the object file by pyelftools, for the
+host and for Cortex-M. A CfC's layer descriptors (``static const lnn_cfc_*_t``: array pointers and sizes) are not
+parameters: the always-inline kernels fold them into code, and an optimised build holds none of them."""
 
 from __future__ import annotations
 
@@ -44,15 +45,20 @@ def _model(label: str) -> Model:
     return model
 
 
-def _object_bytes(compiler: list[str], directory: Path, tmp_path: Path) -> int:
-    """Bytes of the data objects (STT_OBJECT) in ``model.c`` compiled at -O0, where none is folded away."""
+def _objects(compiler: list[str], level: str, directory: Path, tmp_path: Path) -> dict[str, int]:
+    """Name -> bytes of the data objects (STT_OBJECT) in ``model.c`` compiled at ``level``."""
     obj = tmp_path / "model.o"
-    command = [*compiler, "-O0", "-std=c99", "-c", "-I", str(directory), str(directory / "model.c"), "-o", str(obj)]
+    command = [*compiler, level, "-std=c99", "-c", "-I", str(directory), str(directory / "model.c"), "-o", str(obj)]
     subprocess.run(command, check=True, capture_output=True)
     with open(obj, "rb") as handle:
         table = ELFFile(handle).get_section_by_name(".symtab")
         assert isinstance(table, SymbolTableSection)
-        return sum(s["st_size"] for s in table.iter_symbols() if s["st_info"]["type"] == "STT_OBJECT")
+        return {s.name: s["st_size"] for s in table.iter_symbols() if s["st_info"]["type"] == "STT_OBJECT"}
+
+
+def _descriptors(directory: Path) -> set[str]:
+    """The CfC layer descriptors ``model.c`` declares (``static const lnn_cfc_..._t NAME = {``)."""
+    return set(re.findall(r"static const lnn_cfc_\w+_t (\w+) =", (directory / "model.c").read_text()))
 
 
 @pytest.mark.parametrize("label", sorted(MODELS))
@@ -66,5 +72,10 @@ def test_every_report_prints_the_compiled_parameter_bytes(label: str, precision:
     assert re.search(rf"parameters {params} B \(flash", header)
     assert report["parameter_bytes"] == params
     assert memory(exported.qmodel) == exported.manifest["memory"]  # what `lnn-edge quantize` prints
+    descriptors = _descriptors(exported.directory)
     for core, compiler in COMPILERS.items():
-        assert _object_bytes(compiler(), exported.directory, tmp_path) == params, f"{label} {precision} on {core}"
+        declared = _objects(compiler(), "-O0", exported.directory, tmp_path)  # -O0: every object is emitted
+        assert sum(size for name, size in declared.items() if name not in descriptors) == params, (label, core)
+        built = _objects(compiler(), "-O2", exported.directory, tmp_path)
+        assert not descriptors & set(built), f"{label} {precision}: a descriptor survived -O2 on {core}"
+        assert 0.97 * params <= sum(built.values()) <= params  # the compiler may fold a small array away

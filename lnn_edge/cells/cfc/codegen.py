@@ -32,9 +32,8 @@ import numpy as np
 
 from lnn_edge.cells.cfc.quantize import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, ff_dense
 from lnn_edge.codegen.c_layout import csr_by_destination, sizeof
-from lnn_edge.codegen.c_literals import c_array, c_float, c_int
+from lnn_edge.codegen.c_literals import c_array, c_int
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.quant import f32math
 from lnn_edge.quant.fixedpoint import CfcTable, InterpTable
 from lnn_edge.quant.qmodel import QuantizedModel
 
@@ -181,11 +180,8 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
     if fixed:
         context.update(_fixed_context(arrays, qmodel, backbone))
     else:
-        context["cfc_f32"] = {
-            "clamp_bits": f"{f32math.CFC_TANH_CLAMP_BITS:#x}",
-            "p": [c_float(float(v)) for v in f32math.CFC_TANH_P],
-            "q": [c_float(float(v)) for v in f32math.CFC_TANH_Q],
-        }
+        context["param_groups"] = arrays.groups
+        context["c"] = cfc_float_context(context, qmodel)
     context["param_groups"] = arrays.groups
 
     value = 4 if not fixed else qmodel.bits // 8
@@ -493,3 +489,180 @@ def _fixed_context(arrays: _Arrays, qmodel: QuantizedModel, backbone: int) -> di
         "h_s2": int(c.get("h_s2", 0)),
         "uses": {"phi": "phi" in tables, "exp": "exp" in tables},
     }
+
+
+# --- float32: the context of cfc_float32.c.j2, data for the kernels of lnn/lnn_cfc_f32.h ------------------------
+
+F32_MODES = {"default": "LNN_CFC_F32_DEFAULT", "no_gate": "LNN_CFC_F32_NO_GATE", "pure": "LNN_CFC_F32_PURE"}
+F32_ACTIVATIONS = {
+    "lecun_tanh": "LNN_CFC_F32_LECUN_TANH",
+    "tanh": "LNN_CFC_F32_TANH",
+    "relu": "LNN_CFC_F32_RELU",
+    "silu": "LNN_CFC_F32_SILU",
+    "gelu": "LNN_CFC_F32_GELU",
+}
+F32_HEAD_INDEX = {"ff1": 0, "ff2": 1, "ta": 2, "tb": 3}
+"""The kernel's accumulator of each head (lnn_cfc_f32_heads: acc[0..3] = ff1, ff2, time_a, time_b)."""
+
+
+@dataclass(frozen=True)
+class CfcF32Array:
+    """One ``static const`` array: C type, name, length, initialiser (C literals) and an optional comment."""
+
+    ctype: str
+    name: str
+    size: int
+    literal: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class CfcF32Backbone:
+    """An ``lnn_cfc_f32_backbone_t`` (field values as C expressions) and the work buffers it reads and writes."""
+
+    name: str
+    w: str
+    b: str
+    blocks: int
+    block: int
+    cols: int
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class CfcF32Layer:
+    """An ``lnn_cfc_f32_layer_t`` (pointers as array names or ``0``) and the work buffer its heads read."""
+
+    name: str
+    start: int
+    size: int
+    inputs: int
+    source: int
+    heads: int
+    bias: str
+    w: str
+    cols: int
+    dense_first: int
+    dense_count: int
+    row: str
+    col: str
+    syn_w: str
+    sparse_count: int
+    tau: str
+    a: str
+    heads_input: str
+
+
+@dataclass(frozen=True)
+class CfcF32Readout:
+    """The ``lnn_cfc_f32_readout_t`` (absent arrays are ``0``)."""
+
+    outputs: int
+    last_start: int
+    last_size: int
+    fc_w: str
+    fc_b: str
+    out_w: str
+    out_b: str
+
+
+@dataclass(frozen=True)
+class CfcFloatContext:
+    """What ``cfc_float32.c.j2`` writes (``c`` in the template): the kernel's ``LNN_CFC_F32_*`` ``#define``s, the
+    parameter arrays (floats as shortest round-trip decimal literals) under their group titles, and one
+    ``static const`` descriptor per backbone layer, CfC layer and the readout, in the order the step runs them."""
+
+    mode: str
+    activation: str
+    z_size: int
+    bb_layers: int
+    bb_size: int
+    index_type: str
+    groups: list[tuple[str, list[CfcF32Array]]]
+    backbone: list[CfcF32Backbone]
+    layers: list[CfcF32Layer]
+    readout: CfcF32Readout
+
+
+def cfc_float_context(context: dict[str, Any], qmodel: QuantizedModel) -> CfcFloatContext:
+    """The float32 template's context, from the layouts :func:`cfc_context` built (``context``: its backbone,
+    layer and readout entries and ``param_groups``, all float32 arrays with one column per step)."""
+    cfc = qmodel.model.cfc
+    assert cfc is not None and not qmodel.is_fixed and context["lanes"] == 1
+    groups = [
+        (g["title"], [CfcF32Array(a["ctype"], a["name"], a["size"], a["literal"], a["doc"]) for a in g["arrays"]])
+        for g in context["param_groups"]
+    ]
+    backbone = [
+        CfcF32Backbone(f"bb{e['k']}", e["w"], e["b"], e["blocks"], e["block"], e["cols"], e["input"], e["output"])
+        for e in context["backbone"]
+    ]
+    for entry in context["backbone"]:
+        assert entry["stride"] == entry["cols"] * entry["block"] and not entry["tail"]
+    layers = [_f32_layer(entry, context["heads_input"]) for entry in context["layers"]]
+    readout = context["readout"]
+    names = {a.name for _, arrays in groups for a in arrays}
+    fc = readout["proj"] and "fc_w" in names
+    affine = readout["affine"] and "out_w" in names
+    assert fc == readout["proj"] and affine == readout["affine"]
+    return CfcFloatContext(
+        mode=F32_MODES[cfc.mode],
+        activation=F32_ACTIVATIONS[cfc.activation],
+        z_size=int(context["z_buffer"]),
+        bb_layers=len(backbone),
+        bb_size=max(1, int(context["bb_buffer"])),
+        index_type=context["index_type"],
+        groups=groups,
+        backbone=backbone,
+        layers=layers,
+        readout=CfcF32Readout(
+            outputs=qmodel.model.output_size,
+            last_start=readout["last_start"],
+            last_size=readout["last_size"],
+            fc_w="fc_w" if fc else "0",
+            fc_b="fc_b" if fc else "0",
+            out_w="out_w" if affine else "0",
+            out_b="out_b" if affine else "0",
+        ),
+    )
+
+
+def _f32_layer(entry: dict[str, Any], heads_input: str) -> CfcF32Layer:
+    """The descriptor of one layer: its dense pass (at most one in float32: four accumulators a pass) feeds
+    consecutive accumulators, the sparse one ff1 (and ff2)."""
+    groups = entry["groups"]
+    assert len(groups) <= 1
+    dense = groups[0] if groups else None
+    first = 0
+    if dense is not None:
+        heads = [h for h in entry["heads"] if ACC_NAMES[h] in dense["accs"]]
+        first = F32_HEAD_INDEX[heads[0]]
+        assert [F32_HEAD_INDEX[h] for h in heads] == list(range(first, first + len(heads)))
+        assert dense["stride"] == dense["steps"] * dense["count"] and not dense["tail"]
+    source = entry["source_start"]
+    # A wired layer K > 0 reads the new state of layer K-1, which directly precedes it: z is one run of the state.
+    assert source is None or source + entry["inputs"] == entry["start"]
+    sparse = entry["sparse"]
+    if sparse is not None:
+        assert [F32_HEAD_INDEX[h] for h in sparse["heads"]] == list(range(len(sparse["heads"])))
+    return CfcF32Layer(
+        name=f"layer{entry['index']}",
+        start=entry["start"],
+        size=entry["size"],
+        inputs=entry["inputs"],
+        source=-1 if source is None else int(source),
+        heads=len(entry["heads"]),
+        bias=entry["bias"],
+        w=dense["w"] if dense else "0",
+        cols=dense["steps"] if dense else 0,
+        dense_first=first,
+        dense_count=dense["count"] if dense else 0,
+        row=sparse["row"] if sparse else "0",
+        col=sparse["col"] if sparse else "0",
+        syn_w=sparse["w"] if sparse else "0",
+        sparse_count=len(sparse["heads"]) if sparse else 0,
+        tau=entry.get("tau", "0"),
+        a=entry.get("A", "0"),
+        heads_input=heads_input,
+    )
