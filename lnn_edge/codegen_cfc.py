@@ -213,11 +213,10 @@ class CfcDescriptor:
 
 @dataclass(frozen=True)
 class CfcLayerCall:
-    """The kernel calls of one CfC layer in ``<name>_step_dt``: gather z from ``source`` (``x`` or the new state
-    of the previous layer), run the backbone layers (``(descriptor, input buffer, output buffer)``), the heads."""
+    """The kernel calls of one CfC layer in ``<name>_step_dt``: gather z, run the backbone layers
+    (``(descriptor, input buffer, output buffer)``), the heads."""
 
     name: str
-    source: str
     backbone: tuple[tuple[str, str, str], ...]
     heads_input: str
 
@@ -291,9 +290,8 @@ def _kernel_context(context: dict[str, Any], common: dict[str, Any], state_size:
     descriptors.append(_readout_descriptor(context["readout"], kernel))
     calls = []
     for entry in context["layers"]:
-        source = "x" if entry["source_start"] is None else f"s->state + {entry['source_start']}"
         backbone = tuple((f"bb{b['k']}", b["input"], b["output"]) for b in context["backbone"])
-        calls.append(CfcLayerCall(f"l{entry['index']}", source, backbone, context["heads_input"]))
+        calls.append(CfcLayerCall(f"l{entry['index']}", backbone, context["heads_input"]))
     buffers = ("z", *("bb_a", "bb_b")[: min(len(context["backbone"]), 2)])
     return CfcFixedContext(kernel, common["acc_type"], defines, tuple(descriptors), tuple(calls), buffers)
 
@@ -384,7 +382,7 @@ def _layer_descriptor(entry: dict[str, Any], kernel: str) -> CfcDescriptor:
         "inputs": entry["inputs"],
         "cols": entry["cols"],
         "zlen": entry["zlen"],
-        "contiguous": source is not None and source + entry["inputs"] == entry["start"],
+        "source": -1 if source is None else source,
         "heads": len(heads),
         "bias": entry["bias"],
         "passes": len(groups),

@@ -106,7 +106,7 @@ typedef struct {
 } lnn_cfc_q15_csr_t;
 
 /* One CfC layer (a dense cell is one layer): neurons start .. start + size - 1, z = [u ; h_L] of inputs + size
- * values (cols), padded with a zero to zlen; contiguous: u is the state just before h_L (one copy). heads
+ * values (cols), padded with a zero to zlen. heads
  * accumulators a neuron (4: ff1, ff2, time_a, time_b; pure 1: ff1), biases [neuron][head]. */
 typedef struct {
     const lnn_cfc_q15_tables_t *t;
@@ -115,7 +115,7 @@ typedef struct {
     int inputs;
     int cols;
     int zlen;
-    int contiguous;
+    int source; /* -1: u = x, else u = state[source ..] */
     int heads;
     const int32_t *bias;
     int passes; /* dense passes: 0 to 2 */
@@ -162,6 +162,10 @@ typedef struct {
     const int8_t *out_shift;
     const int16_t *out_b;
 } lnn_cfc_q15_readout_t;
+
+/* The model's state: an array, so that the compiler sees every access at a constant offset as one (an indexed
+ * pointer would cost more in its unrolling estimates). */
+typedef int16_t lnn_cfc_q15_state_t[LNN_CFC_N_NEURONS];
 
 /* Zero the state (LNN_CFC_N_NEURONS values). */
 static inline int lnn_cfc_q15_reset(int16_t *state)
@@ -395,22 +399,28 @@ LNN_STEP_INLINE void lnn_cfc_q15_synapses(const lnn_cfc_q15_csr_t *S, int r, con
     }
 }
 
-/* z = [u ; state[start .. start + size - 1]], then a zero up to zlen. u: the inputs x (layer 0) or the new state
- * of the previous layer. */
-LNN_STEP_INLINE void lnn_cfc_q15_gather(const lnn_cfc_q15_layer_t *L, lnn_cfc_q15_buf_t *z, const int16_t *u,
-                                        const int16_t *state)
+/* z = [u ; h_L]: u the inputs x (layer 0) or the new state of the previous layer (from state[source] on), h_L the
+ * old state state[start .. start + size - 1], then a zero up to zlen. */
+LNN_STEP_INLINE void lnn_cfc_q15_gather(const lnn_cfc_q15_layer_t *L, lnn_cfc_q15_buf_t *z, const int16_t *x,
+                                        const lnn_cfc_q15_state_t *state)
 {
     int c;
-    if (L->contiguous) { /* [new state of the previous layer ; old state of this one]: one copy */
+    if (L->source < 0) {
+        for (c = 0; c < L->inputs; c++) {
+            z->h[c] = x[c];
+        }
+    } else if (L->source + L->inputs == L->start) { /* [new state of the previous layer ; old state of this one] */
         for (c = 0; c < L->inputs + L->size; c++) {
-            z->h[c] = u[c];
+            z->h[c] = (*state)[L->source + c];
         }
     } else {
         for (c = 0; c < L->inputs; c++) {
-            z->h[c] = u[c];
+            z->h[c] = (*state)[L->source + c];
         }
+    }
+    if (L->source < 0 || L->source + L->inputs != L->start) {
         for (c = 0; c < L->size; c++) {
-            z->h[L->inputs + c] = state[L->start + c];
+            z->h[L->inputs + c] = (*state)[L->start + c];
         }
     }
     if (L->zlen > L->cols) {
@@ -448,19 +458,18 @@ LNN_STEP_INLINE void lnn_cfc_q15_backbone(const lnn_cfc_q15_backbone_t *B, const
     const int block = B->pass.count;
     int r;
     for (r = 0; r < B->blocks; r++) {
-        int16_t *o = out->h + block * r;
         int32_t a[4];
         lnn_cfc_q15_load(block, B->bias + block * r, a);
         lnn_cfc_q15_pass(&B->pass, r, in, a);
-        o[0] = lnn_cfc_q15_activate(B, a[0]);
+        out->h[block * r + 0] = lnn_cfc_q15_activate(B, a[0]);
         if (block > 1) {
-            o[1] = lnn_cfc_q15_activate(B, a[1]);
+            out->h[block * r + 1] = lnn_cfc_q15_activate(B, a[1]);
         }
         if (block > 2) {
-            o[2] = lnn_cfc_q15_activate(B, a[2]);
+            out->h[block * r + 2] = lnn_cfc_q15_activate(B, a[2]);
         }
         if (block > 3) {
-            o[3] = lnn_cfc_q15_activate(B, a[3]);
+            out->h[block * r + 3] = lnn_cfc_q15_activate(B, a[3]);
         }
     }
     if (B->pad >= 0) {
@@ -495,7 +504,7 @@ LNN_STEP_INLINE int16_t lnn_cfc_q15_update(const lnn_cfc_q15_layer_t *L, int r, 
 
 /* Every neuron of layer L: its heads over z (dense passes, then the synapses), then its new state, written to
  * state[start + r] (z holds the old values this layer reads). */
-LNN_STEP_INLINE void lnn_cfc_q15_heads(const lnn_cfc_q15_layer_t *L, const lnn_cfc_q15_buf_t *z, int16_t *state,
+LNN_STEP_INLINE void lnn_cfc_q15_heads(const lnn_cfc_q15_layer_t *L, const lnn_cfc_q15_buf_t *z, lnn_cfc_q15_state_t *state,
                                        int32_t dt_q)
 {
     int r;
@@ -511,7 +520,7 @@ LNN_STEP_INLINE void lnn_cfc_q15_heads(const lnn_cfc_q15_layer_t *L, const lnn_c
         if (L->sparse) {
             lnn_cfc_q15_synapses(&L->csr, r, z, a);
         }
-        state[L->start + r] = lnn_cfc_q15_update(L, r, a, dt_q);
+        (*state)[L->start + r] = lnn_cfc_q15_update(L, r, a, dt_q);
     }
 }
 
@@ -526,17 +535,18 @@ LNN_CFC_MAYBE_UNUSED static int32_t lnn_cfc_q15_dot(const int16_t *w, const int1
 }
 
 /* The LNN_CFC_N_OUTPUTS outputs y from the new state. */
-LNN_STEP_INLINE void lnn_cfc_q15_readout(const lnn_cfc_q15_readout_t *o, const int16_t *state, int16_t *y)
+LNN_STEP_INLINE void lnn_cfc_q15_readout(const lnn_cfc_q15_readout_t *o, const lnn_cfc_q15_state_t *state,
+                                         int16_t *y)
 {
     int r;
     for (r = 0; r < LNN_CFC_N_OUTPUTS; r++) {
         int32_t p;
         if (o->proj) {
             p = lnn_rshift_round32(
-                lnn_cfc_q15_dot(o->fc_w + r * o->last_size, state + o->last_start, o->last_size, o->fc_b[r]),
+                lnn_cfc_q15_dot(o->fc_w + r * o->last_size, *state + o->last_start, o->last_size, o->fc_b[r]),
                 o->fc_shift[r]);
         } else {
-            p = state[o->last_start + r];
+            p = (*state)[o->last_start + r];
         }
         if (o->affine) {
             y[r] = lnn_sat16(lnn_rshift_round32(p * o->out_w[r], o->out_shift[r]) + o->out_b[r]);

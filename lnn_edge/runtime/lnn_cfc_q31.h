@@ -70,7 +70,7 @@ typedef struct {
 } lnn_cfc_q31_csr_t;
 
 /* One CfC layer (a dense cell is one layer): neurons start .. start + size - 1, z = [u ; h_L] of inputs + size
- * values (cols; zlen = cols, no padding in fixed32); contiguous: u is the state just before h_L (one copy). heads
+ * values (cols; zlen = cols, no padding in fixed32). heads
  * accumulators a neuron (4: ff1, ff2, time_a, time_b; pure 1: ff1), biases [neuron][head]. */
 typedef struct {
     const lnn_cfc_q31_tables_t *t;
@@ -79,7 +79,7 @@ typedef struct {
     int inputs;
     int cols;
     int zlen;
-    int contiguous;
+    int source; /* -1: u = x, else u = state[source ..] */
     int heads;
     const int64_t *bias;
     int passes; /* dense passes: 0 to 2 */
@@ -127,6 +127,10 @@ typedef struct {
     const int8_t *out_shift;
     const int32_t *out_b;
 } lnn_cfc_q31_readout_t;
+
+/* The model's state: an array, so that the compiler sees every access at a constant offset as one (an indexed
+ * pointer would cost more in its unrolling estimates). */
+typedef int32_t lnn_cfc_q31_state_t[LNN_CFC_N_NEURONS];
 
 /* Zero the state (LNN_CFC_N_NEURONS values). */
 static inline int lnn_cfc_q31_reset(int32_t *state)
@@ -273,21 +277,28 @@ LNN_STEP_INLINE void lnn_cfc_q31_synapses(const lnn_cfc_q31_csr_t *S, int r, con
     }
 }
 
-/* z = [u ; state[start .. start + size - 1]]. u: the inputs x (layer 0) or the new state of the previous layer. */
-LNN_STEP_INLINE void lnn_cfc_q31_gather(const lnn_cfc_q31_layer_t *L, lnn_cfc_q31_buf_t *z, const int32_t *u,
-                                        const int32_t *state)
+/* z = [u ; h_L]: u the inputs x (layer 0) or the new state of the previous layer (from state[source] on), h_L the
+ * old state state[start .. start + size - 1]. */
+LNN_STEP_INLINE void lnn_cfc_q31_gather(const lnn_cfc_q31_layer_t *L, lnn_cfc_q31_buf_t *z, const int32_t *x,
+                                        const lnn_cfc_q31_state_t *state)
 {
     int c;
-    if (L->contiguous) { /* [new state of the previous layer ; old state of this one]: one copy */
+    if (L->source < 0) {
+        for (c = 0; c < L->inputs; c++) {
+            z->h[c] = x[c];
+        }
+    } else if (L->source + L->inputs == L->start) { /* [new state of the previous layer ; old state of this one] */
         for (c = 0; c < L->inputs + L->size; c++) {
-            z->h[c] = u[c];
+            z->h[c] = (*state)[L->source + c];
         }
     } else {
         for (c = 0; c < L->inputs; c++) {
-            z->h[c] = u[c];
+            z->h[c] = (*state)[L->source + c];
         }
+    }
+    if (L->source < 0 || L->source + L->inputs != L->start) {
         for (c = 0; c < L->size; c++) {
-            z->h[L->inputs + c] = state[L->start + c];
+            z->h[L->inputs + c] = (*state)[L->start + c];
         }
     }
     if (L->zlen > L->cols) {
@@ -325,13 +336,12 @@ LNN_STEP_INLINE void lnn_cfc_q31_backbone(const lnn_cfc_q31_backbone_t *B, const
     const int block = B->pass.count;
     int r;
     for (r = 0; r < B->blocks; r++) {
-        int32_t *o = out->h + block * r;
         int64_t a[4];
         lnn_cfc_q31_load(block, B->bias + block * r, a);
         lnn_cfc_q31_pass(&B->pass, r, in, a);
-        o[0] = lnn_cfc_q31_activate(B, a[0]);
+        out->h[block * r + 0] = lnn_cfc_q31_activate(B, a[0]);
         if (block > 1) {
-            o[1] = lnn_cfc_q31_activate(B, a[1]);
+            out->h[block * r + 1] = lnn_cfc_q31_activate(B, a[1]);
         }
     }
     if (B->pad >= 0) {
@@ -367,7 +377,7 @@ LNN_STEP_INLINE int32_t lnn_cfc_q31_update(const lnn_cfc_q31_layer_t *L, int r, 
 
 /* Every neuron of layer L: its heads over z (dense passes, then the synapses), then its new state, written to
  * state[start + r] (z holds the old values this layer reads). */
-LNN_STEP_INLINE void lnn_cfc_q31_heads(const lnn_cfc_q31_layer_t *L, const lnn_cfc_q31_buf_t *z, int32_t *state,
+LNN_STEP_INLINE void lnn_cfc_q31_heads(const lnn_cfc_q31_layer_t *L, const lnn_cfc_q31_buf_t *z, lnn_cfc_q31_state_t *state,
                                        int64_t dt_q)
 {
     int r;
@@ -383,7 +393,7 @@ LNN_STEP_INLINE void lnn_cfc_q31_heads(const lnn_cfc_q31_layer_t *L, const lnn_c
         if (L->sparse) {
             lnn_cfc_q31_synapses(&L->csr, r, z, a);
         }
-        state[L->start + r] = lnn_cfc_q31_update(L, r, a, dt_q);
+        (*state)[L->start + r] = lnn_cfc_q31_update(L, r, a, dt_q);
     }
 }
 
@@ -398,17 +408,18 @@ LNN_CFC_MAYBE_UNUSED static int64_t lnn_cfc_q31_dot(const int32_t *w, const int3
 }
 
 /* The LNN_CFC_N_OUTPUTS outputs y from the new state. */
-LNN_STEP_INLINE void lnn_cfc_q31_readout(const lnn_cfc_q31_readout_t *o, const int32_t *state, int32_t *y)
+LNN_STEP_INLINE void lnn_cfc_q31_readout(const lnn_cfc_q31_readout_t *o, const lnn_cfc_q31_state_t *state,
+                                         int32_t *y)
 {
     int r;
     for (r = 0; r < LNN_CFC_N_OUTPUTS; r++) {
         int64_t p;
         if (o->proj) {
             p = lnn_rshift_round64(
-                lnn_cfc_q31_dot(o->fc_w + r * o->last_size, state + o->last_start, o->last_size, o->fc_b[r]),
+                lnn_cfc_q31_dot(o->fc_w + r * o->last_size, *state + o->last_start, o->last_size, o->fc_b[r]),
                 o->fc_shift[r]);
         } else {
-            p = state[o->last_start + r];
+            p = (*state)[o->last_start + r];
         }
         if (o->affine) {
             y[r] = lnn_sat32(lnn_rshift_round64(p * o->out_w[r], o->out_shift[r]) + o->out_b[r]);
