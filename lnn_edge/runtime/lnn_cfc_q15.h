@@ -164,7 +164,8 @@ typedef struct {
 } lnn_cfc_q15_readout_t;
 
 /* The model's state: an array, so that the compiler sees every access at a constant offset as one (an indexed
- * pointer would cost more in its unrolling estimates). */
+ * pointer would cost more in its unrolling estimates). Kernels that only read it take it non-const too: C99
+ * does not convert a pointer to an array to a pointer to a const array. */
 typedef int16_t lnn_cfc_q15_state_t[LNN_CFC_N_NEURONS];
 
 /* Zero the state (LNN_CFC_N_NEURONS values). */
@@ -402,7 +403,7 @@ LNN_STEP_INLINE void lnn_cfc_q15_synapses(const lnn_cfc_q15_csr_t *S, int r, con
 /* z = [u ; h_L]: u the inputs x (layer 0) or the new state of the previous layer (from state[source] on), h_L the
  * old state state[start .. start + size - 1], then a zero up to zlen. */
 LNN_STEP_INLINE void lnn_cfc_q15_gather(const lnn_cfc_q15_layer_t *L, lnn_cfc_q15_buf_t *z, const int16_t *x,
-                                        const lnn_cfc_q15_state_t *state)
+                                        lnn_cfc_q15_state_t *state)
 {
     int c;
     if (L->source < 0) {
@@ -504,8 +505,8 @@ LNN_STEP_INLINE int16_t lnn_cfc_q15_update(const lnn_cfc_q15_layer_t *L, int r, 
 
 /* Every neuron of layer L: its heads over z (dense passes, then the synapses), then its new state, written to
  * state[start + r] (z holds the old values this layer reads). */
-LNN_STEP_INLINE void lnn_cfc_q15_heads(const lnn_cfc_q15_layer_t *L, const lnn_cfc_q15_buf_t *z, lnn_cfc_q15_state_t *state,
-                                       int32_t dt_q)
+LNN_STEP_INLINE void lnn_cfc_q15_heads(const lnn_cfc_q15_layer_t *L, const lnn_cfc_q15_buf_t *z,
+                                       lnn_cfc_q15_state_t *state, int32_t dt_q)
 {
     int r;
     for (r = 0; r < L->size; r++) {
@@ -535,7 +536,7 @@ LNN_CFC_MAYBE_UNUSED static int32_t lnn_cfc_q15_dot(const int16_t *w, const int1
 }
 
 /* The LNN_CFC_N_OUTPUTS outputs y from the new state. */
-LNN_STEP_INLINE void lnn_cfc_q15_readout(const lnn_cfc_q15_readout_t *o, const lnn_cfc_q15_state_t *state,
+LNN_STEP_INLINE void lnn_cfc_q15_readout(const lnn_cfc_q15_readout_t *o, lnn_cfc_q15_state_t *state,
                                          int16_t *y)
 {
     int r;

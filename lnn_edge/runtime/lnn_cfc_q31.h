@@ -129,7 +129,8 @@ typedef struct {
 } lnn_cfc_q31_readout_t;
 
 /* The model's state: an array, so that the compiler sees every access at a constant offset as one (an indexed
- * pointer would cost more in its unrolling estimates). */
+ * pointer would cost more in its unrolling estimates). Kernels that only read it take it non-const too: C99
+ * does not convert a pointer to an array to a pointer to a const array. */
 typedef int32_t lnn_cfc_q31_state_t[LNN_CFC_N_NEURONS];
 
 /* Zero the state (LNN_CFC_N_NEURONS values). */
@@ -280,7 +281,7 @@ LNN_STEP_INLINE void lnn_cfc_q31_synapses(const lnn_cfc_q31_csr_t *S, int r, con
 /* z = [u ; h_L]: u the inputs x (layer 0) or the new state of the previous layer (from state[source] on), h_L the
  * old state state[start .. start + size - 1]. */
 LNN_STEP_INLINE void lnn_cfc_q31_gather(const lnn_cfc_q31_layer_t *L, lnn_cfc_q31_buf_t *z, const int32_t *x,
-                                        const lnn_cfc_q31_state_t *state)
+                                        lnn_cfc_q31_state_t *state)
 {
     int c;
     if (L->source < 0) {
@@ -377,8 +378,8 @@ LNN_STEP_INLINE int32_t lnn_cfc_q31_update(const lnn_cfc_q31_layer_t *L, int r, 
 
 /* Every neuron of layer L: its heads over z (dense passes, then the synapses), then its new state, written to
  * state[start + r] (z holds the old values this layer reads). */
-LNN_STEP_INLINE void lnn_cfc_q31_heads(const lnn_cfc_q31_layer_t *L, const lnn_cfc_q31_buf_t *z, lnn_cfc_q31_state_t *state,
-                                       int64_t dt_q)
+LNN_STEP_INLINE void lnn_cfc_q31_heads(const lnn_cfc_q31_layer_t *L, const lnn_cfc_q31_buf_t *z,
+                                       lnn_cfc_q31_state_t *state, int64_t dt_q)
 {
     int r;
     for (r = 0; r < L->size; r++) {
@@ -408,7 +409,7 @@ LNN_CFC_MAYBE_UNUSED static int64_t lnn_cfc_q31_dot(const int32_t *w, const int3
 }
 
 /* The LNN_CFC_N_OUTPUTS outputs y from the new state. */
-LNN_STEP_INLINE void lnn_cfc_q31_readout(const lnn_cfc_q31_readout_t *o, const lnn_cfc_q31_state_t *state,
+LNN_STEP_INLINE void lnn_cfc_q31_readout(const lnn_cfc_q31_readout_t *o, lnn_cfc_q31_state_t *state,
                                          int32_t *y)
 {
     int r;
