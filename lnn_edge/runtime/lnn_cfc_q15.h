@@ -540,6 +540,11 @@ LNN_STEP_INLINE void lnn_cfc_q15_readout(const lnn_cfc_q15_readout_t *o, lnn_cfc
                                          int16_t *y)
 {
     int r;
+#if LNN_CFC_N_OUTPUTS <= 4 && defined(__GNUC__) && !defined(__clang__)
+    /* a few outputs: one copy each, so that each one's shifts are constants (GCC's size estimate would keep the
+     * loop, whose variable 64-bit shifts cost more than the copies) */
+#pragma GCC unroll 4
+#endif
     for (r = 0; r < LNN_CFC_N_OUTPUTS; r++) {
         int32_t p;
         if (o->proj) {

@@ -413,6 +413,11 @@ LNN_STEP_INLINE void lnn_cfc_q31_readout(const lnn_cfc_q31_readout_t *o, lnn_cfc
                                          int32_t *y)
 {
     int r;
+#if LNN_CFC_N_OUTPUTS <= 4 && defined(__GNUC__) && !defined(__clang__)
+    /* a few outputs: one copy each, so that each one's shifts are constants (GCC's size estimate would keep the
+     * loop, whose variable 64-bit shifts cost more than the copies) */
+#pragma GCC unroll 4
+#endif
     for (r = 0; r < LNN_CFC_N_OUTPUTS; r++) {
         int64_t p;
         if (o->proj) {
