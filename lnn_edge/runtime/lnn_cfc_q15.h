@@ -503,25 +503,40 @@ LNN_STEP_INLINE int16_t lnn_cfc_q15_update(const lnn_cfc_q15_layer_t *L, int r, 
 #endif
 }
 
-/* Every neuron of layer L: its heads over z (dense passes, then the synapses), then its new state, written to
+/* Neuron r of layer L: its heads over z (dense passes, then the synapses), then its new state, written to
  * state[start + r] (z holds the old values this layer reads). */
+LNN_STEP_INLINE void lnn_cfc_q15_neuron(const lnn_cfc_q15_layer_t *L, int r, const lnn_cfc_q15_buf_t *z,
+                                        lnn_cfc_q15_state_t *state, int32_t dt_q)
+{
+    int32_t a[4];
+    lnn_cfc_q15_load(L->heads, L->bias + L->heads * r, a);
+    if (L->passes > 0) {
+        lnn_cfc_q15_pass(&L->pass[0], r, z, a + L->pass[0].first);
+    }
+    if (L->passes > 1) {
+        lnn_cfc_q15_pass(&L->pass[1], r, z, a + L->pass[1].first);
+    }
+    if (L->sparse) {
+        lnn_cfc_q15_synapses(&L->csr, r, z, a);
+    }
+    (*state)[L->start + r] = lnn_cfc_q15_update(L, r, a, dt_q);
+}
+
+/* Every neuron of layer L. A layer of one or two neurons is written out (as GCC would unroll it, had its size
+ * estimate not counted the descriptor's pointers): its per-neuron loads become constant addresses. */
 LNN_STEP_INLINE void lnn_cfc_q15_heads(const lnn_cfc_q15_layer_t *L, const lnn_cfc_q15_buf_t *z,
                                        lnn_cfc_q15_state_t *state, int32_t dt_q)
 {
     int r;
+    if (L->size <= 2) {
+        lnn_cfc_q15_neuron(L, 0, z, state, dt_q);
+        if (L->size == 2) {
+            lnn_cfc_q15_neuron(L, 1, z, state, dt_q);
+        }
+        return;
+    }
     for (r = 0; r < L->size; r++) {
-        int32_t a[4];
-        lnn_cfc_q15_load(L->heads, L->bias + L->heads * r, a);
-        if (L->passes > 0) {
-            lnn_cfc_q15_pass(&L->pass[0], r, z, a + L->pass[0].first);
-        }
-        if (L->passes > 1) {
-            lnn_cfc_q15_pass(&L->pass[1], r, z, a + L->pass[1].first);
-        }
-        if (L->sparse) {
-            lnn_cfc_q15_synapses(&L->csr, r, z, a);
-        }
-        (*state)[L->start + r] = lnn_cfc_q15_update(L, r, a, dt_q);
+        lnn_cfc_q15_neuron(L, r, z, state, dt_q);
     }
 }
 
