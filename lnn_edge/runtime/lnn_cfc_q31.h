@@ -395,13 +395,14 @@ LNN_STEP_INLINE void lnn_cfc_q31_neuron(const lnn_cfc_q31_layer_t *L, int r, con
     (*state)[L->start + r] = lnn_cfc_q31_update(L, r, a, dt_q);
 }
 
-/* Every neuron of layer L. A layer of one or two neurons is written out (as GCC would unroll it, had its size
- * estimate not counted the descriptor's pointers): its per-neuron loads become constant addresses. */
+/* Every neuron of layer L. In pure mode (one head, a small body) a layer of one or two neurons is written out, as
+ * GCC unrolls such a loop when it sees the arrays themselves (its size estimate counts the descriptor's pointers):
+ * the per-neuron loads become constant addresses. The gated modes' larger bodies stay in the loop (flash). */
 LNN_STEP_INLINE void lnn_cfc_q31_heads(const lnn_cfc_q31_layer_t *L, const lnn_cfc_q31_buf_t *z,
                                        lnn_cfc_q31_state_t *state, int64_t dt_q)
 {
     int r;
-    if (L->size <= 2) {
+    if (L->heads == 1 && L->size <= 2) {
         lnn_cfc_q31_neuron(L, 0, z, state, dt_q);
         if (L->size == 2) {
             lnn_cfc_q31_neuron(L, 1, z, state, dt_q);
