@@ -1,7 +1,7 @@
 /* lnn_cfc_f32.h: the CfC step in float32 (dense and wired cells), static inline kernels of the lnn-edge runtime.
  * Do not edit: lnn-edge export copies this file unchanged into DIR/lnn/.
  *
- * The C twin of lnn_edge/emulate_cfc.py (CfcFloat32Step): the same IEEE float32 operations in the same order, so
+ * The C twin of lnn_edge/cells/cfc/emulate.py (CfcFloat32Step): the same IEEE float32 operations in the same order, so
  * host and board compute the same bits. Compile with -ffp-contract=off (no fused multiply-add) and without
  * -ffast-math. What one step computes, layer by layer (a dense cell is one layer; wired layer K > 0 reads the NEW
  * state of layer K-1 as its inputs u, layer 0 reads x):
@@ -12,7 +12,7 @@
  *   default: h' = tanh(ff1) (1 - g) + g tanh(ff2), g = sigmoid(ta dt + tb), as one fraction (lnn_cfc_f32_gated_mix);
  *   no_gate: h' = tanh(ff1) + sigmoid(ta dt + tb) tanh(ff2); pure: h' = ((-A) e) ff1 + A, e = exp(-dt (tau + |ff1|));
  *   outputs y = fc(h_last) (or h_last itself), then y = y out_w + out_b (affine output mapping).
- * tanh is x P(x^2) / Q(x^2) on x clamped to [-9, 9] (lnn_edge.f32math.cfc_tanh); sigmoid(u) = 0.5 + 0.5 tanh(u/2).
+ * tanh is x P(x^2) / Q(x^2) on x clamped to [-9, 9] (lnn_edge.quant.f32math.cfc_tanh); sigmoid(u) = 0.5 + 0.5 tanh(u/2).
  * Every multiply-add of a Linear is lnn_mla_f32 (acc + a b, two roundings: one VMLA on FPU cores, lnn_f32_vfp.h;
  * -DLNN_NO_ASM builds the portable C expression ((acc) + (a) * (b)) everywhere, which the VMLA equals bit for bit).
  * This file has no assembly of its own.
@@ -42,7 +42,7 @@
 #define LNN_CFC_F32_SILU 3
 #define LNN_CFC_F32_GELU 4
 
-/* The CfC tanh (lnn_edge.f32math: CFC_TANH_CLAMP_BITS, CFC_TANH_P, CFC_TANH_Q), the same for every model; checked
+/* The CfC tanh (lnn_edge.quant.f32math: CFC_TANH_CLAMP_BITS, CFC_TANH_P, CFC_TANH_Q), the same for every model; checked
  * bit for bit by tests/test_runtime_cfc_f32.py. P(s) = P0 + P1 s + ... + P4 s^4, Q likewise. */
 #define LNN_CFC_F32_TANH_CLAMP_BITS 0x41100000u /* bits of 9.0f */
 #define LNN_CFC_F32_TANH_P0 0x1.fffffcp-1f      /* 9.999999e-1 */
@@ -136,7 +136,7 @@ static inline float lnn_cfc_f32_clamp(float x)
     return v.f;
 }
 
-/* tanh(x) ~ n / d with n = x P(x^2), d = Q(x^2) >= 1 on the clamped x (lnn_edge.f32math.cfc_tanh_parts). */
+/* tanh(x) ~ n / d with n = x P(x^2), d = Q(x^2) >= 1 on the clamped x (lnn_edge.quant.f32math.cfc_tanh_parts). */
 static inline float lnn_cfc_f32_tanh(float x)
 {
     float x2;
@@ -157,14 +157,14 @@ static inline float lnn_cfc_f32_tanh(float x)
     return (x * p) / q;
 }
 
-/* 0.5 + 0.5 tanh(0.5 u) (lnn_edge.f32math.cfc_sigmoid). */
+/* 0.5 + 0.5 tanh(0.5 u) (lnn_edge.quant.f32math.cfc_sigmoid). */
 static inline float lnn_cfc_f32_sigmoid(float u)
 {
     return 0.5f + 0.5f * lnn_cfc_f32_tanh(0.5f * u);
 }
 
 /* tanh(f1) (1 - g) + g tanh(f2), g = sigmoid(u) = (1 + tanh(u / 2)) / 2, as one fraction of the three tanh parts
- * (lnn_edge.f32math.cfc_gated_mix); the three polynomials are evaluated side by side (each constant read once). */
+ * (lnn_edge.quant.f32math.cfc_gated_mix); the three polynomials are evaluated side by side (each constant read once). */
 static inline float lnn_cfc_f32_gated_mix(float f1, float f2, float u)
 {
     float x1 = lnn_cfc_f32_clamp(f1);
@@ -201,7 +201,7 @@ static inline float lnn_cfc_f32_gated_mix(float f1, float f2, float u)
     return ((p12 + p21) * dg + ng * (p21 - p12)) / (((d1 * d2) * dg) * 2.0f);
 }
 
-/* The backbone activation chosen by LNN_CFC_F32_ACTIVATION (lnn_edge.f32math.CFC_ACTIVATIONS). */
+/* The backbone activation chosen by LNN_CFC_F32_ACTIVATION (lnn_edge.quant.f32math.CFC_ACTIVATIONS). */
 static inline float lnn_cfc_f32_activate(float a)
 {
 #if LNN_CFC_F32_ACTIVATION == LNN_CFC_F32_LECUN_TANH

@@ -1,9 +1,9 @@
 /* lnn_f32.h: float32 helpers of the lnn-edge runtime (static inline, no globals, no libm). Do not edit:
  * lnn-edge export copies this file unchanged into DIR/lnn/.
  *
- * One IEEE-754 binary32 operation at a time, in the order of lnn_edge/f32math.py, their NumPy twins: compile with
+ * One IEEE-754 binary32 operation at a time, in the order of lnn_edge/quant/f32math.py, their NumPy twins: compile with
  * -ffp-contract=off (no fused multiply-add) and without -ffast-math, or host and board differ. The constants are
- * the float32 values of lnn_edge.f32math written as hex-float literals (the decimal value in the comment);
+ * the float32 values of lnn_edge.quant.f32math written as hex-float literals (the decimal value in the comment);
  * tests/test_runtime_f32.py checks every one bit for bit against Python, which stays the source of truth.
  */
 #ifndef LNN_F32_H
@@ -19,7 +19,7 @@
 #pragma GCC optimize("no-tree-loop-distribute-patterns")
 #endif
 
-/* lnn_edge.f32math constants. */
+/* lnn_edge.quant.f32math constants. */
 #define LNN_F32_LOG2E 0x1.715476p+0f       /* LOG2E, 1.442695 */
 #define LNN_F32_EXP_CUTOFF 0x1.f8p+6f      /* EXP_CUTOFF, 126 */
 #define LNN_F32_EXP2_NEG_C0 0x1.0p+0f      /* EXP2_NEG_COEFFS[0], 1 */
@@ -90,7 +90,7 @@ static inline float lnn_tanh_f32(float x)
     return x >= 0.0f ? t : -t;
 }
 
-/* Backbone activations of the CfC (lnn_edge.f32math.ACTIVATIONS), operation by operation. */
+/* Backbone activations of the CfC (lnn_edge.quant.f32math.ACTIVATIONS), operation by operation. */
 static inline float lnn_relu_f32(float x)
 {
     return x > 0.0f ? x : 0.0f;

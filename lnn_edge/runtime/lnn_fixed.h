@@ -3,7 +3,7 @@
  *
  * A value q in format Qf means q / 2^f. Right shifts of negative numbers must be arithmetic (GCC guarantees it
  * on every target; checked below). Rounding: lnn_rshift_round* rounds half up, lnn_div_round* rounds half away
- * from zero (the divisor is positive). These are the C twins of lnn_edge/fixedpoint.py, tested against it.
+ * from zero (the divisor is positive). These are the C twins of lnn_edge/quant/fixedpoint.py, tested against it.
  */
 #ifndef LNN_FIXED_H
 #define LNN_FIXED_H
@@ -88,7 +88,7 @@ static inline int32_t lnn_sat32(int64_t x)
     return (int32_t)(x < INT32_MIN ? INT32_MIN : (x > INT32_MAX ? INT32_MAX : x));
 }
 
-/* Linear interpolation in a table of unsigned samples (the C twin of lnn_edge.fixedpoint.InterpTable):
+/* Linear interpolation in a table of unsigned samples (the C twin of lnn_edge.quant.fixedpoint.InterpTable):
  * a >= 0 in the table's input format; segment a >> frac_shift, position a & (2^frac_shift - 1), result
  * low + rshift_round((high - low) * position, frac_shift); from a >= limit on, the last sample table[last]. */
 static inline int32_t lnn_interp_u16(const uint16_t *table, int32_t a, int32_t limit, int frac_shift, int last)

@@ -1,11 +1,11 @@
 /* lnn_ltc_f32.h: the LTC step in float32, a static inline kernel of the lnn-edge runtime. Do not edit: lnn-edge
  * export copies this file unchanged into DIR/lnn/.
  *
- * The C twin of lnn_edge/emulate_ltc.py (LtcFloat32Step): the same IEEE float32 operations in the same order, so
+ * The C twin of lnn_edge/cells/ltc/emulate.py (LtcFloat32Step): the same IEEE float32 operations in the same order, so
  * host and board compute the same bits. Compile with -ffp-contract=off (no fused multiply-add). A synapse's
  * conductance is w / (1 + 2^t), t = b + a * pre = -sigma (pre - mu) log2(e) (sensory synapses read the raw
  * input: the input mapping is folded into a and b); 2^t from a table of 2^(j/256) and a linear correction
- * (lnn_edge.f32math.exp2_fast). Sums run over presynaptic indices in ascending order. Neurons are processed in
+ * (lnn_edge.quant.f32math.exp2_fast). Sums run over presynaptic indices in ascending order. Neurons are processed in
  * this order: first the N_WIRED with internal synapses (wired[]), then those without (leaf[]: v = beta + alpha v
  * with per-step constants). Every multiply-add is acc + a b (lnn_mla_f32): the accumulator is the first operand.
  *
@@ -25,9 +25,9 @@
 
 #define LNN_LTC_WIRED_MASK ((1 << LNN_LTC_WIRED_SHIFT) - 1)
 
-/* 2^t (lnn_edge.f32math.exp2_fast): n = round(256 t) from the bits of t + MAGIC, 2^(n/256) from the table
+/* 2^t (lnn_edge.quant.f32math.exp2_fast): n = round(256 t) from the bits of t + MAGIC, 2^(n/256) from the table
  * (bits(2^(j/256)) - (j << SHIFT) plus the bits of t + MAGIC shifted by SHIFT), times C0 + C1 r, r = t - n/256.
- * |t| > 125 (or NaN) is clamped to +-125 first. The constants are lnn_edge.f32math's (EXP2_*), checked bit for bit
+ * |t| > 125 (or NaN) is clamped to +-125 first. The constants are lnn_edge.quant.f32math's (EXP2_*), checked bit for bit
  * by tests/test_runtime_f32.py. */
 #define LNN_F32_EXP2_MAGIC 0x1.8p+15f          /* EXP2_MAGIC, 49152 = 1.5 * 2^15 */
 #define LNN_F32_EXP2_LOW 0x473F8300u           /* bits(MAGIC) - EXP2_LIMIT */

@@ -1,7 +1,7 @@
 /* lnn_ltc_q15.h: the LTC step in 16-bit fixed point (fixed16), a static inline kernel of the lnn-edge runtime.
  * Do not edit: lnn-edge export copies this file unchanged into DIR/lnn/.
  *
- * The C twin of lnn_edge/emulate_ltc.py (LtcFixedStep); lnn_edge/quantize_ltc.py chooses the formats and
+ * The C twin of lnn_edge/cells/ltc/emulate.py (LtcFixedStep); lnn_edge/cells/ltc/quantize.py chooses the formats and
  * docs/number-formats.md proves their bounds. Per step: map inputs, evaluate the sensory synapses once, then
  * UNFOLDS semi-implicit unfolds, each
  *   G_i = gleak_i + eps + sum g_ji,  S_i = gleak_i vleak_i + sum g_ji erev_ji   (sensory synapses included)
@@ -18,7 +18,7 @@
  * compile-time constants LNN_LTC_N_NEURONS, LNN_LTC_N_WIRED, LNN_LTC_N_LEAF_ALLOC, LNN_LTC_N_INPUTS,
  * LNN_LTC_N_OUTPUTS, LNN_LTC_UNFOLDS, LNN_LTC_DT_MIN, LNN_LTC_CM_SHIFT, LNN_LTC_Z_SHIFT, LNN_LTC_S_Z_SHIFT,
  * LNN_LTC_S_FRAC, LNN_LTC_SIG_INDEX_BITS, LNN_LTC_SIG_FS, LNN_LTC_WIRED_SHIFT, LNN_LTC_SRC_BITS, the types LNN_LTC_INDEX_T,
- * LNN_LTC_WIRED_T, LNN_LTC_SRC_T, LNN_LTC_CM_T, and the switches (0 or 1, decided by lnn_edge/codegen_ltc.py)
+ * LNN_LTC_WIRED_T, LNN_LTC_SRC_T, LNN_LTC_CM_T, and the switches (0 or 1, decided by lnn_edge/cells/ltc/codegen.py)
  * LNN_LTC_FIXED_DT (with LNN_LTC_DT_DEFAULT), LNN_LTC_IN_SHIFT_POSITIVE, LNN_LTC_RECIPROCAL_CM,
  * LNN_LTC_RECIPROCAL_LEAVES, LNN_LTC_SMLAWT_FITS, LNN_LTC_ASM_ARMV7EM_FITS. The compiler specialises the kernel
  * to them. The model's parameters come in a const lnn_ltc_q15_model_t (see below). One model per translation
@@ -157,7 +157,7 @@ static inline int32_t lnn_ltc_q15_conductance(const lnn_ltc_q15_syn_t *r, const 
 #endif
 
 /* v + (num / den rounded to nearest, half up; for num < 0 a remainder of den/2 - 1 already rounds away):
- * den >= 3, so the result lies between floor and ceil of the exact value (lnn_edge.fixedpoint.div_round_fast). */
+ * den >= 3, so the result lies between floor and ceil of the exact value (lnn_edge.quant.fixedpoint.div_round_fast). */
 static inline int32_t lnn_ltc_q15_div_round_fast(int32_t num, int32_t den)
 {
     return (num + ((den >> 1) ^ (num >> 31))) / den;

@@ -26,7 +26,7 @@
     "rsbs   r7, r7, #0\n"           /* r7 = -2 count: the erev offset counts up to 0 */                          \
     "1:\n\t"                                                                                                     \
     "ldmia  r4!, {r0, r1}\n\t"      /* r0 = sigma | w << 16, r1 = c */                                           \
-    "uxtb   r2, r1\n\t"             /* the source index (fixed16: 8 bits, lnn_edge.quantize_ltc) */              \
+    "uxtb   r2, r1\n\t"             /* the source index (fixed16: 8 bits, lnn_edge.cells.ltc.quantize) */              \
     "lsls   r2, r2, #1\n\t"                                                                                      \
     "ldrsh  r2, [r6, r2]\n\t"       /* pre[src] */                                                               \
     "sxth   r3, r0\n\t"                                                                                          \

@@ -2,9 +2,9 @@
  * Do not edit: lnn-edge export copies this file unchanged into DIR/lnn/.
  *
  * The same step as lnn_ltc_q15.h (read its header for the equations and the configuration macros) on 32-bit
- * values with 64-bit products and sums S: the C twin of lnn_edge/emulate_ltc.py (LtcFixedStep) for fixed32.
+ * values with 64-bit products and sums S: the C twin of lnn_edge/cells/ltc/emulate.py (LtcFixedStep) for fixed32.
  * Conductances g and their sums G stay in 32 bits, with the emulator's values: every g lies in [0, w] (w >= 0,
- * sigmoid samples <= 2^S_FRAC) and lnn_edge/quantize_ltc.py proves G < 2^30 from the quantized parameters, so
+ * sigmoid samples <= 2^S_FRAC) and lnn_edge/cells/ltc/quantize.py proves G < 2^30 from the quantized parameters, so
  * no partial sum overflows (against 64-bit G sums: 10-22% fewer instructions a step on M3/M4F/M7/M33, 1.5-3.7%
  * on M0; see docs/number-formats.md). Portable C only (no assembly). Not used here: LNN_LTC_SMLAWT_FITS,
  * LNN_LTC_ASM_ARMV7EM_FITS, LNN_LTC_RECIPROCAL_*.

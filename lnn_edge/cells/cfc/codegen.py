@@ -179,6 +179,7 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
     }
     if fixed:
         context.update(_fixed_context(arrays, qmodel, backbone))
+        context["c"] = _kernel_context(context, common, model.state_size)
     else:
         context["param_groups"] = arrays.groups
         context["c"] = cfc_float_context(context, qmodel)
@@ -186,13 +187,243 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
 
     value = 4 if not fixed else qmodel.bits // 8
     acc = 4 if not fixed else 2 * value
-    buffers = z_buffer + bb_buffer * min(backbone, 2)
+    # fixed point: every work buffer is one type (lnn_cfc_q15_buf_t / _q31_buf_t) of the larger size
+    buffers = max(z_buffer, bb_buffer) * (1 + min(backbone, 2)) if fixed else z_buffer + bb_buffer * min(backbone, 2)
     stack = value * buffers + acc * HEAD_SCALARS + 4 * 4
     frac_bytes = model.input_size + model.output_size if fixed else 0  # <name>_input_frac, <name>_output_frac
     context["memory"] = {"params": arrays.bytes + frac_bytes, "state": value * model.state_size, "stack": stack}
     clash = set(context) & set(common)
     assert not clash, f"the CfC context would replace the common fields {sorted(clash)}"
     return context
+
+
+@dataclass(frozen=True)
+class CfcDescriptor:
+    """One ``static const`` kernel descriptor of the generated file: ``static const <ctype> <name> = { fields };``
+    with named fields (C initializers: numbers, array names, nested ``{ .x = ... }``)."""
+
+    ctype: str
+    name: str
+    comment: str
+    fields: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class CfcLayerCall:
+    """The kernel calls of one CfC layer in ``<name>_step_dt``: gather z, run the backbone layers
+    (``(descriptor, input buffer, output buffer)``), the heads."""
+
+    name: str
+    backbone: tuple[tuple[str, str, str], ...]
+    heads_input: str
+
+
+@dataclass(frozen=True)
+class CfcFixedContext:
+    """What ``cfc_fixed.c.j2`` writes for a fixed16 / fixed32 CfC (``c`` in the template): the kernel's
+    compile-time constants (``LNN_CFC_*`` ``#define``s: name, value, comment), the descriptors of the tables, the
+    layers, the backbone layers and the readout (fields decided here, not in Jinja), and the calls of the step."""
+
+    kernel: str  # "q15" or "q31": lnn/lnn_cfc_<kernel>.h
+    time_type: str  # the elapsed time in a step (the accumulator type: int32_t / int64_t)
+    defines: tuple[tuple[str, str, str], ...]
+    descriptors: tuple[CfcDescriptor, ...]
+    layers: tuple[CfcLayerCall, ...]
+    buffers: tuple[str, ...]  # the work buffers of the step: z, then bb_a, bb_b as the backbone needs them
+
+
+def _fields(values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Named descriptor fields as C initializers, in order (bools as 0/1, None as the null pointer 0, strings are
+    C expressions already)."""
+    return tuple((key, _initializer(value)) for key, value in values.items())
+
+
+def _initializer(value: Any) -> str:
+    if value is None:
+        return "0"
+    return str(int(value)) if isinstance(value, bool | int | np.integer) else str(value)
+
+
+def _nested(values: dict[str, Any]) -> str:
+    """A nested initializer ``{ .key = value, ... }``."""
+    return "{ " + ", ".join(f".{key} = {value}" for key, value in _fields(values)) + " }"
+
+
+def _pass_fields(group: dict[str, Any] | None, kernel: str, first: int) -> str:
+    """A ``lnn_cfc_<kernel>_pass_t`` initializer (all zero for an unused slot)."""
+    if group is None:
+        return "{ 0 }"
+    values: dict[str, Any] = {"w": group["w"]}
+    if kernel == "q15":  # the weights are a union: h one by one, w one word per column pair
+        values = {"h": f"{group['w']}.h", "w": f"{group['w']}.w"}
+    values.update(count=group["count"], steps=group["steps"], stride=group["stride"])
+    if kernel == "q15":
+        values["tail"] = group["tail"]
+    values["first"] = first
+    return _nested(values)
+
+
+def _kernel_context(context: dict[str, Any], common: dict[str, Any], state_size: int) -> CfcFixedContext:
+    """The typed context of ``cfc_fixed.c.j2`` from the layouts :func:`cfc_context` computed."""
+    kernel = "q15" if common["bits"] == 16 else "q31"
+    prefix = f"lnn_cfc_{kernel}"
+    defines = _defines(context, common, state_size)
+    tables = CfcDescriptor(
+        f"{prefix}_tables_t",
+        "tables",
+        "the function tables",
+        _fields(
+            {
+                "tanh": context["tanh"]["name"] if context["tanh"] else None,
+                "phi": context["tables"]["phi"]["name"] if "phi" in context["tables"] else None,
+                "exp": context["tables"]["exp"]["name"] if "exp" in context["tables"] else None,
+                "exp_factors": "exp_factors" if "exp" in context["tables"] else None,
+            }
+        ),
+    )
+    descriptors = [tables]
+    descriptors += [_backbone_descriptor(entry, kernel, context["lanes"]) for entry in context["backbone"]]
+    descriptors += [_layer_descriptor(entry, kernel) for entry in context["layers"]]
+    descriptors.append(_readout_descriptor(context["readout"], kernel))
+    calls = []
+    for entry in context["layers"]:
+        backbone = tuple((f"bb{b['k']}", b["input"], b["output"]) for b in context["backbone"])
+        calls.append(CfcLayerCall(f"l{entry['index']}", backbone, context["heads_input"]))
+    buffers = ("z", *("bb_a", "bb_b")[: min(len(context["backbone"]), 2)])
+    return CfcFixedContext(kernel, common["acc_type"], defines, tuple(descriptors), tuple(calls), buffers)
+
+
+def _defines(context: dict[str, Any], common: dict[str, Any], state_size: int) -> tuple[tuple[str, str, str], ...]:
+    """The kernel's compile-time constants (see the header comment of lnn/lnn_cfc_q15.h)."""
+    modes = {"default": "LNN_CFC_DEFAULT", "no_gate": "LNN_CFC_NO_GATE", "pure": "LNN_CFC_PURE"}
+    activations = {
+        "tanh": "LNN_CFC_TANH",
+        "lecun_tanh": "LNN_CFC_TANH",
+        "relu": "LNN_CFC_RELU",
+        "silu": "LNN_CFC_SILU",
+        "gelu": "LNN_CFC_GELU",
+    }
+    buffer = max(context["z_buffer"], context["bb_buffer"])
+    defines: list[tuple[str, str, str]] = [
+        ("LNN_CFC_N_NEURONS", str(state_size), ""),
+        ("LNN_CFC_N_OUTPUTS", str(common["outputs"]), ""),
+        ("LNN_CFC_BUF", str(buffer), "values of a work buffer (z, backbone activations)"),
+        ("LNN_CFC_MODE", modes[context["mode"]], context["mode_doc"]),
+        ("LNN_CFC_INDEX_T", context["index_type"], "CSR row pointers and columns"),
+    ]
+    if context["backbone"]:
+        defines.append(("LNN_CFC_ACTIVATION", activations[context["activation"]], context["activation"]))
+    tanh = context["tanh"]
+    if tanh:
+        defines += [
+            ("LNN_CFC_TANH_BITS", str(tanh["in_bits"]), f"input Q{tanh['in_frac']} saturated to [-8, 8)"),
+            ("LNN_CFC_TANH_FS", str(tanh["frac_shift"]), "segment width log2"),
+            (
+                "LNN_CFC_TANH_MIRRORED",
+                str(int(tanh["mirrored"])),
+                "the table holds [0, 8]" if tanh["mirrored"] else "the table holds [-8, 8]",
+            ),
+            ("LNN_CFC_TANH_MID", str(tanh["mid"]), "index of tanh(0)"),
+        ]
+    for key, doc in (("phi", "gelu's Phi on [0, 8)"), ("exp", "exp(-f) on [0, 1)")):
+        if key not in context["tables"]:
+            continue
+        table = context["tables"][key]
+        upper = key.upper()
+        if key == "exp":
+            defines.append(("LNN_CFC_EXP_FRAC", str(table["in_frac"]), "input format of exp_neg"))
+        defines += [
+            (f"LNN_CFC_{upper}_LIMIT", table["limit"], f"{doc}: inputs from here on read the last sample"),
+            (f"LNN_CFC_{upper}_FS", str(table["frac_shift"]), ""),
+            (f"LNN_CFC_{upper}_LAST", str(table["last"]), ""),
+        ]
+        if key == "exp":
+            defines.append(("LNN_CFC_EXP_FACTORS", str(table["factors"]), "exp(-n) is 0 from n = this on"))
+    if context["mode"] == "default":
+        defines += [
+            ("LNN_CFC_H_S", str(context["h_s"]), ""),
+            ("LNN_CFC_H_ROUND", context["h_round"], "2^(h_s - 1) - 1: rounds half down"),
+        ]
+    if context["mode"] == "no_gate":
+        defines += [("LNN_CFC_H_S1", str(context["h_s1"]), ""), ("LNN_CFC_H_S2", str(context["h_s2"]), "")]
+    return tuple(defines)
+
+
+def _backbone_descriptor(entry: dict[str, Any], kernel: str, lanes: int) -> CfcDescriptor:
+    rows = entry["blocks"] * entry["block"]
+    values = {
+        "t": "&tables",
+        "pass": _pass_fields(entry, kernel, 0),
+        "bias": entry["b"],
+        "blocks": entry["blocks"],
+        "pad": rows if lanes == 2 and rows % 2 else -1,  # fixed16: z pads an odd length to a whole word
+    }
+    values.update({key: entry.get(key, 0) for key in ("sz", "sa", "sr", "sz_adjust")})
+    comment = (
+        f"backbone layer {entry['k']}: {entry['units']} units over {entry['cols']} inputs in blocks of "
+        f"{entry['block']}, acc Q{entry['acc']} -> Q{entry['act']}"
+    )
+    return CfcDescriptor(f"lnn_cfc_{kernel}_backbone_t", f"bb{entry['k']}", comment, _fields(values))
+
+
+def _layer_descriptor(entry: dict[str, Any], kernel: str) -> CfcDescriptor:
+    heads = entry["heads"]
+    groups = entry["groups"]
+    passes = [_pass_fields(group, kernel, heads.index(_head_of(group["accs"][0]))) for group in groups]
+    passes += ["{ 0 }"] * (2 - len(passes))
+    source = entry["source_start"]
+    values = {
+        "t": "&tables",
+        "start": entry["start"],
+        "size": entry["size"],
+        "inputs": entry["inputs"],
+        "cols": entry["cols"],
+        "zlen": entry["zlen"],
+        "source": -1 if source is None else source,
+        "heads": len(heads),
+        "bias": entry["bias"],
+        "passes": len(groups),
+        "pass": "{ " + ", ".join(passes) + " }",
+        "sparse": entry["sparse"] is not None,
+        "csr": _csr_fields(entry["sparse"], kernel),
+    }
+    shifts = ("ff1_sz", "ff2_sz", "ta_s", "tb_s", "g_s", "ff1_sp", "u_s", "A_s")
+    values.update({key: entry["shift"].get(key, 0) for key in shifts})
+    values.update({key: entry.get(key) for key in ("tau", "A", "A_h")})
+    comment = (
+        f"layer {entry['index']}: neurons {entry['start']}..{entry['start'] + entry['size'] - 1}, "
+        f"z = [u ; h] of {entry['inputs']} + {entry['size']} values, heads {', '.join(heads)}"
+    )
+    return CfcDescriptor(f"lnn_cfc_{kernel}_layer_t", f"l{entry['index']}", comment, _fields(values))
+
+
+def _csr_fields(sparse: dict[str, Any] | None, kernel: str) -> str:
+    """A ``lnn_cfc_<kernel>_csr_t`` initializer (all zero for a layer without one)."""
+    if sparse is None:
+        return "{ 0 }"
+    values: dict[str, Any] = {"row": sparse["row"], "col": sparse["col"]}
+    if kernel == "q31":
+        values["w"] = sparse["w"]
+    elif sparse["words"]:  # both heads per synapse: a union of pairs
+        values.update(h=f"{sparse['w']}.h", w=f"{sparse['w']}.w")
+    else:
+        values["h"] = sparse["w"]
+    values["heads"] = len(sparse["heads"])
+    return _nested(values)
+
+
+def _head_of(acc: str) -> str:
+    return next(head for head, name in ACC_NAMES.items() if name == acc)
+
+
+def _readout_descriptor(readout: dict[str, Any], kernel: str) -> CfcDescriptor:
+    proj, affine = readout["proj"], readout["affine"]
+    values = {"last_start": readout["last_start"], "last_size": readout["last_size"], "proj": proj}
+    values.update({key: key if proj else None for key in ("fc_w", "fc_b", "fc_shift")})
+    values["affine"] = affine
+    values.update({key: key if affine else None for key in ("out_w", "out_shift", "out_b")})
+    comment = "the outputs" + (", projected by fc" if proj else "") + (", affine output mapping" if affine else "")
+    return CfcDescriptor(f"lnn_cfc_{kernel}_readout_t", "readout", comment, _fields(values))
 
 
 def _weight_doc(qmodel: QuantizedModel, names: list[str]) -> str:
