@@ -3,7 +3,7 @@ outputs and state, on drawn models (dense cells with and without a backbone, eve
 dense and sparse ff1/ff2; every mode): on the host (the -O2 harness build and an ASan/UBSan build), and in
 Unicorn on an FPU core (Cortex-M4F: VMLA, and its portable reference -DLNN_NO_ASM) and a soft-float core
 (Cortex-M3). Apart from the code generator's tests: a failure here points at the kernel. Also: the tanh
-constants of the header are lnn_edge.f32math's, its tanh, sigmoid and gated mix equal f32math value by value,
+constants of the header are lnn_edge.quant.f32math's, its tanh, sigmoid and gated mix equal f32math value by value,
 and the generated <name>.c is data and wrappers only, over a lnn/ that every export shares byte for byte."""
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from lnn_edge.cli.common import print_json
 from lnn_edge.cli.quantize_cmd import data_option, policy_options, range_options, verdict_line
 from lnn_edge.codegen.export import REPORT_FILE, export, load_model_source
 from lnn_edge.errors import LnnEdgeError
+from lnn_edge.model.importers import given_options
 from lnn_edge.model.model import ACTIVATIONS, CFC_MODES
 from lnn_edge.model.ranges import declare_ranges
 from lnn_edge.quant.qmodel import PRECISIONS, QuantizedModel
@@ -79,9 +80,11 @@ def command(
     The folder is written whatever the verdict; exit code 1 when it fails (error above --max-error, internal
     saturation, or with --strict an input clamped at its range).
     """
-    flags = {"implicit_constraints": implicit_constraints, "ode_unfolds": ode_unfolds, "epsilon": epsilon,
-             "mode": mode, "activation": activation}  # fmt: skip
-    source = load_model_source(model, **{key: value for key, value in flags.items() if value is not None})
+    given = given_options(
+        implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon, mode=mode,
+        activation=activation,
+    )  # fmt: skip
+    source = load_model_source(model, **given)
     if input_ranges or output_ranges:
         source = source.model if isinstance(source, QuantizedModel) else source  # new ranges: quantize again
         declare_ranges(source, input_ranges, output_ranges)

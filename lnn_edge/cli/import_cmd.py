@@ -10,7 +10,7 @@ from lnn_edge.cli.common import print_json
 from lnn_edge.cli.quantize_cmd import range_options
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.expect import verified_import
-from lnn_edge.model.importers import load_torch_file
+from lnn_edge.model.importers import given_options, load_torch_file
 from lnn_edge.model.model import ACTIVATIONS, CFC_MODES
 from lnn_edge.model.modelfile import save
 from lnn_edge.model.ranges import declare_ranges
@@ -106,15 +106,10 @@ def command(
     """
     if not (dt > 0 and dt < float("inf")):
         raise LnnEdgeError(f"--dt {dt} must be a finite time step > 0")
-    flags = {
-        "implicit_constraints": implicit_constraints,
-        "ode_unfolds": ode_unfolds,
-        "epsilon": epsilon,
-        "mode": mode,
-        "activation": activation,
-        "output_size": output_size,
-    }
-    given = {name: value for name, value in flags.items() if value is not None}
+    given = given_options(
+        implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon, mode=mode,
+        activation=activation, output_size=output_size,
+    )  # fmt: skip
     model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **given)
     lines = [f"note: {note}" for note in model.provenance.get("notes", [])]
     if expect is not None:

@@ -145,15 +145,10 @@ def from_state_dict(
             "the model uses mixed_memory=True (an LSTM beside the cell, keys 'lstm.*'), which lnn-edge does "
             "not support: retrain with mixed_memory=False"
         )
-    given = {
-        "implicit_constraints": implicit_constraints,
-        "ode_unfolds": ode_unfolds,
-        "epsilon": epsilon,
-        "mode": mode,
-        "activation": activation,
-        "output_size": output_size,
-    }
-    given = {name: value for name, value in given.items() if value is not None}
+    given = given_options(
+        implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon, mode=mode,
+        activation=activation, output_size=output_size,
+    )  # fmt: skip
     notes: list[str] = []
     if "gleak" in arrays:
         _refuse_inapplicable("ltc", given, CFC_OPTIONS)
@@ -656,6 +651,12 @@ def _input_stats(stats: Mapping[str, Any] | None) -> InputStats | None:
         abs_p999=_to_numpy(stats["abs_p999"], "calibration_stats.abs_p999"),
         count=int(count.reshape(-1)[0]),
     )
+
+
+def given_options(**options: Any) -> dict[str, Any]:
+    """The import options a user set: those not None (a flag left out is None, so the cell's own default and
+    the check that an option applies to the cell can tell it from a value given)."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def load_torch_file(path: str | os.PathLike[str], *, strict: bool = False, **options: Any) -> Model:

@@ -1,7 +1,7 @@
 """Template context of the CfC step (dense and wired): array layouts, C literals, shifts, memory estimates.
 
-The step is specified by :mod:`lnn_edge.emulate_cfc` (its docstring has the operation table); the arrays,
-formats and shift constants are those of :mod:`lnn_edge.quantize_cfc`. Layouts:
+The step is specified by :mod:`lnn_edge.cells.cfc.emulate` (its docstring has the operation table); the arrays,
+formats and shift constants are those of :mod:`lnn_edge.cells.cfc.quantize`. Layouts:
 
 * Every row of a Linear is evaluated by one pass over its input vector ``z`` that feeds a GROUP of
   accumulators: the heads of one neuron (ff1, ff2, time_a, time_b of a layer: one pass for the four), or a
@@ -14,7 +14,7 @@ formats and shift constants are those of :mod:`lnn_edge.quantize_cfc`. Layouts:
   rounding offsets of the shifts that read its accumulator (``rshift_round(acc, k)`` becomes ``acc >> k``;
   for time_b also the offset of the gate shift, see :func:`_folded`): the quantizer proves the sums fit.
 * The masked heads ff1/ff2 of a wired layer are either part of the dense pass (zero weights for absent
-  synapses) or evaluated over their synapses only, by :func:`lnn_edge.quantize_cfc.ff_dense`: then one CSR
+  synapses) or evaluated over their synapses only, by :func:`lnn_edge.cells.cfc.quantize.ff_dense`: then one CSR
   layout per layer (row pointers ``row[r] .. row[r+1]-1``, column indices ``col[k]`` increasing within a row)
   with both heads' weights interleaved per synapse (a 32-bit word in fixed16: SMLABB/SMLATB).
 
