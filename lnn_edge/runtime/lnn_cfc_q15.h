@@ -201,7 +201,9 @@ static inline int32_t lnn_cfc_q15_dt(int16_t dt)
 /* x saturated to LNN_CFC_TANH_BITS bits: the tanh table's input range [-8, 8). */
 static inline int32_t lnn_cfc_q15_sat_t(int32_t x)
 {
-#if LNN_CFC_Q15_SSAT
+#if LNN_CFC_Q15_SSAT && !LNN_CFC_TANH_MIRRORED
+    /* SSAT's range is [-2^(b-1), 2^(b-1) - 1]: right for the centred table; a mirrored one needs the symmetric
+     * clamp below, else |t| = 2^(b-1) would read one sample past its end (fixed16 tables are centred today). */
     return (int32_t)__builtin_arm_ssat(x, LNN_CFC_TANH_BITS);
 #else
     const int32_t high = ((int32_t)1 << (LNN_CFC_TANH_BITS - 1)) - 1;
