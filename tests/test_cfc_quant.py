@@ -17,7 +17,7 @@ from ncps.torch import CfC
 from ncps_oracle import randomize_parameters
 
 from lnn_edge.cells.cfc.emulate import CfcFixedStep, CfcFloat32Step
-from lnn_edge.cells.cfc.quantize import cfc_layers, ff_dense
+from lnn_edge.cells.cfc.layout import cfc_layers, ff_dense
 from lnn_edge.metrics import compare
 from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import ACTIVATIONS, Calibration, Model, validate

@@ -20,7 +20,7 @@ from ncps_oracle import randomize_parameters
 from strategies import wiring_draws
 from support.compile_checks import sanitizer_run, strict_compile
 
-from lnn_edge.cells.cfc.quantize import ff_dense
+from lnn_edge.cells.cfc.layout import ff_dense
 from lnn_edge.codegen.export import Export
 from lnn_edge.host.verify import compile_export, emulator_raw, raw_inputs
 from lnn_edge.model.importers import from_module

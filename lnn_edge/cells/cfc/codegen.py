@@ -14,7 +14,7 @@ formats and shift constants are those of :mod:`lnn_edge.cells.cfc.quantize`. Lay
   rounding offsets of the shifts that read its accumulator (``rshift_round(acc, k)`` becomes ``acc >> k``;
   for time_b also the offset of the gate shift, see :func:`_folded`): the quantizer proves the sums fit.
 * The masked heads ff1/ff2 of a wired layer are either part of the dense pass (zero weights for absent
-  synapses) or evaluated over their synapses only, by :func:`lnn_edge.cells.cfc.quantize.ff_dense`: then one CSR
+  synapses) or evaluated over their synapses only, by :func:`lnn_edge.cells.cfc.layout.ff_dense`: then one CSR
   layout per layer (row pointers ``row[r] .. row[r+1]-1``, column indices ``col[k]`` increasing within a row)
   with both heads' weights interleaved per synapse (a 32-bit word in fixed16: SMLABB/SMLATB).
 
@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.cfc.quantize import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, ff_dense
+from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, ff_dense
 from lnn_edge.codegen.c_layout import csr_by_destination, sizeof
 from lnn_edge.codegen.c_literals import c_array, c_int
 from lnn_edge.errors import LnnEdgeError

@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.ltc.emulate import LtcFixedStep
-from lnn_edge.cells.ltc.quantize import source_bits
+from lnn_edge.cells.ltc.layout import cm_per_dt, sigmoid_table, source_bits
 from lnn_edge.codegen.c_layout import sizeof, struct_bytes
 from lnn_edge.codegen.c_literals import c_array, c_float, c_int
 from lnn_edge.quant.fixedpoint import ClampedTable
@@ -156,12 +155,11 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
     p, bits = qmodel.params, qmodel.bits
     n, s, m = qmodel.model.state_size, qmodel.model.input_size, qmodel.model.output_size
     wide = 2 * bits
-    step = LtcFixedStep(qmodel)
-    table: ClampedTable = step.table
+    table: ClampedTable = sigmoid_table(qmodel)
     order, wiring = _wiring_fields(p, n, s)
     n_wired = wiring["n_wired"]
     dt_q = int(common["dt_default_q"])
-    cm_t_fixed = step.cm_t(np.array([dt_q]))[0][order]
+    cm_t_fixed = cm_per_dt(qmodel, np.array([dt_q]))[0][order]
     cm_t_max = int(max(qmodel.bounds["cm_t"] * 2.0 ** qmodel.formats["g"], cm_t_fixed.max(initial=0))) + 1
     cm_type = f"uint{bits}_t" if cm_t_max < 1 << bits else common["acc_type"]  # cm / delta >= 0
     s_records, s_erev = _records(p, "s_", order, bits, source_bits(qmodel.model))

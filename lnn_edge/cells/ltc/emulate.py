@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from lnn_edge.cells.ltc.layout import cm_per_dt, sigmoid_table
 from lnn_edge.quant import f32math
 from lnn_edge.quant.emulate_common import SaturationLog
 from lnn_edge.quant.fixedpoint import (
-    ClampedTable,
-    div_round,
     div_round_fast,
     rshift_round,
     rshift_round_columns,
@@ -44,22 +43,14 @@ class LtcFixedStep:
         self.num_limit = 1 << (2 * self.bits - 2)
         self.g_limit = 1 << (self.bits - 2)
         self.p_limit = 1 << (2 * self.bits - 1)
-        self.table = ClampedTable(
-            "sigmoid",
-            tuple(int(v) for v in self.q["sigmoid_table"]),
-            in_frac=qmodel.formats["z"],
-            out_frac=qmodel.formats["s"],
-            span_log2=4,
-            index_bits=int(self.c["sigmoid_index_bits"]) + 1,
-        )
+        self.table = sigmoid_table(qmodel)
+        self.qmodel = qmodel
 
     def cm_t(self, dt_q: Array, log: SaturationLog | None = None) -> Array:
         """cm / Δ in Q``g`` for elapsed times ``dt_q`` [B] (clamped below at the calibrated minimum)."""
-        floor = int(self.c["dt_min_q"])
         if log is not None:
-            log.record("dt", dt_q[:, None] < floor)
-        dt_c = np.maximum(dt_q, floor)
-        return div_round(self.q["cm_u"][None, :] << int(self.c.get("cm_shift", 0)), dt_c[:, None])
+            log.record("dt", dt_q[:, None] < int(self.c["dt_min_q"]))
+        return cm_per_dt(self.qmodel, dt_q)
 
     def conductance(self, pre: Array, prefix: str, shift: int, log: SaturationLog | None = None) -> Array:
         """g = rshift_round(w * sigmoid, B-1) of every synapse [B, pre, post] from presynaptic values ``pre``

@@ -49,6 +49,7 @@ import math
 
 import numpy as np
 
+from lnn_edge.cells.ltc.layout import source_bits
 from lnn_edge.floatmath import softplus
 from lnn_edge.model.model import Model
 from lnn_edge.quant.calibration import CalibrationStats
@@ -331,11 +332,6 @@ def _quantize_conductances(p: dict[str, np.ndarray], fg: int, bits: int, eps: fl
     if min(w.min(initial=0), s_w.min(initial=0), gleak.min(initial=0)) < 0:
         raise AssertionError("conductances are non-negative by construction")
     return {"w": w, "s_w": s_w, "gleak": gleak, "eps": eps_q, "gleak_eps": gleak_eps, "g_max": int(g_sum.max())}
-
-
-def source_bits(model: Model) -> int:
-    """Bits of a presynaptic index kept in the low bits of a fixed16 synapse's c."""
-    return 8 if max(model.state_size, model.input_size) <= 256 else 16
 
 
 def _sigmoid_offsets(
