@@ -1,8 +1,9 @@
 """Cells: every kind of recurrent cell the pipeline knows, behind one interface (:class:`Cell`) and one registry.
 
-A cell's folder holds everything that differs between cells after the model is loaded: its quantizer
-(``quantize.py``), its bit-exact emulator steps (``emulate.py``), its code-generator context (``codegen.py``), its
-float64 reference step (``reference.py``) and, in its ``__init__.py``, the object that ties them together.
+A cell's folder holds everything that differs between cells after the model is loaded: the step's layout decisions
+that the next three share (``layout.py``), its quantizer (``quantize.py``), its bit-exact emulator steps
+(``emulate.py``), its code-generator context (``codegen.py``), its float64 reference step (``reference.py``) and, in
+its ``__init__.py``, the object that ties them together.
 :data:`REGISTRY` maps the model file's ``cell`` string to that object; the pipeline stages (the quantizer driver
 ``quant/quantize.py``, the emulator ``quant/emulator.py``, the report ``quant/report.py``, the code generator
 ``codegen/render.py`` and the reference ``reference.py``) ask :func:`get` and never compare the string themselves.
@@ -14,8 +15,9 @@ from ncps (``model/importers.py``), ``model/normalization.py``, ``model/summary.
 each cell's parameters are, and need the new cell's entries there too.
 
 The cells import the model, the quantization primitives (``quant/``: formats, tables, the quantized model) and
-``codegen/c_literals.py``, never the drivers that dispatch to them, and never each other (``pyproject.toml``'s
-import contracts).
+``codegen/c_literals.py`` and ``codegen/c_layout.py``, never the drivers that dispatch to them, and never each other;
+inside a cell, the code generator and the emulator read ``layout.py``, not the quantizer, and the code generator does
+not run the emulator (``pyproject.toml``'s import contracts).
 """
 
 from __future__ import annotations
