@@ -148,7 +148,7 @@ def verified_import(
     check in ``provenance["verified"]``, and the lines that tell the user; no match is an LnnEdgeError."""
 
     def reload(options: dict[str, Any]) -> Model:
-        return load_torch_file(source, strict=True, dt=dt, prefix=prefix, **options)
+        return load_torch_file(source, dt=dt, prefix=prefix, **options)
 
     expectation = load_expectation(expect, model.input_size)
     outputs = expectation.y.shape[2]

@@ -110,7 +110,7 @@ def command(
         implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon, mode=mode,
         activation=activation, output_size=output_size,
     )  # fmt: skip
-    model = load_torch_file(source, strict=True, dt=dt, prefix=prefix, **given)
+    model = load_torch_file(source, dt=dt, prefix=prefix, **given)
     lines = [f"note: {note}" for note in model.provenance.get("notes", [])]
     if expect is not None:
         model, lines = verified_import(source, model, expect, given, dt=dt, prefix=prefix, echo=_err)

@@ -65,7 +65,7 @@ def load_model_source(source: str | os.PathLike[str], **import_options: Any) -> 
         return load_any(path)
     from lnn_edge.model.importers import load_torch_file
 
-    return load_torch_file(path, strict=True, **import_options)
+    return load_torch_file(path, **import_options)
 
 
 def _is_lnn_archive(path: Path) -> bool:

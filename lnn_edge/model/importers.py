@@ -627,7 +627,7 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
 
 def _applicable(state_dict: Mapping[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """``options`` without the import options the cell in ``state_dict`` does not have (the trainer stores
-    every option for every cell; ``export`` passes every flag's default)."""
+    every option for every cell)."""
     keys = [_strip(key) for key in state_dict]
     if "gleak" in keys:
         names: tuple[str, ...] = LTC_OPTIONS
@@ -659,12 +659,12 @@ def given_options(**options: Any) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def load_torch_file(path: str | os.PathLike[str], *, strict: bool = False, **options: Any) -> Model:
+def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
     """Import a file written by ``torch.save``: a trainer checkpoint or an ncps state_dict.
 
-    ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell. With ``strict``
-    (``lnn-edge import``, whose flags default to None) an option the cell does not have is an error; without
-    it, such options are dropped, for callers that pass every option's default.
+    ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell, as the user gave them
+    (``import`` and ``export`` pass only the flags set, :func:`given_options`): an option the cell does not have is
+    an error.
     """
     torch = _torch()
     path = Path(path)
@@ -685,8 +685,6 @@ def load_torch_file(path: str | os.PathLike[str], *, strict: bool = False, **opt
             model = from_checkpoint(payload)
         elif isinstance(payload, Mapping) and all(hasattr(v, "shape") for v in payload.values()):
             check_state_dict(payload, "the state_dict")
-            if not strict:
-                options = _applicable(_select(payload, options.get("prefix", "")), options)
             model = from_state_dict(payload, provenance={"source": "ncps state_dict", "file": path.name}, **options)
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")
