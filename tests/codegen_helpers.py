@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+from support.compile_checks import sanitizer_run
 
 from lnn_edge.codegen.export import Export, export
 from lnn_edge.codegen.render import runtime_files
@@ -32,6 +33,28 @@ def assert_c_matches_emulator(exported: Export, sequences: Sequences) -> None:
     y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
     mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
     assert mismatch is None, str(mismatch)
+
+
+def assert_host_build_matches_emulator(exported: Export, seed: int, flags: tuple[str, ...] = ()) -> None:
+    """The export's C on the host against the emulator, bit for bit, outputs and state, on two drawn sequences of
+    20 steps: the cached harness build when ``flags`` is empty, else a plain gcc build with ``flags`` under
+    ASan/UBSan (the kernel tests run their portable reference this way, ``-DLNN_NO_ASM``)."""
+    qmodel = exported.qmodel
+    sequences = random_sequences(np.random.default_rng(seed), 2, 20, qmodel.model.input_size, scale=2.0)
+    emulator = Emulator(qmodel)
+    x_raw, dt_raw = raw_inputs(emulator, sequences)
+    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
+    if not flags:
+        y_c, state_c = compile_export(exported).run_raw(x_raw, dt_raw)
+    else:
+        dtype = np.dtype(np.float32 if not qmodel.is_fixed else np.int16 if qmodel.bits == 16 else np.int32)
+        y_c, state_c = sanitizer_run(
+            exported.directory, exported.name, x_raw, dt_raw, dtype, qmodel.model.output_size,
+            qmodel.model.state_size, flags,
+        )  # fmt: skip
+        y_c, state_c = y_c.reshape(y_e.shape), state_c.reshape(state_e.shape)
+    mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
+    assert mismatch is None, f"{flags or 'harness build'}: {mismatch}"
 
 
 def random_sequences(rng: np.random.Generator, batch: int, steps: int, inputs: int, scale: float = 1.0) -> Sequences:

@@ -15,21 +15,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codegen_helpers import export_model, random_sequences, runtime_shim
+from codegen_helpers import assert_host_build_matches_emulator, export_model, random_sequences, runtime_shim
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import CfC
-from support.compile_checks import sanitizer_run, strict_compile
+from support.compile_checks import strict_compile
 
 from lnn_edge.bench.run import bench_export
 from lnn_edge.cells.cfc.layout import ff_dense
 from lnn_edge.codegen.export import Export
-from lnn_edge.host.verify import compile_export, emulator_raw, first_mismatch, raw_inputs
 from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import ACTIVATIONS, Calibration, Model, validate
 from lnn_edge.quant import f32math
-from lnn_edge.quant.emulator import Emulator
 
 MODES = ["default", "no_gate", "pure"]
 KINDS = ["dense", "backbone", "wired", "wired_sparse"]
@@ -76,24 +74,10 @@ def _model(kind: str, mode: str, activation: str, inputs: int, hidden: int, seed
 
 
 def _host_matches(exported: Export, seed: int) -> None:
-    """The -O2 harness build and an ASan/UBSan -O1 build equal the emulator, every step, outputs and state."""
-    qmodel = exported.qmodel
-    model = qmodel.model
-    sequences = random_sequences(np.random.default_rng(seed), 2, 20, model.input_size, scale=2.0)
-    emulator = Emulator(qmodel)
-    x_raw, dt_raw = raw_inputs(emulator, sequences)
-    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), False)
-    y_c, state_c = compile_export(exported).run_raw(x_raw, dt_raw)
-    mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
-    assert mismatch is None, f"-O2: {mismatch}"
-    y_s, state_s = sanitizer_run(
-        exported.directory, exported.name, x_raw, dt_raw, np.dtype(np.float32), model.output_size,
-        model.state_size, ("-DLNN_NO_ASM",),
-    )  # fmt: skip
-    mismatch = first_mismatch(y_e, y_s.reshape(y_e.shape), "output") or first_mismatch(
-        state_e, state_s.reshape(state_e.shape), "state"
-    )
-    assert mismatch is None, f"sanitizer: {mismatch}"
+    """The -O2 harness build and an ASan/UBSan build of the portable C (-DLNN_NO_ASM) equal the emulator, every
+    step, outputs and state."""
+    assert_host_build_matches_emulator(exported, seed)
+    assert_host_build_matches_emulator(exported, seed, ("-DLNN_NO_ASM",))
 
 
 def _sparse_layers(exported: Export) -> int:

@@ -13,19 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from codegen_helpers import export_model, random_sequences
+from codegen_helpers import assert_host_build_matches_emulator, export_model, random_sequences
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ncps import wirings
 from ncps.torch import CfC
-from support.compile_checks import sanitizer_run
 
 from lnn_edge.bench.run import bench_export
-from lnn_edge.codegen.export import Export
-from lnn_edge.host.verify import compile_export, emulator_raw, first_mismatch, raw_inputs
 from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import Calibration, Model
-from lnn_edge.quant.emulator import Emulator
 
 CORES = ("cortex-m4f", "cortex-m33", "cortex-m3")
 """Two cores whose build takes the DSP path of the q15 passes (SMLAD) and one whose build takes the portable C."""
@@ -51,26 +47,6 @@ def _model(kind: str, units: int, inputs: int, mode: str, activation: str, seed:
     return model
 
 
-def _host_matches(exported: Export, seed: int, flags: tuple[str, ...]) -> None:
-    qmodel = exported.qmodel
-    sequences = random_sequences(np.random.default_rng(seed), 2, 20, qmodel.model.input_size, scale=2.0)
-    emulator = Emulator(qmodel)
-    x_raw, dt_raw = raw_inputs(emulator, sequences)
-    y_e, state_e = emulator_raw(emulator.run(sequences.x, sequences.dt, check=False), qmodel.is_fixed)
-    if not flags:
-        y_c, state_c = compile_export(exported).run_raw(x_raw, dt_raw)
-    else:  # a plain gcc build with the flags (and ASan/UBSan)
-        dtype = np.dtype(np.int16 if qmodel.bits == 16 else np.int32)
-        y_c, state_c = sanitizer_run(
-            exported.directory, exported.name, x_raw, dt_raw, dtype, qmodel.model.output_size,
-            qmodel.model.state_size, flags,
-        )  # fmt: skip
-        y_c = y_c.reshape(y_e.shape)
-        state_c = state_c.reshape(state_e.shape)
-    mismatch = first_mismatch(y_e, y_c, "output") or first_mismatch(state_e, state_c, "state")
-    assert mismatch is None, f"{flags}: {mismatch}"
-
-
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     kind=st.sampled_from(["dense", "backbone", "wired"]),
@@ -93,8 +69,8 @@ def test_cfc_fixed_kernels_equal_the_emulator_on_host_and_cores(
 ) -> None:
     model = _model(kind, units, inputs, mode, activation, seed)
     exported = export_model(model, tmp_path_factory.mktemp(precision), precision, dt="variable")
-    _host_matches(exported, seed, ())
-    _host_matches(exported, seed, ("-DLNN_NO_ASM",))
+    assert_host_build_matches_emulator(exported, seed, ())
+    assert_host_build_matches_emulator(exported, seed, ("-DLNN_NO_ASM",))
     sequences = random_sequences(np.random.default_rng(seed + 1), 1, 8, inputs, scale=2.0)
     for core in CORES:
         for flags in ((), ("-DLNN_NO_ASM",)) if core != "cortex-m3" else ((),):
@@ -109,7 +85,9 @@ def test_cfc_fixed_kernels_every_mode_and_activation(tmp_path: Path, precision: 
     for index, mode in enumerate(MODES):
         for activation in ACTIVATIONS if kind == "backbone" else ACTIVATIONS[:1]:
             model = _model(kind, 9, 5, mode, activation, index)
-            _host_matches(export_model(model, tmp_path / f"{mode}-{activation}", precision), index, ())
+            assert_host_build_matches_emulator(
+                export_model(model, tmp_path / f"{mode}-{activation}", precision), index, ()
+            )
 
 
 @pytest.mark.parametrize("precision", ["fixed16", "fixed32"])
