@@ -72,7 +72,7 @@ def evaluate(model: Model, lines: list[str], results: dict[str, dict[str, float]
             "saturations": result.saturations.total + saturations,
             "err_1000": growth[1000],
             "err_10000": growth[10000],
-            "param_bytes": memory(qmodel)["params"],
+            "param_bytes": memory(qmodel).params,
         }
         results[f"{label} {precision}"] = row
         lines.append(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_every_report_prints_the_compiled_parameter_bytes(label: str, precision:
     report = json.loads((exported.directory / "quantization.json").read_text())
     assert re.search(rf"parameters {params} B \(flash", header)
     assert report["parameter_bytes"] == params
-    assert memory(exported.qmodel) == exported.manifest["memory"]  # what `lnn-edge quantize` prints
+    assert asdict(memory(exported.qmodel)) == exported.manifest["memory"]  # what `lnn-edge quantize` prints
     descriptors = _descriptors(exported.directory)
     for core, compiler in COMPILERS.items():
         declared = _objects(compiler(), "-O0", exported.directory, tmp_path)  # -O0: every object is emitted

@@ -23,12 +23,13 @@ not run the emulator (``pyproject.toml``'s import contracts).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from lnn_edge.cells.cfc import CFC, WIRED_CFC
 from lnn_edge.cells.ltc import LTC
+from lnn_edge.codegen.header import CellCode, HeaderContext
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.floatmath import FloatStep
 from lnn_edge.model.model import Model
@@ -88,8 +89,9 @@ class Cell(Protocol):
         """The Jinja template (in ``templates/``) of the model's ``.c`` file."""
         ...
 
-    def codegen_context(self, qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
-        """The template variables of this cell, added to the ``common`` ones every cell shares."""
+    def codegen(self, qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> CellCode:
+        """The context of this cell's step template (``c``) and the header's memory figures, given the fields
+        every cell shares (``h``)."""
         ...
 
     def table_error_bounds(self, qmodel: QuantizedModel) -> dict[str, float]:

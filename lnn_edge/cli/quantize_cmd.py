@@ -222,7 +222,7 @@ def command(
         stats, held_out = split_calibration(calibration_for(net, calib))
     qmodel = quantize(net, precision, stats, _parse_overrides(formats))
     policy = Policy(max_error=max_error, strict=strict, max_metric_loss=max_metric_loss)
-    parameter_bytes = memory(qmodel)["params"]  # what an export of it declares, as its header will say
+    parameter_bytes = memory(qmodel).params  # what an export of it declares, as its header will say
     report = quantization_report(qmodel, stats, held_out, policy, labelled_arrays(labelled), parameter_bytes)
     save_quantized(qmodel, output)
     if report_path is not None:

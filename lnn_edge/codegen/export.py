@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def export(
         raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
     sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)
     report = quantization_report(
-        qmodel, stats, policy=policy, labelled=labelled, parameter_bytes=sources.context["memory"]["params"]
+        qmodel, stats, policy=policy, labelled=labelled, parameter_bytes=sources.code.memory.params
     )
     with owned_dir(target, MANIFEST_FILE, EXPORT_FORMAT, "export") as tmp:
         for filename, text in sources.files.items():
@@ -128,8 +128,8 @@ def export(
             "model_hash": qmodel.quant_hash(),
             "dt_default": dt_default,
             "fixed_dt": fixed_dt,
-            "value_type": sources.context["value_type"],
-            "memory": sources.context["memory"],
+            "value_type": sources.header.value_type,
+            "memory": asdict(sources.code.memory),
             "files": files,
         }
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True))

@@ -34,6 +34,8 @@ STRICT_FLAGS = [
     "-pedantic",
 ]
 NUMERIC_FLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math"]
+STATUS_ERR_ARG = -2
+"""LNN_ERR_ARG of lnn/lnn_status.h: an argument (a float32 dt) out of its domain."""
 
 BATCH_RUNNER = """
 int {name}_run_batch(const {name}_value_t *x, const {name}_time_t *dt, int batch, int steps,
@@ -91,6 +93,11 @@ class CompiledModel:
             self.ffi.cast(ctype, self.ffi.from_buffer(y)),
             self.ffi.cast(ctype, self.ffi.from_buffer(states)),
         )
+        if status == STATUS_ERR_ARG:
+            raise LnnEdgeError(
+                f"the compiled model refused an elapsed time (status {status}, {self.name.upper()}_ERR_ARG): a float32 "
+                "LTC needs every dt > 0, a float32 CfC every dt >= 0, neither takes NaN: check the 'dt' of the inputs"
+            )
         if status != 0:
             raise LnnEdgeError(f"the compiled model returned status {status}")
         return y, states

@@ -170,9 +170,10 @@ static inline int lnn_ltc_f32_set_state(float *state, const float *v)
     return LNN_OK;
 }
 
-/* One step of the model m after an elapsed time dt > 0 (not checked): reads x (LNN_LTC_N_INPUTS values), updates
- * state (LNN_LTC_N_NEURONS values, caller-owned, non-NULL), writes y (LNN_LTC_N_OUTPUTS values). Returns LNN_OK,
- * or LNN_ERR_NULL if x or y is NULL. No globals: reentrant for distinct states. */
+/* One step of the model m after an elapsed time dt: reads x (LNN_LTC_N_INPUTS values), updates state
+ * (LNN_LTC_N_NEURONS values, caller-owned, non-NULL), writes y (LNN_LTC_N_OUTPUTS values). Returns LNN_OK,
+ * LNN_ERR_NULL if x or y is NULL, or LNN_ERR_ARG if dt is not > 0 (NaN included); on an error nothing is written.
+ * No globals: reentrant for distinct states. */
 LNN_STEP_INLINE int lnn_ltc_f32_step(const lnn_ltc_f32_model_t *m, float *state, const float *x, float dt, float *y)
 {
     lnn_ltc_f32_wired_t nw[LNN_LTC_N_WIRED_ALLOC];
@@ -186,6 +187,9 @@ LNN_STEP_INLINE int lnn_ltc_f32_step(const lnn_ltc_f32_model_t *m, float *state,
     int u;
     if (x == 0 || y == 0) {
         return LNN_ERR_NULL;
+    }
+    if (lnn_check_dt_f32(dt, 1) != LNN_OK) {
+        return LNN_ERR_ARG;
     }
     v = state;
     rate = (float)LNN_LTC_UNFOLDS / dt;

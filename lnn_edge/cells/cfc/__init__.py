@@ -4,14 +4,14 @@ code-generator context and its float64 step."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.cfc.codegen import cfc_context
+from lnn_edge.cells.cfc.codegen import cfc_code
 from lnn_edge.cells.cfc.emulate import CfcFixedStep, CfcFloat32Step
 from lnn_edge.cells.cfc.quantize import quantize_cfc_fixed, quantize_cfc_float32
 from lnn_edge.cells.cfc.reference import CfcReference
+from lnn_edge.codegen.header import CellCode, HeaderContext
 from lnn_edge.model.model import Model
 from lnn_edge.quant.calibration import CalibrationStats
 from lnn_edge.quant.qmodel import QuantizedModel
@@ -44,8 +44,8 @@ class CfcCell:
     def template(self, fixed: bool) -> str:
         return "cfc_fixed.c.j2" if fixed else "cfc_float32.c.j2"
 
-    def codegen_context(self, qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
-        return cfc_context(qmodel, common, fixed_dt)
+    def codegen(self, qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> CellCode:
+        return cfc_code(qmodel, header, fixed_dt)
 
     def table_error_bounds(self, qmodel: QuantizedModel) -> dict[str, float]:
         # The CfC tanh table (proven in tests/test_fixedpoint_cfc.py): 7 LSB of Q15 exhaustively for fixed16,

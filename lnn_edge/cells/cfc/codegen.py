@@ -33,6 +33,7 @@ import numpy as np
 from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, ff_dense
 from lnn_edge.codegen.c_layout import csr_by_destination, sizeof
 from lnn_edge.codegen.c_literals import c_array, c_int
+from lnn_edge.codegen.header import CellCode, HeaderContext, Memory
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.quant.fixedpoint import CfcTable, InterpTable
 from lnn_edge.quant.qmodel import QuantizedModel
@@ -129,8 +130,9 @@ def _interleave(matrices: list[np.ndarray], lanes: int) -> np.ndarray:
     return steps.ravel()
 
 
-def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
-    """Everything ``cfc_fixed.c.j2`` / ``cfc_float32.c.j2`` need beyond the common header fields.
+def cfc_code(qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> CellCode:
+    """``c``, the typed context of ``cfc_fixed.c.j2`` (:class:`CfcFixedContext`) or ``cfc_float32.c.j2``
+    (:class:`CfcFloatContext`), and the header's memory figures.
 
     ``fixed_dt`` changes nothing for a CfC: no part of its step depends on the elapsed time alone.
     """
@@ -150,9 +152,7 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
     largest = max(max(int(np.count_nonzero(p[f"{x.name}mask"])), x.inputs + x.size) for x in layers) if wired else 0
     lanes = 2 if fixed and qmodel.bits == 16 else 1
     group_max = 2 if fixed and qmodel.bits == 32 else 4
-    types = _Types(
-        common["value_type"], common["acc_type"] if fixed else "float", _index_type(largest), lanes, group_max
-    )
+    types = _Types(header.value_type, header.acc_type, _index_type(largest), lanes, group_max)
     arrays = _Arrays()
 
     bb = [_backbone_layer(arrays, qmodel, types, k) for k in range(backbone)]
@@ -177,13 +177,14 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
         "uses_dense_dot": proj,
         "readout": readout,
     }
+    context["param_groups"] = arrays.groups
+    doc = CfcDoc(cfc.mode, MODE_DOC[cfc.mode], wired, cfc.activation, len(layer_ctx), len(bb))
+    c: CfcFixedContext | CfcFloatContext
     if fixed:
         context.update(_fixed_context(arrays, qmodel, backbone))
-        context["c"] = _kernel_context(context, common, model.state_size)
+        c = _kernel_context(context, header, doc, _param_groups(arrays.groups))
     else:
-        context["param_groups"] = arrays.groups
-        context["c"] = cfc_float_context(context, qmodel)
-    context["param_groups"] = arrays.groups
+        c = cfc_float_context(context, qmodel, doc)
 
     value = 4 if not fixed else qmodel.bits // 8
     acc = 4 if not fixed else 2 * value
@@ -191,10 +192,51 @@ def cfc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) 
     buffers = max(z_buffer, bb_buffer) * (1 + min(backbone, 2)) if fixed else z_buffer + bb_buffer * min(backbone, 2)
     stack = value * buffers + acc * HEAD_SCALARS + 4 * 4
     frac_bytes = model.input_size + model.output_size if fixed else 0  # <name>_input_frac, <name>_output_frac
-    context["memory"] = {"params": arrays.bytes + frac_bytes, "state": value * model.state_size, "stack": stack}
-    clash = set(context) & set(common)
-    assert not clash, f"the CfC context would replace the common fields {sorted(clash)}"
-    return context
+    if fixed:
+        dt_doc = f"dt below {header.dt_min_doc} is clamped."
+    else:
+        dt_doc = f"dt < 0 or NaN returns {header.NAME}_ERR_ARG (state untouched)."
+    memory = Memory(arrays.bytes + frac_bytes, value * model.state_size, stack)
+    return CellCode(c=c, memory=memory, dt_doc=dt_doc)
+
+
+@dataclass(frozen=True)
+class CfcDoc:
+    """What the comments of a CfC's ``<name>.c`` say about it (``c.doc`` in both templates)."""
+
+    mode: str  # ncps's mode name
+    mode_doc: str  # what the mode computes
+    wired: bool
+    activation: str  # the backbone's activation, as ncps names it
+    layers: int  # CfC layers (1 for a dense cell)
+    backbone: int  # backbone layers (0 for a wired cell)
+
+
+@dataclass(frozen=True)
+class CfcParamArray:
+    """One ``static const`` parameter array of ``cfc_params.c.j2``: ``ctype name[size] = { literal };``, or with
+    ``words`` an int16_t array declared as ``union { int16_t h[size]; int32_t w[size / 2]; }`` (SMLAD pairs)."""
+
+    ctype: str
+    name: str
+    size: int
+    literal: str
+    doc: str
+    words: bool
+
+
+@dataclass(frozen=True)
+class CfcParamGroup:
+    """Parameter arrays under one comment title, in declaration order."""
+
+    title: str
+    arrays: tuple[CfcParamArray, ...]
+
+
+def _param_groups(groups: list[dict[str, Any]]) -> tuple[CfcParamGroup, ...]:
+    return tuple(
+        CfcParamGroup(group["title"], tuple(CfcParamArray(**array) for array in group["arrays"])) for group in groups
+    )
 
 
 @dataclass(frozen=True)
@@ -230,6 +272,8 @@ class CfcFixedContext:
     descriptors: tuple[CfcDescriptor, ...]
     layers: tuple[CfcLayerCall, ...]
     buffers: tuple[str, ...]  # the work buffers of the step: z, then bb_a, bb_b as the backbone needs them
+    doc: CfcDoc
+    param_groups: tuple[CfcParamGroup, ...]  # the parameter arrays (cfc_params.c.j2)
 
 
 def _fields(values: dict[str, Any]) -> tuple[tuple[str, str], ...]:
@@ -263,11 +307,13 @@ def _pass_fields(group: dict[str, Any] | None, kernel: str, first: int) -> str:
     return _nested(values)
 
 
-def _kernel_context(context: dict[str, Any], common: dict[str, Any], state_size: int) -> CfcFixedContext:
-    """The typed context of ``cfc_fixed.c.j2`` from the layouts :func:`cfc_context` computed."""
-    kernel = "q15" if common["bits"] == 16 else "q31"
+def _kernel_context(
+    context: dict[str, Any], header: HeaderContext, doc: CfcDoc, param_groups: tuple[CfcParamGroup, ...]
+) -> CfcFixedContext:
+    """The typed context of ``cfc_fixed.c.j2`` from the layouts :func:`cfc_code` computed."""
+    kernel = "q15" if header.bits == 16 else "q31"
     prefix = f"lnn_cfc_{kernel}"
-    defines = _defines(context, common, state_size)
+    defines = _defines(context, header)
     tables = CfcDescriptor(
         f"{prefix}_tables_t",
         "tables",
@@ -290,10 +336,12 @@ def _kernel_context(context: dict[str, Any], common: dict[str, Any], state_size:
         backbone = tuple((f"bb{b['k']}", b["input"], b["output"]) for b in context["backbone"])
         calls.append(CfcLayerCall(f"l{entry['index']}", backbone, context["heads_input"]))
     buffers = ("z", *("bb_a", "bb_b")[: min(len(context["backbone"]), 2)])
-    return CfcFixedContext(kernel, common["acc_type"], defines, tuple(descriptors), tuple(calls), buffers)
+    return CfcFixedContext(
+        kernel, header.acc_type, defines, tuple(descriptors), tuple(calls), buffers, doc, param_groups
+    )
 
 
-def _defines(context: dict[str, Any], common: dict[str, Any], state_size: int) -> tuple[tuple[str, str, str], ...]:
+def _defines(context: dict[str, Any], header: HeaderContext) -> tuple[tuple[str, str, str], ...]:
     """The kernel's compile-time constants (see the header comment of lnn/lnn_cfc_q15.h)."""
     modes = {"default": "LNN_CFC_DEFAULT", "no_gate": "LNN_CFC_NO_GATE", "pure": "LNN_CFC_PURE"}
     activations = {
@@ -305,8 +353,8 @@ def _defines(context: dict[str, Any], common: dict[str, Any], state_size: int) -
     }
     buffer = max(context["z_buffer"], context["bb_buffer"])
     defines: list[tuple[str, str, str]] = [
-        ("LNN_CFC_N_NEURONS", str(state_size), ""),
-        ("LNN_CFC_N_OUTPUTS", str(common["outputs"]), ""),
+        ("LNN_CFC_N_NEURONS", str(header.state_size), ""),
+        ("LNN_CFC_N_OUTPUTS", str(header.outputs), ""),
         ("LNN_CFC_BUF", str(buffer), "values of a work buffer (z, backbone activations)"),
         ("LNN_CFC_MODE", modes[context["mode"]], context["mode_doc"]),
         ("LNN_CFC_INDEX_T", context["index_type"], "CSR row pointers and columns"),
@@ -814,10 +862,11 @@ class CfcFloatContext:
     backbone: list[CfcF32Backbone]
     layers: list[CfcF32Layer]
     readout: CfcF32Readout
+    doc: CfcDoc
 
 
-def cfc_float_context(context: dict[str, Any], qmodel: QuantizedModel) -> CfcFloatContext:
-    """The float32 template's context, from the layouts :func:`cfc_context` built (``context``: its backbone,
+def cfc_float_context(context: dict[str, Any], qmodel: QuantizedModel, doc: CfcDoc) -> CfcFloatContext:
+    """The float32 template's context, from the layouts :func:`cfc_code` built (``context``: its backbone,
     layer and readout entries and ``param_groups``, all float32 arrays with one column per step)."""
     cfc = qmodel.model.cfc
     assert cfc is not None and not qmodel.is_fixed and context["lanes"] == 1
@@ -856,6 +905,7 @@ def cfc_float_context(context: dict[str, Any], qmodel: QuantizedModel) -> CfcFlo
             out_w="out_w" if affine else "0",
             out_b="out_b" if affine else "0",
         ),
+        doc=doc,
     )
 
 

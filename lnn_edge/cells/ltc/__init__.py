@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.ltc.codegen import ltc_context
+from lnn_edge.cells.ltc.codegen import ltc_code
 from lnn_edge.cells.ltc.emulate import LtcFixedStep, LtcFloat32Step
 from lnn_edge.cells.ltc.quantize import quantize_ltc_fixed, quantize_ltc_float32
 from lnn_edge.cells.ltc.reference import LtcReference
+from lnn_edge.codegen.header import CellCode, HeaderContext
 from lnn_edge.model.model import Model
 from lnn_edge.quant.calibration import CalibrationStats
 from lnn_edge.quant.qmodel import QuantizedModel
@@ -39,8 +39,8 @@ class LtcCell:
     def template(self, fixed: bool) -> str:
         return "ltc_fixed.c.j2" if fixed else "ltc_float32.c.j2"
 
-    def codegen_context(self, qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
-        return ltc_context(qmodel, common, fixed_dt)
+    def codegen(self, qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> CellCode:
+        return ltc_code(qmodel, header, fixed_dt)
 
     def table_error_bounds(self, qmodel: QuantizedModel) -> dict[str, float]:
         index_bits = int(qmodel.constants.get("sigmoid_index_bits", 8))

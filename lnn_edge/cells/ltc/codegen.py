@@ -11,22 +11,30 @@ import numpy as np
 from lnn_edge.cells.ltc.layout import cm_per_dt, sigmoid_table, source_bits
 from lnn_edge.codegen.c_layout import sizeof, struct_bytes
 from lnn_edge.codegen.c_literals import c_array, c_float, c_int
+from lnn_edge.codegen.header import CellCode, HeaderContext, Memory
 from lnn_edge.quant.fixedpoint import ClampedTable
 from lnn_edge.quant.qmodel import QuantizedModel
 
 
-def ltc_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
+def ltc_code(qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> CellCode:
     """``c``, the typed context of ``ltc_fixed.c.j2`` (:class:`LtcFixedContext`) or ``ltc_float32.c.j2``
-    (:class:`LtcFloatContext`), and the header's ``memory`` (and ``scratch_size``, fixed point)."""
+    (:class:`LtcFloatContext`), and the header's memory figures (and scratch, fixed point)."""
     fixed = qmodel.is_fixed
-    context = _fixed_context(qmodel, common, fixed_dt) if fixed else _float_context(qmodel)
+    context = _fixed_context(qmodel, header, fixed_dt) if fixed else _float_context(qmodel)
     value = 4 if not fixed else qmodel.bits // 8
-    context["memory"] = {
-        "params": context.pop("params_bytes"),
-        "state": value * (qmodel.model.state_size + context.get("scratch_size", 0)),
-        "stack": context.pop("stack_bytes"),
-    }
-    return context
+    scratch = int(context.get("scratch_size", 0))
+    memory = Memory(
+        params=context["params_bytes"],
+        state=value * (qmodel.model.state_size + scratch),
+        stack=context["stack_bytes"],
+    )
+    # ncps's LTC reads its outputs from the first state entries (before the output mapping)
+    state_doc = f"; outputs are read from entries 0..{qmodel.model.output_size - 1}"
+    if fixed:
+        dt_doc = f"dt below {header.dt_min_doc} is clamped."
+    else:
+        dt_doc = f"dt <= 0 or NaN returns {header.NAME}_ERR_ARG (state untouched)."
+    return CellCode(c=context["c"], memory=memory, scratch_size=scratch, state_doc=state_doc, dt_doc=dt_doc)
 
 
 def processing_order(mask: np.ndarray) -> np.ndarray:
@@ -150,7 +158,7 @@ def armv7em_asm_fits(shifts: tuple[int, int], frac_shift: int, src_bits: int) ->
     )
 
 
-def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: bool) -> dict[str, Any]:
+def _fixed_context(qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> dict[str, Any]:
     """The fixed-point template's context and the header's memory figures."""
     p, bits = qmodel.params, qmodel.bits
     n, s, m = qmodel.model.state_size, qmodel.model.input_size, qmodel.model.output_size
@@ -158,10 +166,10 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
     table: ClampedTable = sigmoid_table(qmodel)
     order, wiring = _wiring_fields(p, n, s)
     n_wired = wiring["n_wired"]
-    dt_q = int(common["dt_default_q"])
+    dt_q = int(header.dt_default_q or 0)
     cm_t_fixed = cm_per_dt(qmodel, np.array([dt_q]))[0][order]
     cm_t_max = int(max(qmodel.bounds["cm_t"] * 2.0 ** qmodel.formats["g"], cm_t_fixed.max(initial=0))) + 1
-    cm_type = f"uint{bits}_t" if cm_t_max < 1 << bits else common["acc_type"]  # cm / delta >= 0
+    cm_type = f"uint{bits}_t" if cm_t_max < 1 << bits else header.acc_type  # cm / delta >= 0
     s_records, s_erev = _records(p, "s_", order, bits, source_bits(qmodel.model))
     records, erev = _records(p, "", order, bits, source_bits(qmodel.model))
     values = np.array(table.values, dtype=np.int64)
@@ -178,8 +186,8 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
     context = LtcFixedContext(
         kernel="q15" if bits == 16 else "q31",
         f={key: int(value) for key, value in qmodel.formats.items()},
-        value_type=common["value_type"],
-        acc_type=common["acc_type"],
+        value_type=header.value_type,
+        acc_type=header.acc_type,
         state_size=n,
         inputs=s,
         outputs=m,
@@ -212,8 +220,8 @@ def _fixed_context(qmodel: QuantizedModel, common: dict[str, Any], fixed_dt: boo
         reciprocal_leaves=reciprocal_leaves(unfolds),
         smlawt_fits=table.frac_shift <= 16,
         asm_armv7em_fits=armv7em_asm_fits((s_z_shift, z_shift), table.frac_shift, src_bits),
-        x_frac=common["x_frac"],
-        y_frac=common["y_frac"],
+        x_frac=header.x_frac,
+        y_frac=header.y_frac,
         in_w=c_array(p["in_w"], "int", bits),
         in_shift=c_array(p["in_shift"]),
         in_b=c_array(p["in_b"], "int", bits),
