@@ -14,7 +14,8 @@ formats and shift constants are those of :mod:`lnn_edge.cells.cfc.quantize`. Lay
   rounding offsets of the shifts that read its accumulator (``rshift_round(acc, k)`` becomes ``acc >> k``;
   for time_b also the offset of the gate shift, see :func:`_folded`): the quantizer proves the sums fit.
 * The masked heads ff1/ff2 of a wired layer are either part of the dense pass (zero weights for absent
-  synapses) or evaluated over their synapses only, by :func:`lnn_edge.cells.cfc.layout.ff_dense`: then one CSR
+  synapses) or evaluated over their synapses only, as the quantized model records (``ff_dense_K``, decided by
+  :func:`lnn_edge.cells.cfc.layout.ff_dense`): then one CSR
   layout per layer (row pointers ``row[r] .. row[r+1]-1``, column indices ``col[k]`` increasing within a row)
   with both heads' weights interleaved per synapse (a 32-bit word in fixed16: SMLABB/SMLATB).
 
@@ -30,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, ff_dense
+from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, layer_ff_dense
 from lnn_edge.codegen.c_layout import csr_by_destination, sizeof
 from lnn_edge.codegen.c_literals import c_array, c_int
 from lnn_edge.codegen.header import CellCode, HeaderContext, Memory
@@ -605,7 +606,7 @@ def _layer(
         "sparse": None,
     }
     dense_heads = list(heads)
-    if wired and not ff_dense(p[f"{pre}mask"], qmodel.precision):
+    if wired and not layer_ff_dense(qmodel, layer):
         mask = np.asarray(p[f"{pre}mask"]) != 0  # [rows, columns of z]
         row, col = csr_by_destination(mask.T)  # by destination = per neuron, its columns increasing
         neuron = np.repeat(np.arange(layer.size), np.diff(row))

@@ -64,7 +64,8 @@ logged ``y`` (a proven no-op); without a mapping ``y = p``
 Float32, one step (:class:`CfcFloat32Step`): the same structure on the float32 parameters, every operation
 one IEEE binary32 operation. A Linear is ``acc = b[r]; acc = acc + w[r,0]*z[0]; acc = acc + w[r,1]*z[1]; ...``
 (bias first, then the columns in increasing index; a wired layer's ff1/ff2 skip the masked columns unless
-:func:`lnn_edge.cells.cfc.layout.ff_dense` evaluates them densely, adding the zero products too). tanh is the
+the quantized model records them as dense (``ff_dense_K``, :func:`lnn_edge.cells.cfc.layout.ff_dense`), adding the zero
+products too). tanh is the
 rational :func:`lnn_edge.quant.f32math.cfc_tanh` (x P(x^2) / Q(x^2) on [-9, 9]), backbone activations
 ``f32math.CFC_ACTIVATIONS``. Heads: ``gate = ta*t + tb``; default ``h' = f32math.cfc_gated_mix(ff1, ff2, gate)``
 (tanh(ff1) (1 - g) + g tanh(ff2) as one fraction, one division); no_gate
@@ -76,7 +77,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, cfc_layers, ff_dense
+from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, cfc_layers, layer_ff_dense
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.quant import f32math
 from lnn_edge.quant.emulate_common import SaturationLog
@@ -250,6 +251,7 @@ class CfcFloat32Step:
     def __init__(self, qmodel: QuantizedModel) -> None:
         model = qmodel.model
         assert model.cfc is not None
+        self.qmodel = qmodel
         self.p = qmodel.params
         self.mode = model.cfc.mode
         self.activation = f32math.CFC_ACTIVATIONS[model.cfc.activation]
@@ -276,7 +278,7 @@ class CfcFloat32Step:
         for layer in self.layers:
             pre = layer.name
             mask = self.p.get(f"{pre}mask")
-            if mask is not None and ff_dense(mask, "float32"):
+            if mask is not None and layer_ff_dense(self.qmodel, layer):
                 mask = None  # evaluated densely: the absent synapses' zero weights are added too
             z = np.concatenate([u, h[:, layer.start : layer.start + layer.size]], axis=1)
             for k in range(self.backbone):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lnn_edge.model.model import Model
+from lnn_edge.quant.qmodel import QuantizedModel
 
 PHI_SPAN_LOG2 = 3
 """The Phi table (gelu) covers [0, 8): Phi(8) = 1 - 6e-16."""
@@ -61,3 +62,19 @@ def ff_dense(mask: np.ndarray, precision: str) -> bool:
     (see :data:`DENSE_FF_DENSITY`); the float32 step then adds the absent synapses' zero products too."""
     mask = np.asarray(mask)
     return bool(mask.size) and float(np.count_nonzero(mask)) >= DENSE_FF_DENSITY[precision] * mask.size
+
+
+def ff_dense_constants(params: dict[str, np.ndarray], model: Model, precision: str) -> dict[str, int]:
+    """The quantizer's record of :func:`ff_dense` for each wired layer (``ff_dense_K``: 1 dense, 0 sparse), stored
+    in the quantized model's constants so that its emulator and C keep the layout they were quantized with."""
+    layers = [layer for layer in cfc_layers(model) if f"{layer.name}mask" in params]
+    return {f"ff_dense_{layer.index}": int(ff_dense(params[f"{layer.name}mask"], precision)) for layer in layers}
+
+
+def layer_ff_dense(qmodel: QuantizedModel, layer: CfcLayer) -> bool:
+    """Whether ``layer``'s ff1/ff2 are evaluated densely: the quantized model's record (a quantized file older than
+    the record gets the decision its version made, which is :func:`ff_dense` of today)."""
+    recorded = qmodel.constants.get(f"ff_dense_{layer.index}")
+    if recorded is not None:
+        return bool(recorded)
+    return ff_dense(qmodel.params[f"{layer.name}mask"], qmodel.precision)

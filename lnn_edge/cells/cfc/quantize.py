@@ -76,7 +76,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers
+from lnn_edge.cells.cfc.layout import CFC_SCHEME, PHI_SPAN_LOG2, CfcLayer, cfc_layers, ff_dense_constants
 from lnn_edge.cells.cfc.reference import CfcReference
 from lnn_edge.floatmath import ACTIVATIONS, run_steps
 from lnn_edge.model.model import Model
@@ -167,6 +167,7 @@ def quantize_cfc_float32(model: Model) -> QuantizedModel:
     constants: dict[str, int | float] = {
         "layers": len(cfc_layers(model)),
         "backbone_layers": model.cfc.backbone_layers if model.cell == "cfc" else 0,
+        **ff_dense_constants(params, model, "float32"),
     }
     return QuantizedModel(model=model, precision="float32", params=params, constants=constants)
 
@@ -438,6 +439,7 @@ def quantize_cfc_fixed(
     qz.constants["dt_default_q"] = int(quantize_value(model.dt, fdt, bits))
     qz.constants["one"] = one
     qz.constants["cfc_scheme"] = CFC_SCHEME
+    qz.constants.update(ff_dense_constants(params, model, precision))
     return QuantizedModel(model, precision, params, qz.formats, qz.constants, qz.bounds, qz.sources)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.ltc.layout import cm_per_dt, sigmoid_table, source_bits
+from lnn_edge.cells.ltc.layout import cm_per_dt, sigmoid_table, stored_source_bits
 from lnn_edge.codegen.c_layout import sizeof, struct_bytes
 from lnn_edge.codegen.c_literals import c_array, c_float, c_int
 from lnn_edge.codegen.header import CellCode, HeaderContext, Memory
@@ -170,8 +170,8 @@ def _fixed_context(qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool
     cm_t_fixed = cm_per_dt(qmodel, np.array([dt_q]))[0][order]
     cm_t_max = int(max(qmodel.bounds["cm_t"] * 2.0 ** qmodel.formats["g"], cm_t_fixed.max(initial=0))) + 1
     cm_type = f"uint{bits}_t" if cm_t_max < 1 << bits else header.acc_type  # cm / delta >= 0
-    s_records, s_erev = _records(p, "s_", order, bits, source_bits(qmodel.model))
-    records, erev = _records(p, "", order, bits, source_bits(qmodel.model))
+    s_records, s_erev = _records(p, "s_", order, bits, stored_source_bits(qmodel))
+    records, erev = _records(p, "", order, bits, stored_source_bits(qmodel))
     values = np.array(table.values, dtype=np.int64)
     if bits == 16:
         slopes = values[1:] - values[:-1]
@@ -181,7 +181,7 @@ def _fixed_context(qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool
         sigmoid = c_array(values, "int", 32, per_line=8)
     cm_bytes = bits // 8 if cm_type.startswith("uint") else wide // 8
     z_shift, s_z_shift = int(qmodel.constants["z_shift"]), int(qmodel.constants["s_z_shift"])
-    src_bits = source_bits(qmodel.model)
+    src_bits = stored_source_bits(qmodel)
     unfolds = int(qmodel.constants["unfolds"])
     context = LtcFixedContext(
         kernel="q15" if bits == 16 else "q31",

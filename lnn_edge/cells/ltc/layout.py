@@ -1,6 +1,7 @@
 """The layout decisions of the LTC step that its quantizer, emulator and code generator share: how many bits of
-a synapse's c hold its presynaptic index, the sigmoid table as the step reads it, and cm / delta for an elapsed
-time. Functions of the (quantized) model only, so the code generator gets them without importing the emulator."""
+a synapse's c hold its presynaptic index (decided by the quantizer and recorded in the quantized model), the
+sigmoid table as the step reads it, and cm / delta for an elapsed time. Functions of the quantized model's fields
+only, so the code generator gets them without importing the quantizer or the emulator."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ from lnn_edge.quant.qmodel import QuantizedModel
 
 
 def source_bits(model: Model) -> int:
-    """Bits of a presynaptic index kept in the low bits of a fixed16 synapse's c."""
+    """Bits of a presynaptic index kept in the low bits of a fixed-point synapse's c: the quantizer's decision,
+    which it records as ``constants["source_bits"]`` (read back with :func:`stored_source_bits`)."""
     return 8 if max(model.state_size, model.input_size) <= 256 else 16
+
+
+def stored_source_bits(qmodel: QuantizedModel) -> int:
+    """The source bits a fixed-point LTC was quantized with (a quantized file older than the record gets
+    :func:`source_bits`, the decision its version made)."""
+    return int(qmodel.constants.get("source_bits", source_bits(qmodel.model)))
 
 
 def sigmoid_table(qmodel: QuantizedModel) -> ClampedTable:

@@ -316,6 +316,7 @@ def quantize_ltc_fixed(
         "z_shift": z_shift,
         "s_z_shift": s_z_shift,
         "cm_shift": cm_shift,
+        "source_bits": src_bits,
     }
     return QuantizedModel(model, precision, params, formats, constants, bounds, sources)
 
