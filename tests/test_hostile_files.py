@@ -46,6 +46,7 @@ from lnn_edge.model.datafile import load_inputs
 from lnn_edge.model.importers import from_module, load_torch_file
 from lnn_edge.model.model import Calibration, Model
 from lnn_edge.model.modelfile import content_hash, load, save
+from lnn_edge.quant.qmodel import QuantizedModel
 from lnn_edge.quant.qmodelfile import load_any, save_quantized
 from lnn_edge.quant.quantize import quantize
 
@@ -202,6 +203,29 @@ def test_checkpoint_and_import_flag_unfolds_are_bounded(tmp_path: Path, files: d
 def test_quantized_unfolds_must_be_the_models(tmp_path: Path, files: dict[str, Path]) -> None:
     bad = _requantized(files["ltc16"], tmp_path / "q.lnn", lambda q: q["constants"].__setitem__("unfolds", 100_000))
     with pytest.raises(ModelFileError, match="'unfolds' is 100000; this model needs 6"):
+        load_any(bad)
+
+
+def test_quantized_layout_records_are_checked(tmp_path: Path, files: dict[str, Path]) -> None:
+    """source_bits follows from the model's sizes; a layout flag may take the other value (the file keeps the C it
+    was quantized for) but nothing else."""
+    bad = _requantized(files["ltc16"], tmp_path / "q.lnn", lambda q: q["constants"].__setitem__("source_bits", 40))
+    with pytest.raises(ModelFileError, match="'source_bits' is 40; this model needs 8"):
+        load_any(bad)
+    torch.manual_seed(2)
+    wired = from_module(CfC(3, wirings.AutoNCP(8, 2)))
+    wired.calibration = Calibration(x=np.random.default_rng(2).normal(size=(2, 6, 3)))
+    save_quantized(quantize(wired, "fixed16"), tmp_path / "wired.lnn")
+    flipped = _requantized(
+        tmp_path / "wired.lnn",
+        tmp_path / "flipped.lnn",
+        lambda q: q["constants"].update(ff_dense_0=1 - q["constants"]["ff_dense_0"]),
+    )
+    assert isinstance(load_any(flipped), QuantizedModel)
+    bad = _requantized(
+        tmp_path / "wired.lnn", tmp_path / "bad.lnn", lambda q: q["constants"].__setitem__("ff_dense_0", 2)
+    )
+    with pytest.raises(ModelFileError, match="layout flag 'ff_dense_0' is 2; expected 0 or 1"):
         load_any(bad)
 
 

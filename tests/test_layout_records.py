@@ -17,6 +17,7 @@ from ncps.torch import LTC, CfC
 from lnn_edge.codegen.export import export
 from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import Calibration, Model
+from lnn_edge.quant.qmodel import QuantizedModel
 from lnn_edge.quant.qmodelfile import load_any, save_quantized
 from lnn_edge.quant.quantize import quantize
 
@@ -38,6 +39,7 @@ def test_the_recorded_wired_cfc_layout_decides_the_c_and_the_emulator(precision:
     assert sorted(k for k in qmodel.constants if k.startswith("ff_dense_")) == keys
     save_quantized(qmodel, tmp_path / "q.lnn")
     loaded = load_any(tmp_path / "q.lnn")
+    assert isinstance(loaded, QuantizedModel)
     assert {k: loaded.constants[k] for k in keys} == {k: qmodel.constants[k] for k in keys}
 
     # The other decision for every layer: dense rows become CSR and back. Both compile to C that equals the
@@ -46,6 +48,8 @@ def test_the_recorded_wired_cfc_layout_decides_the_c_and_the_emulator(precision:
     as_quantized = export(qmodel, tmp_path / "a", precision, name="m")
     as_flipped = export(flipped, tmp_path / "b", precision, name="m")
     assert (as_quantized.directory / "m.c").read_text() != (as_flipped.directory / "m.c").read_text()
+    reloaded = load_any(as_flipped.directory / "model.lnn")  # the file keeps the record it was given
+    assert isinstance(reloaded, QuantizedModel) and reloaded.constants == flipped.constants
     for exported in (as_quantized, as_flipped):
         assert_host_build_matches_emulator(exported, seed=3)
 
@@ -56,4 +60,5 @@ def test_the_ltc_records_its_source_bits(precision: str, tmp_path: Path) -> None
     qmodel = quantize(_model(LTC(4, wirings.AutoNCP(9, 2))), precision)
     assert qmodel.constants["source_bits"] == 8
     save_quantized(qmodel, tmp_path / "q.lnn")
-    assert load_any(tmp_path / "q.lnn").constants["source_bits"] == 8
+    loaded = load_any(tmp_path / "q.lnn")
+    assert isinstance(loaded, QuantizedModel) and loaded.constants["source_bits"] == 8

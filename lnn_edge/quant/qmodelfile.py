@@ -34,12 +34,14 @@ SECTION = "quantized/"
 MANIFEST = f"{SECTION}manifest.json"
 SECTION_FIELDS = frozenset({"precision", "formats", "constants", "bounds", "sources", "params", "quant_hash"})
 STRUCTURAL_CONSTANTS = frozenset(
-    {"unfolds", "layers", "backbone_layers", "cfc_scheme", "tanh_mirrored"}
+    {"unfolds", "layers", "backbone_layers", "cfc_scheme", "tanh_mirrored", "source_bits"}
     | {f"{table}_index_bits" for table in ("sigmoid", "tanh", "phi", "exp")}
 )
 """Constants fixed by the model's structure and the precision: they must equal what the quantizer writes."""
 VALUE_CONSTANTS = frozenset({"dt_default_q", "dt_min_q", "eps", "one", "epsilon"})
 """Constants holding a number (an elapsed time, epsilon, 1.0); every other constant is a shift amount."""
+LAYOUT_FLAG = re.compile(r"ff_dense_\d+")
+"""Layout decisions the quantizer records (0 or 1): kept as stored, so a file keeps the C it was quantized for."""
 SHIFT_NAME = re.compile(r".*(shift|_s[12azp]?)")
 
 
@@ -144,7 +146,10 @@ def check_layout(qmodel: QuantizedModel, layout: QuantizedModel) -> None:
 def _check_constant(name: str, value: int | float, expected: int | float, precision: str) -> None:
     if name in STRUCTURAL_CONSTANTS and value != expected:
         raise ModelFileError(f"quantized constant '{name}' is {shown(value)}; this model needs {expected}")
-    if name in VALUE_CONSTANTS:
+    if LAYOUT_FLAG.fullmatch(name):
+        if value not in (0, 1):
+            raise ModelFileError(f"quantized layout flag '{name}' is {shown(value)}; expected 0 or 1")
+    elif name in VALUE_CONSTANTS:
         width = 2 * STORAGE_BITS.get(precision, 32)
         if name != "epsilon" and not abs(value) < 1 << width:
             raise ModelFileError(f"quantized constant '{name}' is {shown(value)}; expected at most {width} bits")
