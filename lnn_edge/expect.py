@@ -14,24 +14,22 @@ import itertools
 import time
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lnn_edge.errors import DataFileError, LnnEdgeError
+from lnn_edge.model import kinds
 from lnn_edge.model.datafile import as_sequences
 from lnn_edge.model.importers import load_torch_file
 from lnn_edge.model.limits import MAX_DATA_BYTES, MAX_DATA_VALUES, check_archive_size, read_npy
-from lnn_edge.model.model import ACTIVATIONS, Model, validate
+from lnn_edge.model.model import Model, validate
 from lnn_edge.reference import Reference
 
 THRESHOLDS = {"float32": 1e-5, "float64": 1e-9}
 """Largest error allowed, as a fraction of y's range, by y's dtype."""
-EPSILONS = (1e-8, 1e-6, 1e-5, 1e-4, 1e-3)
-"""The epsilons searched: ncps's default first, then the values people use."""
-MAX_UNFOLDS_SEARCHED = 32
 PREFIX_SEQUENCES, PREFIX_STEPS = 4, 3
 """Every candidate runs on this corner of x first; only the best few run on all of it."""
 KEEP_COARSE, CONFIRM = 4, 5
@@ -192,32 +190,13 @@ def _report(
 
 def cell_options(model: Model) -> dict[str, Any]:
     """The options a state_dict cannot tell, as the model has them."""
-    if model.ltc is not None:
-        return {
-            "implicit_constraints": model.ltc.implicit_constraints,
-            "ode_unfolds": model.ltc.ode_unfolds,
-            "epsilon": model.ltc.epsilon,
-            "output_size": model.output_size,
-        }
-    assert model.cfc is not None
-    return {"mode": model.cfc.mode, "activation": model.cfc.activation}
+    return kinds.get(model.cell).options_of(model)
 
 
 def search_space(model: Model, given: dict[str, Any]) -> dict[str, list[Any]]:
     """The values to try for each option the file cannot tell and the user did not give: the model's own
     (given, or the defaults of the class that saved the file) first."""
-    if model.ltc is not None:
-        ltc = model.ltc
-        space: dict[str, list[Any]] = {
-            "implicit_constraints": [ltc.implicit_constraints, not ltc.implicit_constraints],
-            "ode_unfolds": [6, *(u for u in range(1, MAX_UNFOLDS_SEARCHED + 1) if u != 6)],
-            "epsilon": list(EPSILONS),
-        }
-    else:
-        assert model.cfc is not None
-        space = {"mode": ["pure"] if model.cfc.mode == "pure" else ["default", "no_gate"]}
-        if model.cell == "cfc" and model.cfc.backbone_layers > 0:
-            space["activation"] = list(ACTIVATIONS)
+    space = kinds.get(model.cell).option_space(model)
     for name, value in given.items():
         if name in space:
             space[name] = [value]
@@ -227,12 +206,7 @@ def search_space(model: Model, given: dict[str, Any]) -> dict[str, list[Any]]:
 def with_options(model: Model, options: dict[str, Any]) -> Model | None:
     """``model`` with other cell options, or None when its parameters do not fit them (for example negative
     weights without implicit constraints: that model cannot have written them)."""
-    if model.ltc is not None:
-        ltc = {key: value for key, value in options.items() if key != "output_size"}
-        candidate = replace(model, ltc=replace(model.ltc, **ltc))
-    else:
-        assert model.cfc is not None
-        candidate = replace(model, cfc=replace(model.cfc, **options))
+    candidate = kinds.get(model.cell).with_options(model, options)
     try:
         validate(candidate)
     except LnnEdgeError:

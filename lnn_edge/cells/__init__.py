@@ -1,41 +1,46 @@
 """Cells: every kind of recurrent cell the pipeline knows, behind one interface (:class:`Cell`) and one registry.
 
-A cell's folder holds everything that differs between cells after the model is loaded: the step's layout decisions
-that the next three share (``layout.py``), its quantizer (``quantize.py``), its bit-exact emulator steps
-(``emulate.py``), its code-generator context (``codegen.py``), its float64 reference step (``reference.py``) and, in
-its ``__init__.py``, the object that ties them together.
-:data:`REGISTRY` maps the model file's ``cell`` string to that object; the pipeline stages (the quantizer driver
-``quant/quantize.py``, the emulator ``quant/emulator.py``, the report ``quant/report.py``, the code generator
-``codegen/render.py`` and the reference ``reference.py``) ask :func:`get` and never compare the string themselves.
+A cell is a folder ``cells/<name>/`` holding everything that differs between cells:
 
-Adding a cell (the mixed-memory CfC of a later issue) in these stages takes one new folder ``cells/<name>/`` and one
-entry in :data:`REGISTRY`, plus the templates its ``template`` names in ``templates/``. The model layer sits below
-the cells and cannot ask them: ``model/model.py`` (``CELLS``, the cell's options and parameter shapes), the importer
-from ncps (``model/importers.py``), ``model/normalization.py``, ``model/summary.py`` and the trainer still say what
-each cell's parameters are, and need the new cell's entries there too.
+* ``kind.py``: the model level (``KINDS``, :class:`lnn_edge.model.kinds.CellKind`): options, arrays and their
+  shapes, the ncps importer, normalization folding, what ``inspect`` and ``import --expect`` need;
+* ``cell.py``: the pipeline (``CELLS``, :class:`Cell`): the quantizer (``quantize.py``), the bit-exact emulator
+  steps (``emulate.py``), the code-generator context (``codegen.py``), the float64 reference step
+  (``reference.py``), and the step's layout decisions these share (``layout.py``);
+* and the templates its ``template`` names in ``templates/``.
+
+Both registries find the folders by themselves (:func:`lnn_edge.plugins.cell_modules`): adding a cell (the
+mixed-memory cell of a later issue) is adding a folder and its templates, with no edit elsewhere. The pipeline
+stages (the quantizer driver ``quant/quantize.py``, the emulator ``quant/emulator.py``, the report
+``quant/report.py``, the code generator ``codegen/render.py`` and the reference ``reference.py``) ask :func:`get`;
+the model layer asks :func:`lnn_edge.model.kinds.get`; neither compares the cell string itself. The trainer is
+the exception: it trains the LTC and the CfC it knows (``train/trainer.py``), and a new cell need not be trainable.
 
 The cells import the model, the quantization primitives (``quant/``: formats, tables, the quantized model) and
-``codegen/c_literals.py`` and ``codegen/c_layout.py``, never the drivers that dispatch to them, and never each other;
-inside a cell, the code generator and the emulator read ``layout.py``, not the quantizer, and the code generator does
-not run the emulator (``pyproject.toml``'s import contracts).
+``codegen/c_literals.py``, ``codegen/c_layout.py`` and ``codegen/header.py``, never the drivers that dispatch to
+them, and never each other; a cell's ``kind.py`` imports the model layer only; inside a cell, the code generator
+and the emulator read ``layout.py``, not the quantizer, and the code generator does not run the emulator
+(``pyproject.toml``'s import contracts).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from functools import cache
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from lnn_edge.cells.cfc import CFC, WIRED_CFC
-from lnn_edge.cells.ltc import LTC
-from lnn_edge.codegen.header import CellCode, HeaderContext
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.floatmath import FloatStep
-from lnn_edge.model.model import Model
-from lnn_edge.quant.calibration import CalibrationStats
-from lnn_edge.quant.emulate_common import SaturationLog
-from lnn_edge.quant.qmodel import QuantizedModel
+from lnn_edge.plugins import cell_modules
+
+if TYPE_CHECKING:  # the registry loads the cells' modules at the first lookup, not with this package
+    from lnn_edge.codegen.header import CellCode, HeaderContext
+    from lnn_edge.floatmath import FloatStep
+    from lnn_edge.model.model import Model
+    from lnn_edge.quant.calibration import CalibrationStats
+    from lnn_edge.quant.emulate_common import SaturationLog
+    from lnn_edge.quant.qmodel import QuantizedModel
 
 Array = np.ndarray
 
@@ -56,6 +61,11 @@ class Float32Step(Protocol):
 
 class Cell(Protocol):
     """What the pipeline needs of one kind of cell."""
+
+    @property
+    def name(self) -> str:
+        """The model file's ``cell`` string it serves: ``ltc``, ``cfc``, ``wired_cfc``."""
+        ...
 
     @property
     def label(self) -> str:
@@ -103,13 +113,20 @@ class Cell(Protocol):
         ...
 
 
-# The model file's "cell" string -> the cell. A new cell: one folder and one line here.
-REGISTRY: dict[str, Cell] = {"ltc": LTC, "cfc": CFC, "wired_cfc": WIRED_CFC}
+@cache
+def registry() -> dict[str, Cell]:
+    """The model file's ``cell`` string -> the cell, from every cell folder's ``cell.py``."""
+    found: dict[str, Cell] = {}
+    for module in cell_modules("cell"):
+        for cell in module.CELLS:
+            assert cell.name not in found, f"two cell folders define the cell '{cell.name}'"
+            found[cell.name] = cell
+    return found
 
 
 def get(kind: str) -> Cell:
     """The cell of a model's ``cell`` string."""
     try:
-        return REGISTRY[kind]
+        return registry()[kind]
     except KeyError:
-        raise LnnEdgeError(f"cell '{kind}' is not one of {', '.join(REGISTRY)}") from None
+        raise LnnEdgeError(f"cell '{kind}' is not one of {', '.join(registry())}") from None

@@ -21,8 +21,8 @@ from typing import Any
 from lnn_edge.atomic import SAFE_PATH
 from lnn_edge.codegen.render import check_name
 from lnn_edge.errors import LnnEdgeError
+from lnn_edge.model import kinds
 from lnn_edge.model.limits import MAX_FILE_NAMES, MAX_INPUTS, MAX_JSON_BYTES, MAX_NEURONS, MAX_OUTPUTS, parse_json
-from lnn_edge.model.model import CELLS
 from lnn_edge.model.schema import Fields
 from lnn_edge.quant.qmodel import PRECISIONS, QuantizedModel
 
@@ -61,7 +61,7 @@ def check_fields(top: Fields) -> None:
     except LnnEdgeError:
         raise top.fail("name", name, "a C prefix (lowercase letters, digits, '_'): re-run lnn-edge export") from None
     top.string("precision", PRECISIONS)
-    top.string("cell", CELLS)
+    top.string("cell", kinds.names())
     top.integer("inputs", 1, MAX_INPUTS)
     top.integer("outputs", 1, MAX_OUTPUTS)
     top.integer("state_size", 1, MAX_NEURONS)

@@ -12,7 +12,6 @@ ncps wiring adds synapses.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.errors import ImportModelError, MissingDependencyError
+from lnn_edge.model import kinds
+from lnn_edge.model.kinds import CellKind
 from lnn_edge.model.limits import (
     MAX_INPUTS,
     MAX_JSON_DEPTH,
@@ -29,38 +30,13 @@ from lnn_edge.model.limits import (
     MAX_STATE_DICT_KEYS,
     json_depth,
 )
-from lnn_edge.model.model import (
-    ACTIVATIONS,
-    CFC_MODES,
-    Calibration,
-    CfcOptions,
-    InputStats,
-    LtcOptions,
-    Model,
-    WiringInfo,
-    validate,
-)
+from lnn_edge.model.model import Calibration, InputStats, Model, WiringInfo, validate
+from lnn_edge.model.ncps_state import FLAGS
 from lnn_edge.model.normalization import Normalization, fold_normalization
 from lnn_edge.model.schema import Fields, shown
 
 CHECKPOINT_FORMAT = "lnn-edge-checkpoint"
 
-LTC_KEYS = [
-    "gleak",
-    "vleak",
-    "cm",
-    "sigma",
-    "mu",
-    "w",
-    "erev",
-    "sensory_sigma",
-    "sensory_mu",
-    "sensory_w",
-    "sensory_erev",
-    "sparsity_mask",
-    "sensory_sparsity_mask",
-]
-MAPPING_KEYS = ("input_w", "input_b", "output_w", "output_b")
 CHECKPOINT_FIELDS = frozenset(
     {
         "format", "version", "state_dict", "import_options", "wiring", "normalization", "input_names",
@@ -70,20 +46,6 @@ CHECKPOINT_FIELDS = frozenset(
 STATS_FIELDS = frozenset({"minimum", "maximum", "abs_p999", "count"})
 """The checkpoint's ``calibration_stats``: per-input statistics of the whole training split (float64 tensors)."""
 IMPORT_OPTIONS = frozenset({"implicit_constraints", "ode_unfolds", "epsilon", "mode", "activation", "output_size"})
-LTC_OPTIONS = ("implicit_constraints", "ode_unfolds", "epsilon", "output_size")
-CFC_OPTIONS = ("mode", "activation")
-FLAGS = {
-    "implicit_constraints": "--implicit-constraints/--no-implicit-constraints",
-    "ode_unfolds": "--ode-unfolds",
-    "epsilon": "--epsilon",
-    "mode": "--mode",
-    "activation": "--activation",
-    "output_size": "--output-size",
-}
-"""The command-line flag of each import option, for error messages."""
-CELL_NAMES = {"ltc": "an LTC", "cfc": "a CfC", "wired_cfc": "a wired CfC"}
-CELL_MARKERS = ("layer_0.ff1.weight", "gleak", "ff1.weight")
-"""A key that only an ncps cell has (after ``rnn_cell.``): finds the cell inside a larger model's state_dict."""
 
 
 def _torch() -> Any:
@@ -150,17 +112,9 @@ def from_state_dict(
         activation=activation, output_size=output_size,
     )  # fmt: skip
     notes: list[str] = []
-    if "gleak" in arrays:
-        _refuse_inapplicable("ltc", given, CFC_OPTIONS)
-        model = _ltc(arrays, _ltc_options(given, bare, notes), output_size, notes)
-    elif "layer_0.ff1.weight" in arrays:
-        _refuse_inapplicable("wired_cfc", given, (*LTC_OPTIONS, "activation"), "it has no backbone")
-        model = _wired_cfc(arrays, mode or "default")
-    elif "ff1.weight" in arrays:
-        _refuse_inapplicable("cfc", given, LTC_OPTIONS)
-        model = _dense_cfc(arrays, mode or "default", activation)
-    else:
-        raise _no_cell_error(arrays)
+    kind = _claiming_kind(arrays)
+    _refuse_inapplicable(kind, given)
+    model = kind.from_arrays(arrays, given, bare, notes)
     if wiring is not None:
         model.wiring = wiring
     model.dt = float(dt)
@@ -174,25 +128,20 @@ def from_state_dict(
     return model
 
 
-def _refuse_inapplicable(cell: str, given: dict[str, Any], options: tuple[str, ...], why: str = "") -> None:
+def _claiming_kind(arrays: dict[str, np.ndarray]) -> CellKind:
+    """The kind of cell whose keys the state_dict holds, or an error that says where a cell might be."""
+    for kind in kinds.registry().values():
+        if kind.claims(arrays.keys()):
+            return kind
+    raise _no_cell_error(arrays)
+
+
+def _refuse_inapplicable(kind: CellKind, given: dict[str, Any]) -> None:
     """An option the cell does not have is an error: ignoring it would hide a mistaken model or flag."""
-    for name in options:
-        if name in given:
-            reason = why or f"it is {'a CfC' if name in CFC_OPTIONS else 'an LTC'} option"
-            raise ImportModelError(f"{FLAGS[name]} does not apply to {CELL_NAMES[cell]} ({reason})")
-
-
-def _ltc_options(given: dict[str, Any], bare: bool, notes: list[str]) -> dict[str, Any]:
-    """The LTC options: given ones, else the defaults of the class that saved the file (noted when they differ
-    between ``LTC`` and ``LTCCell``)."""
-    options = {"implicit_constraints": not bare, "ode_unfolds": 6, "epsilon": 1e-8, **given}
-    options.pop("output_size", None)
-    if bare and "implicit_constraints" not in given:
-        notes.append(
-            "bare LTCCell state_dict (keys without 'rnn_cell.'): using LTCCell's default "
-            "implicit_param_constraints=False (the LTC wrapper's is True; --implicit-constraints to change)"
-        )
-    return options
+    for name in given:
+        if name not in kind.import_options:
+            takes = ", ".join(FLAGS[option] for option in kind.import_options)
+            raise ImportModelError(f"{FLAGS[name]} does not apply to {kind.article} (it takes {takes})")
 
 
 def _select(state_dict: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -212,9 +161,10 @@ def cell_prefixes(keys: Any) -> list[str]:
 
     A key ending in a cell's marker gives the prefix before it; prefixes inside another (a wired CfC's
     ``layer_1.ff1.weight`` seen as a cell of its own) are dropped."""
+    markers = [marker for kind in kinds.registry().values() for marker in kind.markers]
     found = set()
     for key in keys:
-        for marker in CELL_MARKERS:
+        for marker in markers:
             for tail in (f"rnn_cell.{marker}", marker):
                 if key.endswith("." + tail):
                     found.add(key[: -len(tail)])
@@ -256,230 +206,19 @@ def _strip(key: str) -> str:
     return key[len("rnn_cell.") :] if key.startswith("rnn_cell.") else key
 
 
-def _take(arrays: dict[str, np.ndarray], keys: list[str] | tuple[str, ...]) -> dict[str, np.ndarray]:
-    return {key: arrays.pop(key) for key in keys if key in arrays}
-
-
-def _refuse_leftovers(arrays: dict[str, np.ndarray], cell: str) -> None:
-    if arrays:
-        raise ImportModelError(f"unknown keys for an ncps {cell}: {', '.join(sorted(arrays))}")
-
-
-def _mapping(taken: dict[str, np.ndarray], side: str) -> str:
-    if f"{side}_w" in taken:
-        return "affine" if f"{side}_b" in taken else "linear"
-    if f"{side}_b" in taken:
-        raise ImportModelError(f"the state_dict has '{side}_b' without '{side}_w': not an ncps mapping")
-    return "none"
-
-
-def _ltc(arrays: dict[str, np.ndarray], options: dict[str, Any], output_size: int | None, notes: list[str]) -> Model:
-    missing = [key for key in LTC_KEYS if key not in arrays]
-    if missing:
-        raise ImportModelError(f"an LTC state_dict needs 'rnn_cell.{missing[0]}', which is missing")
-    params = _take(arrays, LTC_KEYS)
-    params.update(_take(arrays, MAPPING_KEYS))
-    _refuse_leftovers(arrays, "LTC")
-    if params["gleak"].ndim != 1 or params["sensory_w"].ndim != 2:
-        raise ImportModelError("'rnn_cell.gleak' must be a vector and 'rnn_cell.sensory_w' a matrix")
-    units = params["gleak"].shape[0]
-    inputs = params["sensory_w"].shape[0]
-    out_map = _mapping(params, "output")
-    if out_map != "none":
-        motors = params["output_w"].shape[0]
-        if output_size is not None and output_size != motors:
-            raise ImportModelError(f"--output-size {output_size} contradicts 'output_w' with {motors} entries")
-    elif output_size is not None:
-        motors = output_size
-    else:
-        motors = _ncp_motor_count(params) or units
-        if motors < units:
-            notes.append(
-                f"output size {motors}: an NCP's motor neurons are exactly those without outgoing synapses "
-                f"(neurons 0-{motors - 1} here; --output-size to change)"
-            )
-        else:  # a FullyConnected or Random wiring's output_dim is not in its masks
-            notes.append(
-                f"output size {units}, every neuron: without an output mapping the file cannot tell the wiring's "
-                "output_dim (--output-size, or --expect io.npz whose y has one column per output)"
-            )
-    ltc = LtcOptions(
-        ode_unfolds=options["ode_unfolds"],
-        epsilon=float(options["epsilon"]),
-        input_mapping=_mapping(params, "input"),
-        output_mapping=out_map,
-        implicit_constraints=options["implicit_constraints"],
-    )
-    wiring = WiringInfo(kind="custom", roles=_infer_ltc_roles(params, motors))
-    return Model(
-        cell="ltc",
-        input_size=inputs,
-        output_size=motors,
-        state_size=units,
-        arrays=params,
-        ltc=ltc,
-        wiring=wiring,
-    )
-
-
-def _infer_ltc_roles(params: dict[str, np.ndarray], motors: int) -> dict[str, list[int]]:
-    """Motor neurons are the first ``motors``; with an NCP-shaped topology, split the rest into inter
-    (fed by sensory synapses) and command (not fed by sensors) neurons."""
-    units = params["gleak"].shape[0]
-    motor = list(range(motors))
-    fed = params["sensory_sparsity_mask"].sum(axis=0) > 0
-    rest = list(range(motors, units))
-    inter = [i for i in rest if fed[i]]
-    command = [i for i in rest if not fed[i]]
-    ncp_shaped = inter and command and not fed[:motors].any()
-    if ncp_shaped:
-        return {"motor": motor, "command": command, "inter": inter}
-    return {"motor": motor, "hidden": rest}
-
-
-def _ncp_motor_count(params: dict[str, np.ndarray]) -> int | None:
-    """The motor count of an NCP/AutoNCP wiring, or None for other wirings.
-
-    ncps numbers an NCP's motor neurons first, and they are exactly the neurons with no outgoing synapses
-    (rows of ``sparsity_mask``, indexed [source, destination]); the rest must split into inter and command
-    neurons as in an NCP, so that a random wiring's silent neuron is not taken for a motor."""
-    silent = ~(params["sparsity_mask"] != 0).any(axis=1)
-    count = int(silent.sum())
-    if count == 0 or not silent[:count].all():
-        return None
-    return count if "command" in _infer_ltc_roles(params, count) else None
-
-
-def _head_keys(prefix: str, mode: str) -> list[str]:
-    heads = ["ff1"] if mode == "pure" else ["ff1", "ff2", "time_a", "time_b"]
-    keys = [f"{prefix}{head}.{part}" for head in heads for part in ("weight", "bias")]
-    if mode == "pure":
-        keys += [f"{prefix}w_tau", f"{prefix}A"]
-    return keys
-
-
-def _check_mode(arrays: dict[str, np.ndarray], prefix: str, mode: str) -> str:
-    if mode not in CFC_MODES:
-        raise ImportModelError(f"--mode {mode!r} is not one of {', '.join(CFC_MODES)}")
-    is_pure = f"{prefix}w_tau" in arrays
-    if is_pure and mode != "pure":
-        return "pure"  # the keys are unambiguous: a pure-mode cell has w_tau and A and no ff2
-    if not is_pure and mode == "pure":
-        raise ImportModelError("--mode pure was given but the state_dict has no 'w_tau' (it is a gated CfC)")
-    return mode
-
-
-def _dense_cfc(arrays: dict[str, np.ndarray], mode: str, given_activation: str | None) -> Model:
-    activation = given_activation or "lecun_tanh"
-    if activation not in ACTIVATIONS:
-        raise ImportModelError(f"--activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
-    mode = _check_mode(arrays, "", mode)
-    params: dict[str, np.ndarray] = {}
-    # ncps numbers backbone modules Linear, activation[, dropout], ...; keep only the Linear layers, renumbered.
-    indices = sorted({int(m.group(1)) for key in arrays if (m := re.fullmatch(r"backbone\.(\d+)\.weight", key))})
-    for layer, index in enumerate(indices):
-        params[f"backbone.{layer}.weight"] = arrays.pop(f"backbone.{index}.weight")
-        if f"backbone.{index}.bias" not in arrays:
-            raise ImportModelError(f"'rnn_cell.backbone.{index}.bias' is missing")
-        params[f"backbone.{layer}.bias"] = arrays.pop(f"backbone.{index}.bias")
-    head_keys = _head_keys("", mode)
-    missing = [key for key in head_keys if key not in arrays]
-    if missing:
-        raise ImportModelError(f"a {mode}-mode CfC state_dict needs 'rnn_cell.{missing[0]}', which is missing")
-    params.update(_take(arrays, head_keys))
-    params.update(_take(arrays, ["fc.weight", "fc.bias"]))
-    _refuse_leftovers(arrays, "CfC")
-    if given_activation is not None and not indices:
-        raise ImportModelError("--activation does not apply to a CfC without backbone layers (it has none)")
-    hidden = params["ff1.weight"].shape[0]
-    width = params["ff1.weight"].shape[1]
-    backbone_units = params["backbone.0.weight"].shape[0] if indices else 0
-    inputs = (params["backbone.0.weight"].shape[1] if indices else width) - hidden
-    if inputs < 1:
-        raise ImportModelError(f"the first CfC layer has {inputs + hidden} columns for {hidden} hidden units")
-    proj = params["fc.weight"].shape[0] if "fc.weight" in params else None
-    options = CfcOptions(
-        mode=mode,
-        activation=activation,
-        backbone_units=backbone_units,
-        backbone_layers=len(indices),
-        proj_size=proj,
-        layer_sizes=[hidden],
-    )
-    return Model(
-        cell="cfc",
-        input_size=inputs,
-        output_size=proj if proj is not None else hidden,
-        state_size=hidden,
-        arrays=params,
-        cfc=options,
-        wiring=WiringInfo(kind="dense", config={"units": hidden}, roles={"hidden": list(range(hidden))}),
-    )
-
-
-def _wired_cfc(arrays: dict[str, np.ndarray], mode: str) -> Model:
-    mode = _check_mode(arrays, "layer_0.", mode)
-    params: dict[str, np.ndarray] = {}
-    sizes: list[int] = []
-    while f"layer_{len(sizes)}.ff1.weight" in arrays:
-        prefix = f"layer_{len(sizes)}."
-        keys = [*_head_keys(prefix, mode), f"{prefix}sparsity_mask"]
-        missing = [key for key in keys if key not in arrays]
-        if missing:
-            raise ImportModelError(f"a wired CfC state_dict needs 'rnn_cell.{missing[0]}', which is missing")
-        params.update(_take(arrays, keys))
-        sizes.append(params[f"{prefix}ff1.weight"].shape[0])
-    params.update(_take(arrays, ["fc.weight", "fc.bias"]))
-    _refuse_leftovers(arrays, "wired CfC")
-    inputs = params["layer_0.ff1.weight"].shape[1] - sizes[0]
-    proj = params["fc.weight"].shape[0] if "fc.weight" in params else None
-    if proj is not None and params["fc.weight"].shape[1] != sizes[-1]:
-        raise ImportModelError(
-            f"'fc.weight' reads {params['fc.weight'].shape[1]} values but the last wired layer has {sizes[-1]} "
-            "neurons (ncps cannot run this model either: give a one-layer wiring output_dim == units)"
-        )
-    units = sum(sizes)
-    starts = np.cumsum([0, *sizes])
-    names = ["inter", "command", "motor"] if len(sizes) == 3 else [f"layer_{k}" for k in range(len(sizes))]
-    roles = {name: list(range(int(starts[k]), int(starts[k + 1]))) for k, name in enumerate(names)}
-    return Model(
-        cell="wired_cfc",
-        input_size=inputs,
-        output_size=proj if proj is not None else sizes[-1],
-        state_size=units,
-        arrays=params,
-        cfc=CfcOptions(mode=mode, activation="lecun_tanh", proj_size=proj, layer_sizes=sizes),
-        wiring=WiringInfo(kind="custom", roles=roles),
-    )
-
-
 def from_module(module: Any, *, dt: float = 1.0) -> Model:
     """Import an ncps torch module in memory: ``LTC``, ``CfC``, ``LTCCell``, ``CfCCell`` or ``WiredCfCCell``."""
     torch = _torch()
     if not isinstance(module, torch.nn.Module):
         raise ImportModelError(f"expected an ncps torch module, got {type(module).__name__}")
     cell = getattr(module, "rnn_cell", module)
-    kind = type(cell).__name__
-    options: dict[str, Any] = {}
-    if kind == "LTCCell":
-        options = {
-            "implicit_constraints": bool(cell._implicit_param_constraints),
-            "ode_unfolds": int(cell._ode_unfolds),
-            "epsilon": float(cell._epsilon),
-            "output_size": int(cell.motor_size),
-        }
-    elif kind in ("CfCCell", "WiredCfCCell"):
-        inner = cell if kind == "CfCCell" else cell._layers[0]
-        options = {"mode": inner.mode}
-        if kind == "CfCCell" and inner.backbone is not None:  # only a backbone has an activation
-            options["activation"] = _activation_name(inner)
-    else:
+    kind = _kind_of_class(type(cell).__name__)
+    if kind is None:
         inner = [name for name, child in module.named_modules() if name and type(child).__name__ in ("LTC", "CfC")]
         hint = f": pass {_attribute(inner[0] + '.')}, the ncps layer inside it" if inner else ""
-        raise ImportModelError(
-            f"{type(module).__name__} is not an ncps LTC or CfC module (supported: LTC, CfC, LTCCell, CfCCell, "
-            f"WiredCfCCell){hint}"
-        )
+        classes = ", ".join(["LTC", "CfC", *(c for k in kinds.registry().values() for c in k.ncps_classes)])
+        raise ImportModelError(f"{type(module).__name__} is not an ncps LTC or CfC module (supported: {classes}){hint}")
+    options = kind.module_options(cell)
     if getattr(module, "use_mixed", False):
         raise ImportModelError("the model uses mixed_memory=True, which lnn-edge does not support")
     ncps_wiring = getattr(cell, "_wiring", None)
@@ -492,20 +231,18 @@ def from_module(module: Any, *, dt: float = 1.0) -> Model:
     return model
 
 
-def _activation_name(cell: Any) -> str:
-    if cell.backbone is None:
-        return "lecun_tanh"
-    names = {"LeCun": "lecun_tanh", "Tanh": "tanh", "ReLU": "relu", "SiLU": "silu", "GELU": "gelu"}
-    for layer in cell.backbone:
-        if type(layer).__name__ in names:
-            return names[type(layer).__name__]
-    raise ImportModelError("unknown CfC backbone activation")
+def _kind_of_class(name: str) -> CellKind | None:
+    """The kind that imports the ncps cell class ``name``."""
+    return next((kind for kind in kinds.registry().values() if name in kind.ncps_classes), None)
+
+
+WIRING_CLASSES = {"FullyConnected": "fully_connected", "Random": "random", "NCP": "ncp", "AutoNCP": "autoncp"}
+"""ncps wiring classes -> ``WiringInfo.kind``."""
 
 
 def describe_wiring(wiring: Any, cell: str) -> WiringInfo:
     """Describe an ncps wiring object (kind, constructor config, roles as state indices) without its matrices."""
-    kinds = {"FullyConnected": "fully_connected", "Random": "random", "NCP": "ncp", "AutoNCP": "autoncp"}
-    kind = kinds.get(type(wiring).__name__, "custom")
+    wiring_kind = WIRING_CLASSES.get(type(wiring).__name__, "custom")
     try:
         config = {
             key: value
@@ -517,25 +254,15 @@ def describe_wiring(wiring: Any, cell: str) -> WiringInfo:
     config = {key: (value.tolist() if hasattr(value, "tolist") else value) for key, value in config.items()}
     units = int(wiring.units)
     motors = int(wiring.output_dim)
-    if kind in ("ncp", "autoncp"):
+    groups = None
+    if wiring_kind in ("ncp", "autoncp"):
         groups = {
             "motor": [int(i) for i in wiring._motor_neurons],
             "command": [int(i) for i in wiring._command_neurons],
             "inter": [int(i) for i in wiring._inter_neurons],
         }
-        if cell == "wired_cfc":  # the wired CfC state is laid out [inter | command | motor]
-            sizes = [len(groups["inter"]), len(groups["command"]), len(groups["motor"])]
-            starts = np.cumsum([0, *sizes])
-            groups = {
-                name: list(range(int(starts[k]), int(starts[k + 1])))
-                for k, name in enumerate(("inter", "command", "motor"))
-            }
-        return WiringInfo(kind=kind, config=config, roles=groups)
-    if cell == "wired_cfc":  # one layer: every neuron's state is an output of the cell
-        return WiringInfo(kind=kind, config=config, roles={"layer_0": list(range(units))})
-    return WiringInfo(
-        kind=kind, config=config, roles={"motor": list(range(motors)), "hidden": list(range(motors, units))}
-    )
+    roles = kinds.get(cell).wiring_roles(groups, units, motors)
+    return WiringInfo(kind=wiring_kind, config=config, roles=roles)
 
 
 def check_checkpoint(checkpoint: Any) -> None:
@@ -628,13 +355,9 @@ def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
 def _applicable(state_dict: Mapping[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     """``options`` without the import options the cell in ``state_dict`` does not have (the trainer stores
     every option for every cell)."""
-    keys = [_strip(key) for key in state_dict]
-    if "gleak" in keys:
-        names: tuple[str, ...] = LTC_OPTIONS
-    elif "layer_0.ff1.weight" in keys or not any(key.startswith("backbone.") for key in keys):
-        names = ("mode",)
-    else:
-        names = CFC_OPTIONS
+    keys = {_strip(key) for key in state_dict}
+    kind = next((kind for kind in kinds.registry().values() if kind.claims(keys)), None)
+    names = kind.applicable_options(keys) if kind is not None else ()
     return {name: value for name, value in options.items() if name not in IMPORT_OPTIONS or name in names}
 
 

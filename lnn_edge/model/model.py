@@ -16,7 +16,9 @@ A :class:`Model` is what a ``.lnn`` file holds (see :mod:`lnn_edge.model.modelfi
 * CfC models may carry ``output_w output_b`` (an lnn-edge extension, ``CfcOptions.output_mapping == "affine"``):
   the trainer folds its target normalization there so that the deployed model gives raw units.
 
-:func:`validate` checks everything and raises :class:`~lnn_edge.errors.ModelFileError` naming the field.
+:func:`validate` checks everything and raises :class:`~lnn_edge.errors.ModelFileError` naming the field. What
+differs between cells (their options' checks, arrays and shapes, which entries are used, where the outputs are
+read) is each cell's kind, ``cells/<name>/kind.py``, asked through :mod:`lnn_edge.model.kinds`.
 """
 
 from __future__ import annotations
@@ -27,19 +29,16 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.errors import ModelFileError
+from lnn_edge.model import kinds
+from lnn_edge.model.checks import check_choice, check_positive_int, finite
 from lnn_edge.model.limits import (
-    MAX_BACKBONE_LAYERS,
-    MAX_BACKBONE_UNITS,
     MAX_CALIBRATION_VALUES,
     MAX_INPUTS,
-    MAX_LAYERS,
     MAX_NAME_CHARS,
     MAX_NEURONS,
-    MAX_ODE_UNFOLDS,
     MAX_OUTPUTS,
 )
 
-CELLS = ("ltc", "cfc", "wired_cfc")
 MAPPINGS = ("affine", "linear", "none")
 CFC_MODES = ("default", "no_gate", "pure")
 ACTIVATIONS = ("lecun_tanh", "tanh", "relu", "silu", "gelu")
@@ -151,28 +150,11 @@ class Model:
     @property
     def output_state_indices(self) -> list[int]:
         """The state entries the outputs are read from (before projection and output mapping)."""
-        if self.cell == "ltc":
-            return list(range(self.output_size))
-        assert self.cfc is not None
-        if self.cell == "wired_cfc":
-            last = self.cfc.layer_sizes[-1]
-            return list(range(self.state_size - last, self.state_size))
-        return list(range(self.state_size))
+        return kinds.get(self.cell).output_state_indices(self)
 
     def synapse_counts(self) -> tuple[int, int]:
         """(sensory synapses, internal synapses) as given by the masks; dense cells count every weight."""
-        if self.cell == "ltc":
-            return (
-                int(self.arrays["sensory_sparsity_mask"].sum()),
-                int(self.arrays["sparsity_mask"].sum()),
-            )
-        assert self.cfc is not None
-        if self.cell == "wired_cfc":
-            masks = [self.arrays[f"layer_{k}.sparsity_mask"] for k in range(len(self.cfc.layer_sizes))]
-            sensory = int(masks[0][:, : self.input_size].sum())
-            return sensory, sum(int(mask.sum()) for mask in masks) - sensory
-        first = self.arrays["backbone.0.weight" if self.cfc.backbone_layers else "ff1.weight"]
-        return first.shape[0] * self.input_size, first.shape[0] * (first.shape[1] - self.input_size)
+        return kinds.get(self.cell).synapse_counts(self)
 
     def parameter_count(self) -> int:
         """Effective (used) parameters: masked-out synapse parameters and masks themselves are not counted."""
@@ -181,100 +163,19 @@ class Model:
 
 def effective_parameter_masks(model: Model) -> dict[str, np.ndarray]:
     """For each trainable array, a boolean array of the entries the network actually uses."""
+    kind = kinds.get(model.cell)
     masks: dict[str, np.ndarray] = {}
     for name, array in model.arrays.items():
         if name.endswith("sparsity_mask"):
             continue
-        used = np.ones(array.shape, dtype=bool)
-        if model.cell == "ltc" and name in ("sigma", "mu", "w", "erev"):
-            used = model.arrays["sparsity_mask"] != 0
-        elif model.cell == "ltc" and name.startswith("sensory_"):
-            used = model.arrays["sensory_sparsity_mask"] != 0
-        elif model.cell == "wired_cfc" and name.endswith(("ff1.weight", "ff2.weight")):
-            layer = name.split(".")[0]
-            used = model.arrays[f"{layer}.sparsity_mask"] != 0
-        masks[name] = used
+        used = kind.used_entries(model, name)
+        masks[name] = np.ones(array.shape, dtype=bool) if used is None else used
     return masks
 
 
 def expected_shapes(model: Model) -> dict[str, tuple[int, ...]]:
     """Every array the model must hold, with its shape, derived from the cell kind, options and sizes."""
-    n, s, m = model.state_size, model.input_size, model.output_size
-    shapes: dict[str, tuple[int, ...]] = {}
-    if model.cell == "ltc":
-        opts = _require(model.ltc, "ltc options")
-        for name in ("gleak", "vleak", "cm"):
-            shapes[name] = (n,)
-        for name in ("sigma", "mu", "w", "erev", "sparsity_mask"):
-            shapes[name] = (n, n)
-        for name in ("sigma", "mu", "w", "erev", "sparsity_mask"):
-            shapes[f"sensory_{name}"] = (s, n)
-        if opts.input_mapping in ("affine", "linear"):
-            shapes["input_w"] = (s,)
-        if opts.input_mapping == "affine":
-            shapes["input_b"] = (s,)
-        if opts.output_mapping in ("affine", "linear"):
-            shapes["output_w"] = (m,)
-        if opts.output_mapping == "affine":
-            shapes["output_b"] = (m,)
-        return shapes
-
-    cfc = _require(model.cfc, "cfc options")
-    if model.cell == "cfc":
-        hidden = cfc.layer_sizes[0]
-        width = s + hidden
-        for k in range(cfc.backbone_layers):
-            shapes[f"backbone.{k}.weight"] = (cfc.backbone_units, width)
-            shapes[f"backbone.{k}.bias"] = (cfc.backbone_units,)
-            width = cfc.backbone_units
-        shapes.update(_cfc_head_shapes("", cfc.mode, hidden, width))
-        last = hidden
-    else:
-        inputs = s
-        for index, size in enumerate(cfc.layer_sizes):
-            prefix = f"layer_{index}."
-            shapes.update(_cfc_head_shapes(prefix, cfc.mode, size, inputs + size))
-            shapes[f"{prefix}sparsity_mask"] = (size, inputs + size)
-            inputs = size
-        last = cfc.layer_sizes[-1]
-    if cfc.proj_size is not None:
-        shapes["fc.weight"] = (cfc.proj_size, last)
-        shapes["fc.bias"] = (cfc.proj_size,)
-    if cfc.output_mapping == "affine":
-        shapes["output_w"] = (m,)
-        shapes["output_b"] = (m,)
-    return shapes
-
-
-def _cfc_head_shapes(prefix: str, mode: str, hidden: int, width: int) -> dict[str, tuple[int, ...]]:
-    heads = ("ff1",) if mode == "pure" else CFC_HEADS_GATED
-    shapes: dict[str, tuple[int, ...]] = {}
-    for head in heads:
-        shapes[f"{prefix}{head}.weight"] = (hidden, width)
-        shapes[f"{prefix}{head}.bias"] = (hidden,)
-    if mode == "pure":
-        shapes[f"{prefix}w_tau"] = (1, hidden)
-        shapes[f"{prefix}A"] = (1, hidden)
-    return shapes
-
-
-def _require(value: Any, what: str) -> Any:
-    if value is None:
-        raise ModelFileError(f"the model has no {what}")
-    return value
-
-
-def _check_choice(field_name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ModelFileError(f"field '{field_name}' is {value!r}; expected one of {', '.join(choices)}")
-
-
-def _check_positive_int(field_name: str, value: Any, minimum: int = 1, maximum: int | None = None) -> None:
-    """An integer >= ``minimum`` and, when given, <= ``maximum`` (a limit of :mod:`lnn_edge.model.limits`)."""
-    too_large = maximum is not None and isinstance(value, int) and value > maximum
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum or too_large:
-        expected = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
-        raise ModelFileError(f"field '{field_name}' is {value!r}; expected {expected} (see docs/model-file.md, limits)")
+    return kinds.get(model.cell).expected_shapes(model)
 
 
 def validate(model: Model) -> None:
@@ -292,26 +193,17 @@ def validate_structure(model: Model) -> None:
 
     Loaders call this before reading any array, so that the sizes that decide how much is read are bounded.
     """
-    _check_choice("cell", model.cell, CELLS)
-    _check_positive_int("input_size", model.input_size, maximum=MAX_INPUTS)
-    _check_positive_int("output_size", model.output_size, maximum=MAX_OUTPUTS)
-    _check_positive_int("state_size", model.state_size, maximum=MAX_NEURONS)
-    if not (
-        isinstance(model.dt, float | int) and not isinstance(model.dt, bool) and _finite(model.dt) and model.dt > 0
-    ):
+    kind = kinds.get(model.cell)  # an unknown cell is an error naming the field
+    check_positive_int("input_size", model.input_size, maximum=MAX_INPUTS)
+    check_positive_int("output_size", model.output_size, maximum=MAX_OUTPUTS)
+    check_positive_int("state_size", model.state_size, maximum=MAX_NEURONS)
+    if not (isinstance(model.dt, float | int) and not isinstance(model.dt, bool) and finite(model.dt) and model.dt > 0):
         raise ModelFileError(f"field 'dt' is {model.dt!r}; expected a finite time step > 0")
-    _check_choice("wiring.kind", model.wiring.kind, WIRING_KINDS)
-    _validate_options(model)
+    check_choice("wiring.kind", model.wiring.kind, WIRING_KINDS)
+    kind.validate_options(model)
     _validate_names("input_names", model.input_names, model.input_size, "inputs")
     _validate_names("output_names", model.output_names, model.output_size, "outputs")
     _validate_roles(model)
-
-
-def _finite(value: float | int) -> bool:
-    try:
-        return bool(np.isfinite(float(value)))
-    except OverflowError:  # an integer beyond the float range
-        return False
 
 
 def _validate_names(field_name: str, names: list[str], count: int, what: str) -> None:
@@ -322,53 +214,6 @@ def _validate_names(field_name: str, names: list[str], count: int, what: str) ->
             raise ModelFileError(
                 f"field '{field_name}' holds {name!r:.60}; expected names of at most {MAX_NAME_CHARS} characters"
             )
-
-
-def _validate_options(model: Model) -> None:
-    if model.cell == "ltc":
-        opts = model.ltc
-        if opts is None or model.cfc is not None:
-            raise ModelFileError("an LTC model needs 'ltc' options and no 'cfc' options")
-        _check_positive_int("ltc.ode_unfolds", opts.ode_unfolds, maximum=MAX_ODE_UNFOLDS)
-        if not (isinstance(opts.epsilon, float | int) and _finite(opts.epsilon) and opts.epsilon >= 0):
-            raise ModelFileError(f"field 'ltc.epsilon' is {opts.epsilon!r}; expected a finite number >= 0")
-        _check_choice("ltc.input_mapping", opts.input_mapping, MAPPINGS)
-        _check_choice("ltc.output_mapping", opts.output_mapping, MAPPINGS)
-        if not isinstance(opts.implicit_constraints, bool):
-            raise ModelFileError("field 'ltc.implicit_constraints' must be true or false")
-        if model.output_size > model.state_size:
-            raise ModelFileError(
-                f"field 'output_size' is {model.output_size}, more than the {model.state_size} neurons"
-            )
-        return
-    cfc = model.cfc
-    if cfc is None or model.ltc is not None:
-        raise ModelFileError(f"a {model.cell} model needs 'cfc' options and no 'ltc' options")
-    _check_choice("cfc.mode", cfc.mode, CFC_MODES)
-    _check_choice("cfc.activation", cfc.activation, ACTIVATIONS)
-    _check_choice("cfc.output_mapping", cfc.output_mapping, ("none", "affine"))
-    if not isinstance(cfc.layer_sizes, list) or not 1 <= len(cfc.layer_sizes) <= MAX_LAYERS:
-        raise ModelFileError(f"field 'cfc.layer_sizes' must list 1 to {MAX_LAYERS} layer sizes")
-    for size in cfc.layer_sizes:
-        _check_positive_int("cfc.layer_sizes", size, maximum=MAX_NEURONS)
-    if sum(cfc.layer_sizes) != model.state_size:
-        raise ModelFileError(
-            f"field 'cfc.layer_sizes' {cfc.layer_sizes} does not add up to state_size {model.state_size}"
-        )
-    if model.cell == "cfc":
-        if len(cfc.layer_sizes) != 1:
-            raise ModelFileError("field 'cfc.layer_sizes' must have one entry for a dense CfC")
-        _check_positive_int("cfc.backbone_layers", cfc.backbone_layers, minimum=0, maximum=MAX_BACKBONE_LAYERS)
-        if cfc.backbone_layers:
-            _check_positive_int("cfc.backbone_units", cfc.backbone_units, maximum=MAX_BACKBONE_UNITS)
-    elif cfc.backbone_layers or cfc.backbone_units:
-        raise ModelFileError("a wired CfC has no backbone: 'cfc.backbone_layers' must be 0")
-    last = cfc.layer_sizes[-1]
-    if cfc.proj_size is not None:
-        _check_positive_int("cfc.proj_size", cfc.proj_size, maximum=MAX_OUTPUTS)
-        last = cfc.proj_size
-    if model.output_size != last:
-        raise ModelFileError(f"field 'output_size' is {model.output_size}; the cell gives {last} outputs")
 
 
 def _validate_arrays(model: Model) -> None:
@@ -389,17 +234,7 @@ def _validate_arrays(model: Model) -> None:
             raise ModelFileError(f"array '{name}' contains NaN or Inf")
         if name.endswith("sparsity_mask") and not np.all((array == 0) | (array == 1)):
             raise ModelFileError(f"array '{name}' is a mask but holds values other than 0 and 1")
-    if model.cell == "ltc":
-        assert model.ltc is not None
-        if not model.ltc.implicit_constraints:
-            for name in LTC_POSITIVE:
-                values = model.arrays[name]
-                if np.any(values < 0):
-                    raise ModelFileError(
-                        f"array '{name}' has negative entries (min {values.min():.3g}) but implicit constraints "
-                        "are off: call the cell's apply_weight_constraints() before saving, or import with "
-                        "--implicit-constraints if the model was trained with them"
-                    )
+    kinds.get(model.cell).validate_values(model)
 
 
 def _validate_roles(model: Model) -> None:
@@ -466,7 +301,7 @@ def _validate_ranges(field_name: str, ranges: dict[str, tuple[float, float]], na
     for name, bounds in ranges.items():
         if name not in names:
             raise ModelFileError(f"field '{field_name}' names {name!r}, which is not one of {', '.join(names)}")
-        if len(bounds) != 2 or not all(_finite(v) for v in bounds) or not bounds[0] < bounds[1]:
+        if len(bounds) != 2 or not all(finite(v) for v in bounds) or not bounds[0] < bounds[1]:
             raise ModelFileError(
                 f"field '{field_name}' entry {name!r} is {bounds!r}; expected finite (low, high), low < high"
             )

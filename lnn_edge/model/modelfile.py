@@ -28,6 +28,7 @@ import numpy as np
 
 from lnn_edge.atomic import atomic_file
 from lnn_edge.errors import ModelFileError
+from lnn_edge.model import kinds
 from lnn_edge.model.limits import (
     MAX_ARCHIVE_BYTES,
     MAX_BACKBONE_LAYERS,
@@ -46,7 +47,6 @@ from lnn_edge.model.limits import (
     read_npy,
 )
 from lnn_edge.model.model import (
-    CELLS,
     Calibration,
     CfcOptions,
     InputStats,
@@ -262,7 +262,7 @@ def check_manifest(manifest: Any) -> None:
     checked by :func:`lnn_edge.model.model.validate`); raise :class:`ModelFileError` naming the field."""
     top = Fields(manifest, "manifest", ModelFileError)
     top.only(MANIFEST_FIELDS)
-    top.string("cell", CELLS)
+    top.string("cell", kinds.names())
     top.integer("input_size", 1, MAX_INPUTS)
     top.integer("output_size", 1, MAX_OUTPUTS)
     top.integer("state_size", 1, MAX_NEURONS)

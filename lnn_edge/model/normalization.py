@@ -8,6 +8,9 @@ are affine, so they merge exactly into the model's own affine maps:
 * CfC: the input normalization folds into the input columns of the first linear layer(s) that read ``x``
   (the backbone's first layer, or every head when there is no backbone); the target normalization becomes an
   lnn-edge output mapping (``output_w``, ``output_b``) applied after the optional projection.
+
+Each cell kind folds its own (``fold_normalization`` of ``cells/<name>/kind.py``); the output side is
+:func:`fold_output_normalization` for every kind.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from lnn_edge.errors import ImportModelError
+from lnn_edge.model import kinds
 from lnn_edge.model.model import Model
 
 
@@ -62,50 +66,18 @@ def fold_normalization(model: Model, norm: Normalization) -> Model:
     )
     if wrong_targets:
         raise ImportModelError(f"target normalization has the wrong size for {model.output_size} outputs")
-    if model.cell == "ltc":
-        _fold_ltc(folded, norm)
-    else:
-        _fold_cfc(folded, norm)
+    kinds.get(model.cell).fold_normalization(folded, norm)
     return folded
 
 
-def _fold_ltc(model: Model, norm: Normalization) -> None:
-    assert model.ltc is not None
+def fold_output_normalization(model: Model, norm: Normalization) -> bool:
+    """Fold the target normalization, if there is one, into ``output_w``/``output_b`` (created as the identity
+    map where missing); whether it was folded, so the cell can mark its output mapping affine."""
+    if norm.y_mean is None or norm.y_std is None:
+        return False
     arrays = model.arrays
-    w = arrays.get("input_w", np.ones(model.input_size))
-    b = arrays.get("input_b", np.zeros(model.input_size))
-    arrays["input_w"] = w / norm.x_std
-    arrays["input_b"] = b - norm.x_mean * w / norm.x_std
-    model.ltc.input_mapping = "affine"
-    if norm.y_mean is not None and norm.y_std is not None:
-        ow = arrays.get("output_w", np.ones(model.output_size))
-        ob = arrays.get("output_b", np.zeros(model.output_size))
-        arrays["output_w"] = ow * norm.y_std
-        arrays["output_b"] = ob * norm.y_std + norm.y_mean
-        model.ltc.output_mapping = "affine"
-
-
-def _fold_cfc(model: Model, norm: Normalization) -> None:
-    assert model.cfc is not None
-    arrays = model.arrays
-    s = model.input_size
-    if model.cell == "cfc" and model.cfc.backbone_layers:
-        first = ["backbone.0"]
-    else:
-        prefix = "layer_0." if model.cell == "wired_cfc" else ""
-        heads = ("ff1",) if model.cfc.mode == "pure" else ("ff1", "ff2", "time_a", "time_b")
-        first = [f"{prefix}{head}" for head in heads]
-    for layer in first:
-        weight = arrays[f"{layer}.weight"]
-        scaled = weight[:, :s] / norm.x_std
-        # Wired ff1/ff2 are used as weight * mask: the bias absorbs only the synapses that exist.
-        mask_name = layer.split(".")[0] + ".sparsity_mask"
-        used = scaled * arrays[mask_name][:, :s] if layer.endswith(("ff1", "ff2")) and mask_name in arrays else scaled
-        arrays[f"{layer}.bias"] = arrays[f"{layer}.bias"] - used @ norm.x_mean
-        arrays[f"{layer}.weight"] = np.concatenate([scaled, weight[:, s:]], axis=1)
-    if norm.y_mean is not None and norm.y_std is not None:
-        ow = arrays.get("output_w", np.ones(model.output_size))
-        ob = arrays.get("output_b", np.zeros(model.output_size))
-        arrays["output_w"] = ow * norm.y_std
-        arrays["output_b"] = ob * norm.y_std + norm.y_mean
-        model.cfc.output_mapping = "affine"
+    ow = arrays.get("output_w", np.ones(model.output_size))
+    ob = arrays.get("output_b", np.zeros(model.output_size))
+    arrays["output_w"] = ow * norm.y_std
+    arrays["output_b"] = ob * norm.y_std + norm.y_mean
+    return True

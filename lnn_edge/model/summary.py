@@ -4,38 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from lnn_edge.model import kinds
 from lnn_edge.model.model import Model
 from lnn_edge.model.modelfile import content_hash
-
-CELL_NAMES = {"ltc": "LTC", "cfc": "CfC (dense)", "wired_cfc": "CfC (wired)"}
 
 
 def summarize(model: Model) -> dict[str, Any]:
     """Kind, neurons by role, synapses, effective parameters, inputs, outputs and a memory estimate."""
     sensory, internal = model.synapse_counts()
     params = model.parameter_count()
-    options: dict[str, Any] = {}
-    if model.ltc is not None:
-        options = {
-            "ode_unfolds": model.ltc.ode_unfolds,
-            "epsilon": model.ltc.epsilon,
-            "input_mapping": model.ltc.input_mapping,
-            "output_mapping": model.ltc.output_mapping,
-            "implicit_constraints": model.ltc.implicit_constraints,
-        }
-    elif model.cfc is not None:
-        options = {
-            "mode": model.cfc.mode,
-            "layer_sizes": model.cfc.layer_sizes,
-            "proj_size": model.cfc.proj_size,
-            "output_mapping": model.cfc.output_mapping,
-        }
-        if model.cell == "cfc":
-            options.update(
-                activation=model.cfc.activation,
-                backbone_layers=model.cfc.backbone_layers,
-                backbone_units=model.cfc.backbone_units,
-            )
+    kind = kinds.get(model.cell)
     synapses = sensory + internal
     return {
         "cell": model.cell,
@@ -53,7 +31,7 @@ def summarize(model: Model) -> dict[str, Any]:
         "output_state_indices": model.output_state_indices,
         "synapses": {"sensory": sensory, "internal": internal},
         "effective_parameters": params,
-        "options": options,
+        "options": kind.summary_options(model),
         "dt": model.dt,
         "task": model.task,
         "calibration_sequences": None if model.calibration is None else int(model.calibration.x.shape[0]),
@@ -63,8 +41,8 @@ def summarize(model: Model) -> dict[str, Any]:
         # Flash: the used parameters plus, for sparse cells, two one-byte indices per synapse.
         # RAM: the state vector (the step's temporaries live on the stack and are not counted here).
         "memory_estimate_bytes": {
-            "flash_float32": 4 * params + (2 * synapses if model.cell != "cfc" else 0),
-            "flash_fixed16": 2 * params + (2 * synapses if model.cell != "cfc" else 0),
+            "flash_float32": 4 * params + (2 * synapses if kind.indexed_synapses else 0),
+            "flash_fixed16": 2 * params + (2 * synapses if kind.indexed_synapses else 0),
             "ram_state_float32": 4 * model.state_size,
         },
         "content_hash": content_hash(model),
@@ -76,7 +54,7 @@ def format_summary(info: dict[str, Any]) -> str:
     roles = ", ".join(f"{count} {role}" for role, count in info["roles"].items()) or "-"
     mem = info["memory_estimate_bytes"]
     rows = [
-        ("cell", f"{CELL_NAMES[info['cell']]}, wiring {info['wiring']}"),
+        ("cell", f"{kinds.get(info['cell']).title}, wiring {info['wiring']}"),
         ("neurons", f"{info['neurons']} ({roles})"),
         ("inputs", f"{info['inputs']}: {', '.join(info['input_names'])}"),
         ("outputs", f"{info['outputs']}: {', '.join(info['output_names'])}"),
