@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from types import ModuleType
+from typing import Any
 
 CELLS_PACKAGE = "lnn_edge.cells"
 
@@ -30,4 +31,14 @@ def cell_modules(module: str) -> list[ModuleType]:
         except ModuleNotFoundError as error:
             if error.name != name:  # a missing dependency of the module, not a folder without one
                 raise
+    return found
+
+
+def collect(module: str, attribute: str) -> dict[str, Any]:
+    """The objects every cell folder's ``module`` lists in ``attribute``, by their ``name`` (one cell string each)."""
+    found: dict[str, Any] = {}
+    for loaded in cell_modules(module):
+        for item in getattr(loaded, attribute):
+            assert item.name not in found, f"two cell folders define the cell '{item.name}'"
+            found[item.name] = item
     return found

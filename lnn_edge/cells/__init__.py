@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from lnn_edge.errors import LnnEdgeError
-from lnn_edge.plugins import cell_modules
+from lnn_edge.plugins import collect
 
 if TYPE_CHECKING:  # the registry loads the cells' modules at the first lookup, not with this package
     from lnn_edge.codegen.header import CellCode, HeaderContext
@@ -116,12 +116,7 @@ class Cell(Protocol):
 @cache
 def registry() -> dict[str, Cell]:
     """The model file's ``cell`` string -> the cell, from every cell folder's ``cell.py``."""
-    found: dict[str, Cell] = {}
-    for module in cell_modules("cell"):
-        for cell in module.CELLS:
-            assert cell.name not in found, f"two cell folders define the cell '{cell.name}'"
-            found[cell.name] = cell
-    return found
+    return collect("cell", "CELLS")
 
 
 def get(kind: str) -> Cell:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from lnn_edge.errors import ModelFileError
-from lnn_edge.plugins import cell_modules
+from lnn_edge.plugins import collect
 
 if TYPE_CHECKING:
     from lnn_edge.model.model import Model
@@ -138,12 +138,7 @@ class CellKind(Protocol):
 @cache
 def registry() -> dict[str, CellKind]:
     """The model file's ``cell`` string -> its kind, from every cell folder's ``kind.py``."""
-    kinds: dict[str, CellKind] = {}
-    for module in cell_modules("kind"):
-        for kind in module.KINDS:
-            assert kind.name not in kinds, f"two cell folders define the cell kind '{kind.name}'"
-            kinds[kind.name] = kind
-    return kinds
+    return collect("kind", "KINDS")
 
 
 def names() -> tuple[str, ...]:
