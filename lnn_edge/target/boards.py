@@ -16,7 +16,7 @@ from typing import Any
 
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.resources import data_dir
-from lnn_edge.target.toolchain import CORES, DWT_CORES
+from lnn_edge.target.toolchain import ARCHES, CORES, DWT_CORES
 
 try:  # Python 3.11+
     import tomllib
@@ -33,8 +33,11 @@ UART_DRIVERS: dict[str, str] = {
     "stm32_usart": "hal/lnn_fw_uart_stm32_usart.c",
     "nrf51_uart": "hal/lnn_fw_uart_nrf51.c",
     "nrf52_uarte": "hal/lnn_fw_uart_nrf52_uarte.c",
+    "sifive_uart": "hal/lnn_fw_uart_sifive.c",
 }
-CYCLE_COUNTERS = ("dwt", "systick")
+# Cycle counter -> the instruction-set family that has it (lnn_edge.target.toolchain.ARCHES).
+CYCLE_COUNTER_ARCH = {"dwt": "arm", "systick": "arm", "mcycle": "riscv"}
+CYCLE_COUNTERS = tuple(CYCLE_COUNTER_ARCH)
 FLASH_METHODS = ("qemu", "pyocd", "openocd", "picotool")
 
 # BAUDRATE register values from Nordic's reference manuals (the UART and the UARTE differ slightly).
@@ -118,11 +121,17 @@ class Board:
     setup: tuple[SetupWrite, ...] = field(default_factory=tuple)
 
     @property
+    def arch(self) -> str:
+        """The instruction-set family of the board's core ('arm', 'riscv')."""
+        return CORES[self.core].arch
+
+    @property
     def cycles_kind(self) -> str:
-        """How cycle counts from this board are to be read: 'dwt' on hardware, 'systick-icount' in QEMU
-        (instruction-proportional ticks), 'systick' on hardware without a DWT."""
+        """How cycle counts from this board are to be read: the counter's name on hardware ('dwt', 'systick',
+        'mcycle'); in QEMU the same name with '-icount' ('systick-icount', 'mcycle-icount': counts proportional
+        to executed instructions)."""
         if self.emulated:
-            return "systick-icount"
+            return f"{self.cycles}-icount"
         return self.cycles
 
     @property
@@ -290,6 +299,10 @@ def load_board_file(path: Path) -> Board:
     qemu_twin = top.text("qemu_twin", required=False)
     assert description is not None and core is not None and clock_hz is not None
     assert emulated is not None and cycles is not None
+    if CYCLE_COUNTER_ARCH[cycles] != CORES[core].arch:
+        counters = [name for name, arch in CYCLE_COUNTER_ARCH.items() if arch == CORES[core].arch]
+        raise top.fail("cycles", f"{cycles!r} is not a counter of {core} ({ARCHES[CORES[core].arch].name}): "
+                                 f"use {' or '.join(counters)}")  # fmt: skip
     if cycles == "dwt" and core not in DWT_CORES:
         raise top.fail(
             "cycles", f"'dwt' needs a core with a DWT cycle counter ({', '.join(DWT_CORES)}); {core} has none"
