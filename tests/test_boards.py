@@ -21,7 +21,7 @@ from lnn_edge.target.toolchain import CORE_FLAGS
 
 EMULATED = {"qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
             "qemu-netduinoplus2", "qemu-sifive-e"}  # fmt: skip
-REAL = {"nucleo-f401re", "stm32f4-discovery", "nrf52840-dk", "bluepill-f103c8"}
+REAL = {"nucleo-f401re", "stm32f4-discovery", "nrf52840-dk", "bluepill-f103c8", "longan-nano", "esp32-c3-devkitm-1"}
 
 
 def test_shipped_boards() -> None:
@@ -35,7 +35,8 @@ def test_shipped_boards() -> None:
             assert board.cycles == ("mcycle" if board.arch == "riscv" else "systick")
             assert board.qemu_machine and board.flash_method == "qemu"
         else:
-            assert board.cycles == "dwt" and board.flash_method in ("pyocd", "openocd", "picotool")
+            assert board.cycles == ("mcycle" if board.arch == "riscv" else "dwt")
+            assert board.flash_method in ("pyocd", "openocd", "picotool", "esptool", "dfu-util")
     assert boards["qemu-microbit"].core == "cortex-m0" and boards["qemu-microbit"].uart.driver == "nrf51_uart"
     assert boards["qemu-netduinoplus2"].uart.driver == "stm32_usart"
     assert boards["nrf52840-dk"].uart.driver == "nrf52_uarte"

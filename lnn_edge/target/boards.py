@@ -34,11 +34,12 @@ UART_DRIVERS: dict[str, str] = {
     "nrf51_uart": "hal/lnn_fw_uart_nrf51.c",
     "nrf52_uarte": "hal/lnn_fw_uart_nrf52_uarte.c",
     "sifive_uart": "hal/lnn_fw_uart_sifive.c",
+    "esp32_uart": "hal/lnn_fw_uart_esp32.c",
 }
 # Cycle counter -> the instruction-set family that has it (lnn_edge.target.toolchain.ARCHES).
 CYCLE_COUNTER_ARCH = {"dwt": "arm", "systick": "arm", "mcycle": "riscv"}
 CYCLE_COUNTERS = tuple(CYCLE_COUNTER_ARCH)
-FLASH_METHODS = ("qemu", "pyocd", "openocd", "picotool")
+FLASH_METHODS = ("qemu", "pyocd", "openocd", "picotool", "esptool", "dfu-util")
 
 # BAUDRATE register values from Nordic's reference manuals (the UART and the UARTE differ slightly).
 NRF51_UART_BAUD = {
@@ -118,6 +119,10 @@ class Board:
     pyocd_target: str | None = None
     openocd: tuple[str, ...] = ()
     picotool: bool = False
+    esptool_chip: str | None = None
+    """esptool's --chip (ESP32 parts: the image is converted with elf2image and written at 0x0)."""
+    dfu_device: str | None = None
+    """The USB vendor:product of the part's DFU boot loader, for dfu-util (GD32VF103: 28e9:0189)."""
     setup: tuple[SetupWrite, ...] = field(default_factory=tuple)
 
     @property
@@ -343,17 +348,22 @@ def load_board_file(path: Path) -> Board:
     pyocd_target = flash_fields.text("pyocd_target", required=False)
     openocd = flash_fields.strings("openocd")
     picotool = bool(flash_fields.boolean("picotool", required=False))
+    esptool_chip = flash_fields.text("esptool", required=False, pattern=r"esp32[a-z0-9]*")
+    dfu_device = flash_fields.text("dfu_util", required=False, pattern=r"[0-9a-f]{4}:[0-9a-f]{4}")
     assert method is not None
     if emulated and (method != "qemu" or qemu_machine is None):
         raise flash_fields.fail("method" if method != "qemu" else "qemu_machine",
                                 "must be 'qemu' with a qemu_machine on an emulated board")  # fmt: skip
     if not emulated and method == "qemu":
-        raise flash_fields.fail("method", "cannot be 'qemu' on a real board (use pyocd, openocd or picotool)")
+        raise flash_fields.fail("method", "cannot be 'qemu' on a real board (use pyocd, openocd, picotool, "
+                                          "esptool or dfu-util)")  # fmt: skip
     if not emulated and qemu_machine is not None:
         raise flash_fields.fail("qemu_machine", "is for emulated boards; a real board names its qemu_twin")
-    needed = {"pyocd": pyocd_target, "openocd": openocd or None, "picotool": picotool or None}
+    needed = {"pyocd": pyocd_target, "openocd": openocd or None, "picotool": picotool or None,
+              "esptool": esptool_chip, "dfu-util": dfu_device}  # fmt: skip
     if method in needed and needed[method] is None:
-        key = {"pyocd": "pyocd_target", "openocd": "openocd", "picotool": "picotool"}[method]
+        key = {"pyocd": "pyocd_target", "openocd": "openocd", "picotool": "picotool", "esptool": "esptool",
+               "dfu-util": "dfu_util"}[method]  # fmt: skip
         raise flash_fields.fail(key, f"is required when method is {method!r}")
     flash_fields.done()
 
@@ -371,7 +381,8 @@ def load_board_file(path: Path) -> Board:
         name=name, description=description, core=core, clock_hz=clock_hz, emulated=emulated, cycles=cycles,
         flash=flash, ram=ram, uart=uart, flash_method=method, path=path, cflags=cflags,
         stack_size=stack_size or 1024, qemu_machine=qemu_machine, qemu_twin=qemu_twin, qemu_serial=qemu_serial,
-        icount_shift=icount_shift, pyocd_target=pyocd_target, openocd=openocd, picotool=picotool, setup=setup,
+        icount_shift=icount_shift, pyocd_target=pyocd_target, openocd=openocd, picotool=picotool,
+        esptool_chip=esptool_chip, dfu_device=dfu_device, setup=setup,
     )  # fmt: skip
 
 

@@ -132,8 +132,10 @@ TOOL_INSTALL: dict[str, str] = {
     "pyocd": "pip install pyocd",
     "openocd": "apt-get install openocd",
     "picotool": "apt-get install picotool",
+    "esptool.py": "pip install esptool",
+    "dfu-util": _apt("dfu-util"),
 }
-"""Executable -> the command that installs it (Debian packages, or pip for pyocd)."""
+"""Executable -> the command that installs it (Debian packages, or pip for pyocd and esptool)."""
 
 
 def install_hint(name: str) -> str:
