@@ -78,3 +78,16 @@ def test_flash_dry_run_prints_the_commands(tmp_path_factory: pytest.TempPathFact
         assert part in plan.shell()
     as_json = CliRunner().invoke(cli, ["flash", str(exported.directory), "--board", board, "--dry-run", "--json"])
     assert json.loads(as_json.stdout)["shell"] == plan.shell()
+
+
+def test_flash_dry_run_emulated_sifive_e(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The emulated RISC-V board starts in qemu-system-riscv32 (the family's QEMU), with mcycle counting
+    instructions (-icount shift=0) and semihosting for the fault exit."""
+    exported = shared_export(tmp_path_factory, "fixed16")
+    result = CliRunner().invoke(cli, ["flash", str(exported.directory), "--board", "qemu-sifive-e", "--dry-run",
+                                      "--tcp-port", "4568"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    command = result.output.split()
+    assert command[0].endswith("qemu-system-riscv32") and command[command.index("-M") + 1] == "sifive_e"
+    assert "shift=0" in command and "enable=on,target=native" in command
+    assert any("port=4568" in part and "server=on" in part for part in command)
