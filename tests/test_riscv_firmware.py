@@ -231,3 +231,14 @@ def test_classify_riscv_names() -> None:
         "load", "load", "load", "store", "store", "multiply", "multiply", "divide", "divide", "branch", "branch",
         "branch", "branch", "other", "other", "other", "other",
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["ltc", "cfc"])
+def test_fixed32_is_bit_exact_on_rv32imc(tmp_path_factory: pytest.TempPathFactory, cell: str) -> None:
+    """RV32IMC links rv32im's libgcc (GCC's multilib reuse): fixed32's 64-bit divisions (the LTC's) come from there
+    and must give the host's bits, as they do from rv32imac's on the QEMU board."""
+    exported = shared_export(tmp_path_factory, "fixed32", cell=cell)
+    result = bench_export(exported, "rv32imc", default_sequences(exported, 3))
+    assert result.bit_exact and result.instruction_mix["multiply"] > 0
+    assert (result.library_instructions_per_step > 0) == (cell == "ltc")
