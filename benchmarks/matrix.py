@@ -2,8 +2,8 @@
 
 Models (20 inputs, ncps default initialisation, seed 0): LTC on AutoNCP with 8, 19, 32 and 64 neurons and on
 FullyConnected(19, 2); a dense CfC (19 hidden, backbone 32) and a wired CfC on AutoNCP(19, 2). Each export is
-counted in Unicorn on every core (exact instructions per basic block; outputs checked bit for bit against the
-emulator). Writes a JSON file of rows for benchmarks/report.py.
+counted in Unicorn on every core, Cortex-M and RV32 (exact instructions per basic block; outputs checked bit for
+bit against the emulator). Writes a JSON file of rows for benchmarks/report.py.
 
 Usage: python benchmarks/matrix.py --out build/bench/matrix.json
 """
@@ -28,7 +28,7 @@ from lnn_edge.host.verify import default_sequences
 from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import Calibration
 
-CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33")
+CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33", "rv32imc", "rv32imac")
 PRECISIONS = ("float32", "fixed16", "fixed32")
 INPUTS = 20
 

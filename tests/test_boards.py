@@ -20,8 +20,8 @@ from lnn_edge.target.flash import flash_plan, run_plan
 from lnn_edge.target.toolchain import CORE_FLAGS
 
 EMULATED = {"qemu-microbit", "qemu-mps2-an385", "qemu-mps2-an386", "qemu-mps2-an500", "qemu-mps2-an505",
-            "qemu-netduinoplus2"}  # fmt: skip
-REAL = {"nucleo-f401re", "stm32f4-discovery", "nrf52840-dk", "bluepill-f103c8"}
+            "qemu-netduinoplus2", "qemu-sifive-e"}  # fmt: skip
+REAL = {"nucleo-f401re", "stm32f4-discovery", "nrf52840-dk", "bluepill-f103c8", "longan-nano", "esp32-c3-devkitm-1"}
 
 
 def test_shipped_boards() -> None:
@@ -32,13 +32,17 @@ def test_shipped_boards() -> None:
         assert board.core in CORE_FLAGS
         assert board.emulated == (name in EMULATED)
         if board.emulated:
-            assert board.cycles == "systick" and board.qemu_machine and board.flash_method == "qemu"
+            assert board.cycles == ("mcycle" if board.arch == "riscv" else "systick")
+            assert board.qemu_machine and board.flash_method == "qemu"
         else:
-            assert board.cycles == "dwt" and board.flash_method in ("pyocd", "openocd", "picotool")
+            assert board.cycles == ("mcycle" if board.arch == "riscv" else "dwt")
+            assert board.flash_method in ("pyocd", "openocd", "picotool", "esptool", "dfu-util")
     assert boards["qemu-microbit"].core == "cortex-m0" and boards["qemu-microbit"].uart.driver == "nrf51_uart"
     assert boards["qemu-netduinoplus2"].uart.driver == "stm32_usart"
     assert boards["nrf52840-dk"].uart.driver == "nrf52_uarte"
     assert boards["nucleo-f401re"].qemu_twin == "netduinoplus2"
+    assert boards["qemu-sifive-e"].core == "rv32imac" and boards["qemu-sifive-e"].uart.driver == "sifive_uart"
+    assert boards["qemu-sifive-e"].cycles_kind == "mcycle-icount"
 
 
 def test_unknown_board() -> None:
@@ -99,6 +103,17 @@ def test_dwt_needs_a_core_with_one(tmp_path: Path) -> None:
     text = (boards_dir() / "bluepill-f103c8.toml").read_text().replace('core = "cortex-m3"', 'core = "cortex-m0"')
     path.write_text(text)
     with pytest.raises(BoardError, match="'dwt' needs a core with a DWT cycle counter"):
+        load_board(str(path))
+
+
+@pytest.mark.parametrize(("board", "old", "new", "problem"), [
+    ("qemu-sifive-e", 'cycles = "mcycle"', 'cycles = "systick"', "'systick' is not a counter of rv32imac"),
+    ("qemu-mps2-an386", 'cycles = "systick"', 'cycles = "mcycle"', "'mcycle' is not a counter of cortex-m4f"),
+])  # fmt: skip
+def test_cycle_counter_must_belong_to_the_core(tmp_path: Path, board: str, old: str, new: str, problem: str) -> None:
+    path = tmp_path / f"{board}.toml"
+    path.write_text((boards_dir() / f"{board}.toml").read_text().replace(old, new))
+    with pytest.raises(BoardError, match=f"field cycles {problem}"):
         load_board(str(path))
 
 

@@ -47,5 +47,6 @@
 #define LNN_FW_CYCLES_NONE 0u
 #define LNN_FW_CYCLES_KIND_DWT 1u
 #define LNN_FW_CYCLES_KIND_SYSTICK 2u
+#define LNN_FW_CYCLES_KIND_MCYCLE 3u /* RISC-V mcycle CSR */
 
 #endif /* LNN_FW_PROTOCOL_H */

@@ -1,8 +1,10 @@
-"""A bare Cortex-M image of one model step, for counting its instructions and measuring its size.
+"""A bare Cortex-M or RV32 image of one model step, for counting its instructions and measuring its size.
 
 The image holds only the generated model (`<name>.c`) and what libgcc adds (division, soft-float), linked with
 ``-nostdlib``: it fails to link if the step needs any libc function, which is how "no libc in a step" is checked.
-Flash starts at 0x0, RAM at 0x20000000 (``MEMORY`` below); the entry point is ``<name>_step_dt``.
+Flash starts at 0x0, RAM at 0x20000000 (``MEMORY`` below) on both families; the entry point is
+``<name>_step_dt``. RISC-V's small-data sections (.srodata, .sdata, .sbss) join their big siblings: the image
+defines no ``__global_pointer$``, so nothing is addressed through gp.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.host.harness import NUMERIC_FLAGS
 from lnn_edge.target.elf import defined_symbols, section_contents, sections
-from lnn_edge.target.toolchain import CORE_FLAGS, require_tool
+from lnn_edge.target.toolchain import CORE_FLAGS, CORES, require_tool
 
 FLASH_BASE = 0x00000000
 RAM_BASE = 0x20000000
@@ -30,9 +32,9 @@ MEMORY {{
   RAM (rwx) : ORIGIN = {RAM_BASE:#x}, LENGTH = {RAM_SIZE:#x}
 }}
 SECTIONS {{
-  .text : {{ *(.text*) *(.rodata*) }} > FLASH
-  .data : {{ *(.data*) }} > RAM AT > FLASH
-  .bss : {{ *(.bss*) *(COMMON) }} > RAM
+  .text : {{ *(.text*) *(.rodata*) *(.srodata*) }} > FLASH
+  .data : {{ *(.data*) *(.sdata*) }} > RAM AT > FLASH
+  .bss : {{ *(.bss*) *(.sbss*) *(COMMON) }} > RAM
 }}
 """
 
@@ -66,7 +68,7 @@ def build_bench_image(
     ``extra_flags`` go last, so they can override the optimisation level (to test builds like a user's)."""
     if core not in CORE_FLAGS:
         raise LnnEdgeError(f"unknown core {core!r}; known: {', '.join(CORE_FLAGS)}")
-    gcc = require_tool("arm-none-eabi-gcc")
+    gcc = require_tool(CORES[core].tool("gcc"))
     flags = [*CORE_FLAGS[core], "-std=c99", *NUMERIC_FLAGS, "-ffunction-sections", "-fdata-sections", *extra_flags]
     digest = hashlib.sha256(" ".join(flags).encode())
     for path in sorted([*Path(source_dir).glob("*.[ch]"), *Path(source_dir).glob("lnn/*.h")]):

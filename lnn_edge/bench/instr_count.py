@@ -1,11 +1,12 @@
-"""Exact instruction counts of one model step on a Cortex-M core, by running the step image in Unicorn.
+"""Exact instruction counts of one model step on a Cortex-M or RV32 core, by running the step image in Unicorn.
 
-Each executed basic block adds its instruction count (decoded once per block; Thumb-2 instructions are 2 or 4
-bytes by their first halfword). Counting per block, not per instruction, matters: Unicorn's per-instruction hook
-skips condition-failed instructions inside IT blocks, which the core still issues. The instruction mix comes from
-Capstone's decoding of the same blocks; an estimated cycle count from ARM's published timings (an ESTIMATE: no
-pipeline, wait states or caches are modelled). The stack is painted before the run and measured after it.
-The outputs and state of every step are returned, so the cross-compiled code is also checked bit for bit.
+Each executed basic block adds its instruction count (decoded once per block: Thumb-2 instructions are 2 or 4
+bytes by their first halfword, RISC-V ones 2 (the C extension) or 4 by their two lowest bits). Counting per
+block, not per instruction, matters: Unicorn's per-instruction hook skips condition-failed instructions inside
+IT blocks, which the core still issues. The instruction mix comes from Capstone's decoding of the same blocks;
+an estimated cycle count from the cores' published timings (an ESTIMATE: no pipeline, wait states or caches are
+modelled). The stack is painted before the run and measured after it. The outputs and state of every step are
+returned, so the cross-compiled code is also checked bit for bit.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 
 from lnn_edge.bench.image import RAM_BASE, RAM_SIZE, BenchImage
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
-from lnn_edge.target.toolchain import CORES, FPU_CORES
+from lnn_edge.target.toolchain import ARCHES, CORES, FPU_CORES
 
 STACK_PAINT = 0xA5
 STATE_ADDR = RAM_BASE + 0x100
@@ -39,7 +40,31 @@ CYCLES: dict[str, dict[str, float]] = {
     "cortex-m4f": {"load": 2, "store": 2, "multiply": 1, "divide": 7, "branch": 2, "fp": 1.5, "other": 1},
     "cortex-m7": {"load": 1, "store": 1, "multiply": 1, "divide": 6, "branch": 1.5, "fp": 1, "other": 0.7},
     "cortex-m33": {"load": 2, "store": 1.5, "multiply": 1, "divide": 7, "branch": 2, "fp": 1.5, "other": 1},
+    # SiFive's E31 manual (FE310, GD32VF103's Bumblebee is similar): loads 2 cycles to use, multiply 1 (pipelined),
+    # divide up to 33 (mid-range), taken branches and jumps 2-3 with prediction. ESP32-C3's core is close.
+    "rv32imc": {"load": 2, "store": 1, "multiply": 1, "divide": 17, "branch": 2, "fp": 0, "other": 1},
+    "rv32imac": {"load": 2, "store": 1, "multiply": 1, "divide": 17, "branch": 2, "fp": 0, "other": 1},
 }
+
+
+@dataclass(frozen=True)
+class CallingConvention:
+    """How the counter calls a C function on one family: the integer argument registers (AAPCS r0-r3, RISC-V
+    a0-a3), the first float argument on hard-float cores, the stack and link registers, and whether code
+    addresses carry the Thumb bit. Names are Unicorn's register constants without the family prefix."""
+
+    args: tuple[str, ...]
+    float_arg: str | None
+    sp: str
+    link: str
+    thumb: bool
+
+
+CONVENTIONS = {
+    "arm": CallingConvention(("R0", "R1", "R2", "R3"), "S0", "SP", "LR", thumb=True),
+    "riscv": CallingConvention(("A0", "A1", "A2", "A3"), None, "SP", "RA", thumb=False),
+}
+REGISTER_PREFIX = {"arm": "UC_ARM_REG_", "riscv": "UC_RISCV_REG_"}
 
 
 @dataclass
@@ -61,21 +86,36 @@ class StepCounts:
     states: np.ndarray = field(repr=False)
 
 
-def _unicorn() -> tuple[Any, Any, Any]:
+def _unicorn(arch: str) -> tuple[Any, Any, Any]:
+    """Unicorn, the family's register and CPU-model constants, and Capstone."""
     try:
+        import importlib
+
         import capstone
         import unicorn
-        from unicorn import arm_const
+
+        constants = importlib.import_module(f"unicorn.{ARCHES[arch].unicorn_consts}")
     except ImportError:
         raise MissingDependencyError(
             "instruction counts need unicorn and capstone: pip install 'lnn-edge[bench]'"
         ) from None
-    return unicorn, arm_const, capstone
+    return unicorn, constants, capstone
 
 
-def classify(mnemonic: str) -> str:
-    """The instruction class of a Thumb instruction, from its canonical name (Capstone's ``insn_name()``: no
-    condition or flag-setting suffix, e.g. ``sdiv`` for ``sdivlt``, ``mov`` for ``movs``)."""
+def _flags(module: Any, names: tuple[str, ...]) -> int:
+    """The or of the named constants of ``module`` (Unicorn or Capstone modes)."""
+    value = 0
+    for name in names:
+        value |= getattr(module, name)
+    return value
+
+
+def classify(mnemonic: str, arch: str = "arm") -> str:
+    """The instruction class of a Thumb or RISC-V instruction, from its canonical name (Capstone's
+    ``insn_name()``: on Arm no condition or flag-setting suffix, e.g. ``sdiv`` for ``sdivlt``, ``mov`` for
+    ``movs``; on RISC-V compressed instructions carry ``c.``)."""
+    if arch == "riscv":
+        return _classify_riscv(mnemonic)
     m = mnemonic.lower().split(".")[0]
     if m.startswith(("vldr", "vldm", "vpop")) or m.startswith(("ldr", "ldm", "pop")):
         return "load"
@@ -91,6 +131,36 @@ def classify(mnemonic: str) -> str:
     if m.startswith(multiply_prefixes) or m in ("smuad", "smusd", "smlad", "smlsd", "smlald", "smlsld"):
         return "multiply"
     return "other"
+
+
+RISCV_BRANCHES = {"beq", "bne", "blt", "bge", "bltu", "bgeu", "beqz", "bnez", "blez", "bgez", "bltz", "bgtz",
+                  "bgt", "ble", "bgtu", "bleu", "jal", "jalr", "j", "jr", "ret", "call", "tail"}  # fmt: skip
+
+
+def _classify_riscv(mnemonic: str) -> str:
+    m = mnemonic.lower().removeprefix("c.")
+    if m in ("lb", "lh", "lw", "lbu", "lhu", "lwsp", "flw", "fld", "flwsp", "fldsp"):
+        return "load" if not m.startswith("f") else "fp"
+    if m in ("sb", "sh", "sw", "swsp", "fsw", "fsd", "fswsp", "fsdsp"):
+        return "store" if not m.startswith("f") else "fp"
+    if m in ("div", "divu", "rem", "remu"):
+        return "divide"
+    if m in ("mul", "mulh", "mulhsu", "mulhu"):
+        return "multiply"
+    if m in RISCV_BRANCHES:
+        return "branch"
+    if m.startswith("f"):
+        return "fp"
+    return "other"
+
+
+def _riscv_lengths(code: bytes) -> list[int]:
+    lengths, offset = [], 0
+    while offset + 1 < len(code):
+        size = 4 if code[offset] & 0b11 == 0b11 else 2
+        lengths.append(size)
+        offset += size
+    return lengths
 
 
 def _thumb_lengths(code: bytes) -> list[int]:
@@ -110,7 +180,8 @@ class StepRunner:
         self, image: BenchImage, value_dtype: np.dtype, state_size: int, outputs: int, state_bytes: int = 0
     ) -> None:
         """``state_bytes`` is the size of the whole state struct (with a scratch, where the cell has one)."""
-        unicorn, arm, capstone = _unicorn()
+        core = CORES[image.core]
+        unicorn, regs, capstone = _unicorn(core.arch)
         self.image, self.dtype = image, np.dtype(value_dtype)
         self.state_size, self.outputs = state_size, outputs
         state_bytes = max(state_bytes, self.dtype.itemsize * state_size)
@@ -119,16 +190,20 @@ class StepRunner:
                 f"the state struct ({state_bytes} B) does not fit the {X_ADDR - STATE_ADDR} B the Unicorn bench "
                 "layout gives it: bench a smaller model, or raise X_ADDR in lnn_edge/bench/instr_count.py"
             )
-        self.arm = arm
-        self.uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
-        self.uc.ctl_set_cpu_model(getattr(arm, CORES[image.core].unicorn_cpu))
+        arch = ARCHES[core.arch]
+        self.arch = core.arch
+        self.convention = CONVENTIONS[core.arch]
+        self.regs, self.prefix = regs, REGISTER_PREFIX[core.arch]
+        self.lengths = _thumb_lengths if self.convention.thumb else _riscv_lengths
+        self.uc = unicorn.Uc(getattr(unicorn, arch.unicorn_arch), _flags(unicorn, arch.unicorn_modes))
+        self.uc.ctl_set_cpu_model(getattr(regs, core.unicorn_cpu))
         self.uc.mem_map(0, 16 << 20)
         self.uc.mem_write(0, image.flash)
         self.uc.mem_map(RAM_BASE, RAM_SIZE)
         if image.core in FPU_CORES:  # enable the FPU (CPACR CP10/CP11 full access, FPEXC.EN)
-            self.uc.reg_write(arm.UC_ARM_REG_C1_C0_2, 0xF << 20)
-            self.uc.reg_write(arm.UC_ARM_REG_FPEXC, 0x40000000)
-        self.disassembler = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+            self.uc.reg_write(regs.UC_ARM_REG_C1_C0_2, 0xF << 20)
+            self.uc.reg_write(regs.UC_ARM_REG_FPEXC, 0x40000000)
+        self.disassembler = capstone.Cs(getattr(capstone, arch.capstone_arch), _flags(capstone, arch.capstone_modes))
         self.blocks: dict[tuple[int, int], tuple[int, Counter[str], bool]] = {}
         self.library = [(start, start + size) for name, (start, size) in image.symbols.items() if name.startswith("__")]
         self.count = 0
@@ -143,37 +218,43 @@ class StepRunner:
         known = self.blocks.get(key)
         if known is None:
             code = bytes(uc.mem_read(address, size))
-            mix: Counter[str] = Counter(classify(i.insn_name()) for i in self.disassembler.disasm(code, address))
+            decoded = self.disassembler.disasm(code, address)
+            mix: Counter[str] = Counter(classify(i.insn_name(), self.arch) for i in decoded)
             in_library = any(start <= address < end for start, end in self.library)
-            known = (len(_thumb_lengths(code)), mix, in_library)
+            known = (len(self.lengths(code)), mix, in_library)
             self.blocks[key] = known
         self.count += known[0]
         self.mix.update(known[1])
         if known[2]:
             self.library_count += known[0]
 
+    def _reg(self, name: str) -> int:
+        return int(getattr(self.regs, self.prefix + name))
+
     def step(self, x: np.ndarray, dt: Any) -> tuple[int, np.ndarray, np.ndarray]:
-        """Run one step; return (instructions, outputs, state)."""
-        arm = self.arm
+        """Run one step ``(state, x, dt, y)``; return (instructions, outputs, state)."""
+        convention = self.convention
         self.uc.mem_write(X_ADDR, np.ascontiguousarray(x, dtype=self.dtype).tobytes())
-        self.uc.reg_write(arm.UC_ARM_REG_R0, STATE_ADDR)
-        self.uc.reg_write(arm.UC_ARM_REG_R1, X_ADDR)
         dt_bits = np.asarray(dt, dtype=self.dtype).tobytes()
         dt_word = struct.unpack("<i" if self.dtype.itemsize == 4 else "<h", dt_bits)[0] & 0xFFFFFFFF
+        args = [STATE_ADDR, X_ADDR]
         if self.dtype == np.float32 and self.image.core in FPU_CORES:
-            self.uc.reg_write(arm.UC_ARM_REG_S0, dt_word)
-            self.uc.reg_write(arm.UC_ARM_REG_R2, Y_ADDR)
+            assert convention.float_arg is not None
+            self.uc.reg_write(self._reg(convention.float_arg), dt_word)  # hard-float ABI: dt in s0
         else:
-            self.uc.reg_write(arm.UC_ARM_REG_R2, dt_word)
-            self.uc.reg_write(arm.UC_ARM_REG_R3, Y_ADDR)
-        self.uc.reg_write(arm.UC_ARM_REG_SP, STACK_TOP)
-        self.uc.reg_write(arm.UC_ARM_REG_LR, RETURN_ADDR | 1)
+            args.append(dt_word)
+        args.append(Y_ADDR)
+        for register, value in zip(convention.args, args, strict=False):  # 3 of them when dt is in s0
+            self.uc.reg_write(self._reg(register), value)
+        self.uc.reg_write(self._reg(convention.sp), STACK_TOP)
+        thumb = 1 if convention.thumb else 0
+        self.uc.reg_write(self._reg(convention.link), RETURN_ADDR | thumb)
         before = self.count
         try:
-            self.uc.emu_start(self.image.entry | 1, RETURN_ADDR, count=50_000_000)
+            self.uc.emu_start(self.image.entry | thumb, RETURN_ADDR, count=50_000_000)
         except Exception as error:  # an emulation fault is a bug in the generated code or the image
             raise LnnEdgeError(f"the {self.image.core} step faulted in Unicorn: {error}") from None
-        status = self.uc.reg_read(arm.UC_ARM_REG_R0)
+        status = self.uc.reg_read(self._reg(convention.args[0]))
         if status != 0:
             raise LnnEdgeError(f"the {self.image.core} step returned status {status}")
         y = np.frombuffer(bytes(self.uc.mem_read(Y_ADDR, self.dtype.itemsize * self.outputs)), dtype=self.dtype)

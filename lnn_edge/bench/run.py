@@ -103,16 +103,18 @@ class DeviceBench:
 
 def bench_on_device(export: Export, url: str, steps: int, emulated: bool = False) -> DeviceBench:
     """Ask the device at ``url`` to run ``steps`` steps of the export's model on a test input and count cycles
-    (DWT CYCCNT on M3/M4/M7/M33 hardware, SysTick otherwise; under QEMU ``-icount`` SysTick ticks are
-    proportional to instructions, reported as ``systick-icount``). The model hash is checked first."""
+    (DWT CYCCNT on M3/M4/M7/M33 hardware, SysTick otherwise, mcycle on RISC-V; under QEMU ``-icount`` SysTick
+    ticks and mcycle are proportional to instructions, reported as ``systick-icount``, ``mcycle-icount``). The
+    model hash is checked first."""
     from lnn_edge.target.serial_host import SerialClient
+    from lnn_edge.target.verify import emulated_cycles_kind
 
     sequences = default_sequences(export, 1)
     x_raw, dt_raw = raw_inputs(Emulator(export.qmodel), Sequences(x=sequences.x[:1, :1], dt=sequences.dt[:1, :1]))
     with SerialClient(url) as client:
         device = client.check_export(export)
         result = client.bench(steps, x_raw[0, 0], dt_raw[0, 0], timeout=max(10.0, steps * 0.05))
-    kind = "systick-icount" if emulated and device.cycles_kind == "systick" else device.cycles_kind
+    kind = emulated_cycles_kind(device.cycles_kind, emulated)
     return DeviceBench(
         url=url,
         board=device.board,

@@ -43,7 +43,7 @@ def format_bench(info: dict[str, Any]) -> str:
                               f"max {info['max_instructions']:,}, over {info['steps']} steps; {info['counted_by']})"),
         ("in libgcc", f"{info['library_instructions_per_step']:,.0f} of them (division, soft-float helpers)"),
         ("instruction mix", mix),
-        ("cycles/step", f"~{info['estimated_cycles_per_step']:,.0f} (ESTIMATE from ARM's instruction timings)"),
+        ("cycles/step", f"~{info['estimated_cycles_per_step']:,.0f} (ESTIMATE from the core's published timings)"),
         ("flash, model", f"{info['flash_model_bytes']:,} B code + parameters, "
                          f"{info['flash_library_bytes']:,} B libgcc"),
         ("flash, firmware", "-" if total is None else f"{total:,} B (startup, UART, protocol, model)"),

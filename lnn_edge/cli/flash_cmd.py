@@ -23,7 +23,7 @@ def _write_port_file(path: Path, url: str) -> None:
 
 def _show_plan(tool: str, command: list[str], shell: str, as_json: bool) -> None:
     if as_json:
-        print_json({"tool": tool, "command": command})
+        print_json({"tool": tool, "command": command, "shell": shell})  # shell: with any preparing command
     else:
         click.echo(shell)
 

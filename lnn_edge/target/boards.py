@@ -16,7 +16,7 @@ from typing import Any
 
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.resources import data_dir
-from lnn_edge.target.toolchain import CORES, DWT_CORES
+from lnn_edge.target.toolchain import ARCHES, CORES, DWT_CORES
 
 try:  # Python 3.11+
     import tomllib
@@ -33,9 +33,13 @@ UART_DRIVERS: dict[str, str] = {
     "stm32_usart": "hal/lnn_fw_uart_stm32_usart.c",
     "nrf51_uart": "hal/lnn_fw_uart_nrf51.c",
     "nrf52_uarte": "hal/lnn_fw_uart_nrf52_uarte.c",
+    "sifive_uart": "hal/lnn_fw_uart_sifive.c",
+    "esp32_uart": "hal/lnn_fw_uart_esp32.c",
 }
-CYCLE_COUNTERS = ("dwt", "systick")
-FLASH_METHODS = ("qemu", "pyocd", "openocd", "picotool")
+# Cycle counter -> the instruction-set family that has it (lnn_edge.target.toolchain.ARCHES).
+CYCLE_COUNTER_ARCH = {"dwt": "arm", "systick": "arm", "mcycle": "riscv"}
+CYCLE_COUNTERS = tuple(CYCLE_COUNTER_ARCH)
+FLASH_METHODS = ("qemu", "pyocd", "openocd", "picotool", "esptool", "dfu-util")
 
 # BAUDRATE register values from Nordic's reference manuals (the UART and the UARTE differ slightly).
 NRF51_UART_BAUD = {
@@ -115,14 +119,24 @@ class Board:
     pyocd_target: str | None = None
     openocd: tuple[str, ...] = ()
     picotool: bool = False
+    esptool_chip: str | None = None
+    """esptool's --chip (ESP32 parts: the image is converted with elf2image and written at 0x0)."""
+    dfu_device: str | None = None
+    """The USB vendor:product of the part's DFU boot loader, for dfu-util (GD32VF103: 28e9:0189)."""
     setup: tuple[SetupWrite, ...] = field(default_factory=tuple)
 
     @property
+    def arch(self) -> str:
+        """The instruction-set family of the board's core ('arm', 'riscv')."""
+        return CORES[self.core].arch
+
+    @property
     def cycles_kind(self) -> str:
-        """How cycle counts from this board are to be read: 'dwt' on hardware, 'systick-icount' in QEMU
-        (instruction-proportional ticks), 'systick' on hardware without a DWT."""
+        """How cycle counts from this board are to be read: the counter's name on hardware ('dwt', 'systick',
+        'mcycle'); in QEMU the same name with '-icount' ('systick-icount', 'mcycle-icount': counts proportional
+        to executed instructions)."""
         if self.emulated:
-            return "systick-icount"
+            return f"{self.cycles}-icount"
         return self.cycles
 
     @property
@@ -290,6 +304,10 @@ def load_board_file(path: Path) -> Board:
     qemu_twin = top.text("qemu_twin", required=False)
     assert description is not None and core is not None and clock_hz is not None
     assert emulated is not None and cycles is not None
+    if CYCLE_COUNTER_ARCH[cycles] != CORES[core].arch:
+        counters = [name for name, arch in CYCLE_COUNTER_ARCH.items() if arch == CORES[core].arch]
+        raise top.fail("cycles", f"{cycles!r} is not a counter of {core} ({ARCHES[CORES[core].arch].name}): "
+                                 f"use {' or '.join(counters)}")  # fmt: skip
     if cycles == "dwt" and core not in DWT_CORES:
         raise top.fail(
             "cycles", f"'dwt' needs a core with a DWT cycle counter ({', '.join(DWT_CORES)}); {core} has none"
@@ -330,17 +348,22 @@ def load_board_file(path: Path) -> Board:
     pyocd_target = flash_fields.text("pyocd_target", required=False)
     openocd = flash_fields.strings("openocd")
     picotool = bool(flash_fields.boolean("picotool", required=False))
+    esptool_chip = flash_fields.text("esptool", required=False, pattern=r"esp32[a-z0-9]*")
+    dfu_device = flash_fields.text("dfu_util", required=False, pattern=r"[0-9a-f]{4}:[0-9a-f]{4}")
     assert method is not None
     if emulated and (method != "qemu" or qemu_machine is None):
         raise flash_fields.fail("method" if method != "qemu" else "qemu_machine",
                                 "must be 'qemu' with a qemu_machine on an emulated board")  # fmt: skip
     if not emulated and method == "qemu":
-        raise flash_fields.fail("method", "cannot be 'qemu' on a real board (use pyocd, openocd or picotool)")
+        raise flash_fields.fail("method", "cannot be 'qemu' on a real board (use pyocd, openocd, picotool, "
+                                          "esptool or dfu-util)")  # fmt: skip
     if not emulated and qemu_machine is not None:
         raise flash_fields.fail("qemu_machine", "is for emulated boards; a real board names its qemu_twin")
-    needed = {"pyocd": pyocd_target, "openocd": openocd or None, "picotool": picotool or None}
+    needed = {"pyocd": pyocd_target, "openocd": openocd or None, "picotool": picotool or None,
+              "esptool": esptool_chip, "dfu-util": dfu_device}  # fmt: skip
     if method in needed and needed[method] is None:
-        key = {"pyocd": "pyocd_target", "openocd": "openocd", "picotool": "picotool"}[method]
+        key = {"pyocd": "pyocd_target", "openocd": "openocd", "picotool": "picotool", "esptool": "esptool",
+               "dfu-util": "dfu_util"}[method]  # fmt: skip
         raise flash_fields.fail(key, f"is required when method is {method!r}")
     flash_fields.done()
 
@@ -358,7 +381,8 @@ def load_board_file(path: Path) -> Board:
         name=name, description=description, core=core, clock_hz=clock_hz, emulated=emulated, cycles=cycles,
         flash=flash, ram=ram, uart=uart, flash_method=method, path=path, cflags=cflags,
         stack_size=stack_size or 1024, qemu_machine=qemu_machine, qemu_twin=qemu_twin, qemu_serial=qemu_serial,
-        icount_shift=icount_shift, pyocd_target=pyocd_target, openocd=openocd, picotool=picotool, setup=setup,
+        icount_shift=icount_shift, pyocd_target=pyocd_target, openocd=openocd, picotool=picotool,
+        esptool_chip=esptool_chip, dfu_device=dfu_device, setup=setup,
     )  # fmt: skip
 
 

@@ -34,7 +34,7 @@ from lnn_edge.resources import data_dir
 from lnn_edge.target.boards import UART_DRIVERS, Board, Region, load_board
 from lnn_edge.target.elf import berkeley_sizes, sections
 from lnn_edge.target.protocol import MAX_PAYLOAD
-from lnn_edge.target.toolchain import CORE_FLAGS, require_tool
+from lnn_edge.target.toolchain import CORE_FLAGS, CORES, require_tool
 
 FIRMWARE_FLAGS = [
     *STRICT_FLAGS,
@@ -58,8 +58,18 @@ LEGACY_BUILD_FILES = (BUILD_FILE, "size.json", "lnn_fw_config.h", "lnn_fw.ld", "
 PROTOCOL_SOURCES = ["protocol/lnn_fw_cobs.c", "protocol/lnn_fw_crc16.c", "protocol/lnn_fw_frame.c",
                     "protocol/lnn_fw_server.c"]  # fmt: skip
 APP_SOURCES = ["app/lnn_fw_main.c", "app/lnn_fw_model.c", "app/lnn_fw_port.c"]
-HAL_SOURCES = ["hal/lnn_fw_reset.S", "hal/lnn_fw_startup.c", "hal/lnn_fw_board_setup.c", "hal/lnn_fw_libc.c",
-               "hal/lnn_fw_systick.c"]  # fmt: skip
+# The HAL files every board of a family links (start-up, set-up writes, memory functions), and its linker script.
+HAL_SOURCES: dict[str, list[str]] = {
+    "arm": ["hal/lnn_fw_reset.S", "hal/lnn_fw_startup.c", "hal/lnn_fw_board_setup.c", "hal/lnn_fw_libc.c",
+            "hal/lnn_fw_systick.c"],
+    "riscv": ["hal/lnn_fw_riscv_reset.S", "hal/lnn_fw_riscv_startup.c", "hal/lnn_fw_board_setup.c",
+              "hal/lnn_fw_libc.c"],
+}  # fmt: skip
+LINKER_TEMPLATES = {"arm": "lnn_fw.ld.in", "riscv": "lnn_fw_riscv.ld.in"}
+# A board's cycle counter -> its source, and the kind byte HELLO reports (firmware/protocol/lnn_fw_protocol.h).
+CYCLE_SOURCES = {"dwt": "hal/lnn_fw_cycles_dwt.c", "systick": "hal/lnn_fw_cycles_systick.c",
+                 "mcycle": "hal/lnn_fw_cycles_mcycle.c"}  # fmt: skip
+CYCLE_KIND_CODES = {"dwt": 1, "systick": 2, "mcycle": 3}
 INCLUDE_DIRS = ["protocol", "app", "hal"]
 VALUE_SIZES = {"int16_t": 2, "int32_t": 4, "float": 4}
 
@@ -158,8 +168,8 @@ def firmware_dir() -> Path:
 
 def firmware_sources(board: Board) -> list[str]:
     """The firmware files (relative to firmware/) one board's image is built from."""
-    cycles = "hal/lnn_fw_cycles_dwt.c" if board.cycles == "dwt" else "hal/lnn_fw_cycles_systick.c"
-    return [*PROTOCOL_SOURCES, *APP_SOURCES, *HAL_SOURCES, cycles, UART_DRIVERS[board.uart.driver]]
+    return [*PROTOCOL_SOURCES, *APP_SOURCES, *HAL_SOURCES[board.arch], CYCLE_SOURCES[board.cycles],
+            UART_DRIVERS[board.uart.driver]]  # fmt: skip
 
 
 def check_protocol_limits(export: Export) -> None:
@@ -191,7 +201,7 @@ def config_header(export: Export, board: Board) -> str:
         f'#define LNN_FW_BOARD_NAME "{board.name}"',
         f'#define LNN_FW_CORE_NAME "{board.core}"',
         f"#define LNN_FW_CLOCK_HZ {board.clock_hz}u",
-        f"#define LNN_FW_CYCLES_KIND {1 if board.cycles == 'dwt' else 2}u",
+        f"#define LNN_FW_CYCLES_KIND {CYCLE_KIND_CODES[board.cycles]}u",
         f"#define LNN_FW_SEMIHOSTING {1 if board.emulated else 0}",
         f"#define LNN_FW_UART_BASE {uart.base:#010x}u",
         f"#define LNN_FW_UART_BAUD {uart.baud}u",
@@ -239,7 +249,7 @@ def linker_script(
     board: Board, stack: int, flash: tuple[int, int] | None = None, ram: tuple[int, int] | None = None
 ) -> str:
     """The linker script for the board's memory map (``flash``/``ram`` override it to measure an overflow)."""
-    template = string.Template((firmware_dir() / "linker" / "lnn_fw.ld.in").read_text())
+    template = string.Template((firmware_dir() / "linker" / LINKER_TEMPLATES[board.arch]).read_text())
     flash_origin, flash_size = flash or (board.flash.origin, board.flash.size)
     ram_origin, ram_size = ram or (board.ram.origin, board.ram.size)
     return template.substitute(
@@ -293,8 +303,9 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
         raise BuildError(f"{export.directory}: the model name {export.name!r} clashes with the firmware's lnn_fw_ "
                          "symbols: export it again with another --name")  # fmt: skip
     check_protocol_limits(export)
-    compiler = require_tool("arm-none-eabi-gcc")
-    objcopy = require_tool("arm-none-eabi-objcopy")
+    core = CORES[board.core]
+    compiler = require_tool(core.tool("gcc"))
+    objcopy = require_tool(core.tool("objcopy"))
     stack = stack_size(export, board)
     config = config_header(export, board)
     script = linker_script(board, stack)
@@ -428,7 +439,7 @@ def fit_hints(export: Export) -> list[str]:
 
 
 def size_report(elf: Path, map_file: Path, model_objects: tuple[str, ...], board: Board, stack: int) -> SizeReport:
-    """Flash/RAM use from the ELF's allocated sections, text/data/bss as arm-none-eabi-size counts them (both
+    """Flash/RAM use from the ELF's allocated sections, text/data/bss as binutils' size counts them (both
     read with pyelftools, lnn_edge.target.elf), and the model's share from the link map."""
     text, data, bss = berkeley_sizes(elf)
     flash_used = ram_used = 0

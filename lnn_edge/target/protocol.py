@@ -38,7 +38,7 @@ ERROR_NAMES = {
 TRANSPORT_ERRORS = (ERR_CRC, ERR_OVERSIZE, ERR_MALFORMED)
 
 PRECISIONS = {0: "float32", 1: "fixed16", 2: "fixed32"}
-CYCLE_KINDS = {0: "none", 1: "dwt", 2: "systick"}
+CYCLE_KINDS = {0: "none", 1: "dwt", 2: "systick", 3: "mcycle"}
 
 
 class FrameError(ValueError):

@@ -29,9 +29,8 @@ from pathlib import Path
 
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.target.boards import Board
-from lnn_edge.target.toolchain import require_tool
+from lnn_edge.target.toolchain import ARCHES, require_tool
 
-QEMU = "qemu-system-arm"
 # A hard limit on the life of an emulator started by :func:`running`: nothing in tests runs this long, and
 # a forgotten QEMU must not outlive its job.
 DEFAULT_LIFETIME = 900.0
@@ -41,8 +40,9 @@ class QemuError(LnnEdgeError):
     """QEMU is missing, refused the machine, or died."""
 
 
-def qemu_binary() -> str:
-    return require_tool(QEMU)
+def qemu_binary(board: Board) -> str:
+    """The QEMU system emulator of the board's instruction-set family (qemu-system-arm, -riscv32)."""
+    return require_tool(ARCHES[board.arch].qemu)
 
 
 def machine_for(board: Board) -> str:
@@ -56,13 +56,13 @@ def machine_for(board: Board) -> str:
 def qemu_command(
     board: Board, elf: Path, chardev: str, qmp_socket: Path | None = None, icount_shift: int | None = None
 ) -> list[str]:
-    """The qemu-system-arm command line for ``elf`` on ``board`` with its UART on ``chardev`` (a -chardev spec
+    """The QEMU command line for ``elf`` on ``board`` with its UART on ``chardev`` (a -chardev spec
     whose id is ``lnn0``)."""
     serials: list[str] = []
     for index in range(board.qemu_serial + 1):
         serials += ["-serial", "chardev:lnn0" if index == board.qemu_serial else "null"]
     command = [
-        qemu_binary(), "-M", machine_for(board), "-nographic", "-monitor", "none",
+        qemu_binary(board), "-M", machine_for(board), "-nographic", "-monitor", "none",
         "-kernel", str(elf), "-chardev", chardev, *serials,
         "-icount", f"shift={board.icount_shift if icount_shift is None else icount_shift}",
         "-semihosting-config", "enable=on,target=native",

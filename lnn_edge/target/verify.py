@@ -244,24 +244,38 @@ def verify_on_port(
         bit_exact=mismatch is None, mismatch=mismatch,
         outputs=compare(y_float[ran], y_ref[ran]), state=compare(state_float[ran], state_ref[ran]),
         cycles=run.cycles, cycles_kind=kind, link=link, seconds=time.monotonic() - started,
-        instructions_per_tick=_instructions_per_tick(board) if kind == "systick-icount" else None,
+        instructions_per_tick=_instructions_per_tick(board, kind),
         traces={**host.traces, "board": np.where(ran[..., None], y_float, np.nan)},  # gaps where it stopped
         failure=run.failure, steps_done=run.done, ran=ran,
     )  # fmt: skip
 
 
+ICOUNT_COUNTERS = ("systick", "mcycle")
+"""Counters whose counts under QEMU -icount are proportional to executed instructions (QEMU models neither the
+DWT nor any cycle timing)."""
+
+
+def emulated_cycles_kind(kind: str, emulated: bool) -> str:
+    """'systick-icount' or 'mcycle-icount' under QEMU (counts proportional to instructions), else ``kind``."""
+    return f"{kind}-icount" if emulated and kind in ICOUNT_COUNTERS else kind
+
+
 def _cycles_kind(device: DeviceInfo, board: Board | None) -> str:
-    """'systick-icount' under QEMU (ticks proportional to instructions), else what the device reports."""
-    if board is not None and board.emulated and device.cycles_kind == "systick":
-        return "systick-icount"
-    return device.cycles_kind
+    """The device's counter, marked '-icount' when the board is QEMU's."""
+    return emulated_cycles_kind(device.cycles_kind, board is not None and board.emulated)
 
 
-def _instructions_per_tick(board: Board | None) -> float | None:
-    """Under QEMU -icount shift=S one instruction is 2^S ns, so a SysTick tick is 1e9 / (2^S f) instructions."""
+def _instructions_per_tick(board: Board | None, kind: str) -> float | None:
+    """Under QEMU -icount shift=S one instruction is 2^S ns of virtual time. A SysTick tick is then
+    1e9 / (2^S f) instructions; QEMU's RISC-V mcycle reads the virtual clock in ns, so a tick is 2^-S of one."""
     if board is None or not board.emulated:
         return None
-    return 1e9 / ((1 << board.icount_shift) * board.clock_hz)
+    nanoseconds = 1 << board.icount_shift
+    if kind == "systick-icount":
+        return 1e9 / (nanoseconds * board.clock_hz)
+    if kind == "mcycle-icount":
+        return 1 / nanoseconds
+    return None
 
 
 @contextlib.contextmanager
