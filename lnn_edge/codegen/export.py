@@ -193,11 +193,17 @@ def _is_model_source(filename: str, name: str) -> bool:
 def unlisted_files(export: Export) -> list[str]:
     """What the export folder holds beyond its manifest (lnn-edge's own ``fw/`` aside): never compiled, since
     builds copy only the listed files, but worth a word, since a user may think it is part of the export."""
-    known = {MANIFEST_FILE, "fw", *export.manifest["files"]}
-    found = [entry.name for entry in export.directory.iterdir() if entry.name not in known | {RUNTIME_DIR}]
-    runtime = export.directory / RUNTIME_DIR
-    if runtime.is_dir() and not runtime.is_symlink():
-        found += [f"{RUNTIME_DIR}/{entry.name}" for entry in runtime.iterdir()]
-    elif runtime.exists() or runtime.is_symlink():
-        found.append(RUNTIME_DIR)
-    return sorted(name for name in found if name not in known)
+    listed = export.manifest["files"]
+    known = {MANIFEST_FILE, "fw", *listed}
+    folders = {RUNTIME_DIR} | {"/".join(n.split("/")[:d]) for n in listed for d in range(1, n.count("/") + 1)}
+    found: list[str] = []
+    pending = [""]
+    while pending:  # the listed files' folders only (lnn/, a layout's), never through a link
+        folder = pending.pop()
+        for entry in (export.directory / folder).iterdir():
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            if relative in folders and entry.is_dir() and not entry.is_symlink():
+                pending.append(relative)
+            elif relative not in known:
+                found.append(relative)
+    return sorted(found)

@@ -33,6 +33,7 @@ class PackageContext:
     version: str
     """lnn-edge's version: the package version of every layout."""
     precision: str
+    fixed: bool
     model_hash: str
     description: str
     fp_flags: tuple[str, ...]
@@ -66,6 +67,7 @@ def package_context(context: dict[str, Any], runtime: dict[str, str], layout: st
         NAME=context["NAME"],
         version=context["version"],
         precision=context["precision"],
+        fixed=bool(context["fixed"]),
         model_hash=context["model_hash"],
         description=context["description"],
         fp_flags=FP_FLAGS if context["precision"] == "float32" else (),
