@@ -32,10 +32,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from test_cmake_package import C_TYPES, RUN_MODEL
 from test_firmware_helpers import shared_export, short_sequences
 
-from lnn_edge.codegen.export import Export, export, load_export, load_model_source
+from lnn_edge.cli import cli
+from lnn_edge.codegen.export import Export, export, load_export, load_model_source, model_sources
 from lnn_edge.codegen.layouts import FP_FLAGS
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.host.verify import emulator_raw, first_mismatch, raw_inputs
@@ -207,6 +209,25 @@ def test_every_layout_is_listed_and_hashed_in_the_manifest(exports: dict[tuple[s
         on_disk = {p.relative_to(exported.directory).as_posix() for p in exported.directory.rglob("*") if p.is_file()}
         assert on_disk - set(loaded.manifest["files"]) == {"manifest.json"}
         assert "CMakeLists.txt" in loaded.manifest["files"]
+        # What lnn-edge itself compiles (verify, build) is the export's own C, never a layout's copy.
+        assert not [path for path in model_sources(loaded) if path.startswith(("src/", "zephyr/", "examples/"))]
+
+
+def test_cli_layout_option_help_and_errors(exports: dict[tuple[str, str, str], Export], tmp_path: Path) -> None:
+    runner = CliRunner()
+    help_text = runner.invoke(cli, ["export", "--help"]).output
+    assert "--layout [cmake|zephyr|platformio|arduino|espidf]" in help_text and "--layout espidf" in help_text
+    model = exports["zephyr", "cfc", "float32"].directory / "model.lnn"
+    result = runner.invoke(cli, ["export", str(model), "-o", str(tmp_path / "out"), "--precision", "float32",
+                                 "--name", "m", "--layout", "arduino"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"  {tmp_path / 'out' / 'examples' / 'm_step' / 'm_step.ino'}" in result.output.splitlines()
+    assert load_export(tmp_path / "out").manifest["layout"] == "arduino"
+    bad = runner.invoke(cli, ["export", str(model), "-o", str(tmp_path / "bad"), "--layout", "mbed"])
+    assert (
+        bad.exit_code == 2 and "'mbed' is not one of 'cmake', 'zephyr', 'platformio', 'arduino', 'espidf'" in bad.output
+    )
+    assert not (tmp_path / "bad").exists()
 
 
 def test_reexport_with_another_layout_removes_the_old_layouts_files_only(tmp_path: Path,
