@@ -198,7 +198,7 @@ def check_dir_target(path: str | os.PathLike[str], manifest: str, fmt: str, kind
 def owned_dir(path: str | os.PathLike[str], manifest: str, fmt: str, kind: str = "folder") -> Iterator[Path]:
     """Yield an empty staging folder; when the block succeeds, its files become the folder ``path``.
 
-    The block must write plain files only (at the top or in ``lnn/``), including ``manifest``: a JSON object
+    The block must write plain files only (at the top or in :data:`SUBDIRS`), including ``manifest``: a JSON object
     with ``"format": fmt`` and ``"files"`` naming every other file it wrote. See the module docstring for what
     may be replaced.
     """

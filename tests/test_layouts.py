@@ -196,10 +196,25 @@ def test_espidf_component_structure(exports: dict[tuple[str, str, str], Export],
     assert isinstance(dependencies, dict) and re.fullmatch(r">=\d+\.\d+", str(dependencies["idf"]))
     cmakelists = (exported.directory / "CMakeLists.txt").read_text()
     # Under idf.py the component registers itself and returns before anything of the plain CMake package.
+    # (before cmake_minimum_required: ESP-IDF 4.x ships CMake 3.16, older than the plain package needs).
     branch = cmakelists.index("if(ESP_PLATFORM)")
-    assert branch < cmakelists.index("project(") and "return()" in cmakelists[branch : cmakelists.index("project(")]
+    assert branch < cmakelists.index("cmake_minimum_required(")
+    assert "return()" in cmakelists[branch : cmakelists.index("cmake_minimum_required(")]
     (register,) = cmake_calls(cmakelists, "idf_component_register")
     assert register == ["SRCS", f"{exported.name}.c", "INCLUDE_DIRS", "."]
+    component_flags = [call for call in cmake_calls(cmakelists, "target_compile_options") if "${COMPONENT_LIB}" in call]
+    assert component_flags == ([["${COMPONENT_LIB}", "PRIVATE", *FP_FLAGS]] if precision == "float32" else [])
+
+
+def test_espidf_component_is_still_the_plain_cmake_package(
+    exports: dict[tuple[str, str, str], Export], tmp_path: Path
+) -> None:
+    """Outside ESP-IDF (no ESP_PLATFORM) the component's CMakeLists.txt configures and builds as every export's."""
+    exported = exports["espidf", "cfc", "float32"]
+    for step in (["-S", str(exported.directory), "-B", str(tmp_path)], ["--build", str(tmp_path)]):
+        result = subprocess.run(["cmake", *step], capture_output=True, text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / f"liblnn_{exported.name}.a").is_file()
 
 
 def test_every_layout_is_listed_and_hashed_in_the_manifest(exports: dict[tuple[str, str, str], Export]) -> None:

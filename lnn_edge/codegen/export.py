@@ -169,7 +169,7 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
 
 
 def model_sources(export: Export) -> dict[str, bytes]:
-    """The C an export compiles (``<name>.c`` and every listed header, ``lnn/`` included), read once and checked
+    """The C an export compiles (``<name>.c`` and the listed headers at the top and in ``lnn/``), read once and checked
     against the manifest's hashes. Builds compile private copies of exactly these bytes, so a file the manifest does not
     list (a stray ``stdint.h``, say) can never be compiled, and a cache keyed on them keys what is compiled."""
     wanted = [name for name in export.manifest["files"] if _is_model_source(name, export.name)]
