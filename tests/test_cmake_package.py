@@ -126,6 +126,8 @@ def test_two_models_through_add_subdirectory_are_bit_exact(exports: list[Export]
     (ltc_compile,) = [line for line in log.splitlines() if line.rstrip().endswith("ltc.c") and " -c " in line]
     assert "-ffp-contract=off" in cfc_compile and "-fno-fast-math" in cfc_compile
     assert "-ffp-contract" not in ltc_compile
+    (runner_compile,) = [line for line in log.splitlines() if line.rstrip().endswith("runner.c") and " -c " in line]
+    assert "-ffp-contract=off" in runner_compile
     run_and_compare(tmp_path / "build" / "runner", exports, tmp_path)
 
 

@@ -37,7 +37,7 @@ from test_cmake_package import C_TYPES, RUN_MODEL
 from test_firmware_helpers import shared_export, short_sequences
 
 from lnn_edge.cli import cli
-from lnn_edge.codegen.export import Export, export, load_export, load_model_source, model_sources
+from lnn_edge.codegen.export import Export, export, load_export, load_model_source, model_sources, unlisted_files
 from lnn_edge.codegen.layouts import FP_FLAGS
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.host.verify import emulator_raw, first_mismatch, raw_inputs
@@ -252,6 +252,7 @@ def test_reexport_with_another_layout_removes_the_old_layouts_files_only(tmp_pat
     out = tmp_path / "out"
     export(source, out, "float32", name="m", layout="arduino")
     (out / "src" / "mine.txt").write_text("the user's")
+    assert unlisted_files(load_export(out)) == ["src/mine.txt"]  # what lnn-edge warns about: not part of the export
     export(source, out, "float32", name="m", layout="zephyr")
     assert (out / "src" / "mine.txt").read_text() == "the user's"
     assert sorted(p.name for p in (out / "src").iterdir()) == ["mine.txt"]
