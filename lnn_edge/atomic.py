@@ -9,8 +9,8 @@ The rule, for every verb that writes:
   that folder holds a manifest that lnn-edge wrote (``format`` and ``files``); then exactly the files listed in
   the manifest are replaced or removed, and every other file in the folder is left alone. A non-empty folder
   without such a manifest is refused. There is no option that deletes unknown files. A manifest names plain
-  files, or files one level down in ``lnn/`` (an export's runtime library), and nothing else; ``lnn`` must then
-  be a real folder, never a link.
+  files, or files in the few folders an export may hold (:data:`SUBDIRS`: ``lnn/``, the runtime library, and
+  the folders of a build-system layout), and nothing else; those folders must then be real folders, never links.
 - The target never goes missing: a new folder appears with one rename; an existing one is updated file by file
   (each an atomic rename), with the old manifest kept until the new one replaces it last. A run killed half-way
   leaves a folder whose files do not match its manifest, which every reader refuses, and which the next run may
@@ -40,10 +40,15 @@ MAX_MANIFEST_BYTES = 1 << 20
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 """What an owned file may be called: a plain name in the folder, no path, not hidden."""
 SUBDIR = "lnn"
-"""The one subfolder an owned folder may hold files in (an export's runtime library): one level, this name only."""
-SAFE_PATH = re.compile(rf"(?:{SUBDIR}/)?{SAFE_NAME.pattern}")
-"""What a manifest may list: a plain name, or ``lnn/`` and a plain name. Never ``..``, an absolute path, another
-folder or a deeper one, so a hand-edited manifest cannot make lnn-edge replace or delete a file elsewhere."""
+"""The subfolder of an export's runtime library."""
+SUBDIRS = (SUBDIR, "zephyr", "src", f"src/{SUBDIR}", f"examples/{SAFE_NAME.pattern}")
+"""The only folders (patterns) an owned folder may hold files in: the runtime library, and the folders of the
+build-system layouts (a Zephyr module's ``zephyr/``, an Arduino library's ``src/``, ``src/lnn/`` and
+``examples/<sketch>/``)."""
+SAFE_PATH = re.compile(rf"(?:(?:{'|'.join(SUBDIRS)})/)?{SAFE_NAME.pattern}")
+"""What a manifest may list: a plain name, or one of :data:`SUBDIRS` and a plain name. Never ``..``, an absolute
+path, another folder or a deeper one, so a hand-edited manifest cannot make lnn-edge replace or delete a file
+elsewhere."""
 
 
 class OutputError(LnnEdgeError):
@@ -193,7 +198,7 @@ def check_dir_target(path: str | os.PathLike[str], manifest: str, fmt: str, kind
 def owned_dir(path: str | os.PathLike[str], manifest: str, fmt: str, kind: str = "folder") -> Iterator[Path]:
     """Yield an empty staging folder; when the block succeeds, its files become the folder ``path``.
 
-    The block must write plain files only (at the top or in ``lnn/``), including ``manifest``: a JSON object
+    The block must write plain files only (at the top or in :data:`SUBDIRS`), including ``manifest``: a JSON object
     with ``"format": fmt`` and ``"files"`` naming every other file it wrote. See the module docstring for what
     may be replaced.
     """
@@ -230,27 +235,40 @@ def owned_dir(path: str | os.PathLike[str], manifest: str, fmt: str, kind: str =
 
 
 def _staged_files(staging: Path, manifest: str) -> list[str]:
-    names = sorted(entry.name for entry in staging.iterdir() if entry.name != STAGING_MARKER)
-    sub = staging / SUBDIR
-    if SUBDIR in names and sub.is_dir() and not sub.is_symlink():
-        names = sorted([n for n in names if n != SUBDIR] + [f"{SUBDIR}/{entry.name}" for entry in sub.iterdir()])
+    names = sorted(
+        path.relative_to(staging).as_posix()
+        for path in staging.rglob("*")
+        if not path.is_dir() or path.is_symlink()  # folders are listed through their files
+    )
+    names = [name for name in names if name != STAGING_MARKER]
     bad = [name for name in names if not (staging / name).is_file() or not SAFE_PATH.fullmatch(name)]
     if bad or manifest not in names:  # a bug in the caller, not the user's doing
-        raise RuntimeError(f"staged output must be plain files (and {SUBDIR}/ files) including {manifest}; got {names}")
+        raise RuntimeError(f"staged output must be plain files (at the top or in {SUBDIRS}) including {manifest}; "
+                           f"got {names}")  # fmt: skip
     return names
 
 
-def _subdir_usable(target: Path) -> bool:
-    """``target/lnn`` is absent or a real folder (not a link, which could lead anywhere, nor a file)."""
-    sub = target / SUBDIR
-    return not sub.is_symlink() and (not sub.exists() or sub.is_dir())
+def _folders(names: list[str]) -> list[str]:
+    """Every folder the listed names lie in (``examples/x/y.ino``: ``examples``, ``examples/x``), deepest last."""
+    found = {"/".join(parts[:depth]) for parts in (n.split("/") for n in names) for depth in range(1, len(parts))}
+    return sorted(found, key=lambda folder: (folder.count("/"), folder))
+
+
+def _unusable_folder(target: Path, folders: list[str]) -> str | None:
+    """The first of ``folders`` under ``target`` that is a link (which could lead anywhere) or a file, if any."""
+    for folder in folders:
+        path = target / folder
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            return folder
+    return None
 
 
 def _update_in_place(target: Path, staging: Path, written: list[str], owned: set[str], manifest: str) -> None:
     """Move the staged files into ``target``, replace or remove only what ``owned`` names, manifest last."""
-    nested = any("/" in n for n in [*written, *owned])
-    if nested and not _subdir_usable(target):
-        raise OutputError(f"{target / SUBDIR} is a link or a file, which lnn-edge did not write: it will not write "
+    folders = _folders([*written, *owned])
+    unusable = _unusable_folder(target, folders)
+    if unusable is not None:
+        raise OutputError(f"{target / unusable} is a link or a file, which lnn-edge did not write: it will not write "
                           "through it; move it away or pick another folder")  # fmt: skip
     present = [n for n in written if (target / n).exists() or (target / n).is_symlink()]
     foreign = [n for n in present if n not in owned or ((target / n).is_dir() and not (target / n).is_symlink())]
@@ -264,14 +282,14 @@ def _update_in_place(target: Path, staging: Path, written: list[str], owned: set
     for name in written:
         if name != manifest:
             if "/" in name:
-                (target / SUBDIR).mkdir(exist_ok=True)
+                (target / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, target / name)
     for name in sorted(owned - set(written) - {PENDING_FILE}):
         stale = target / name
         if stale.is_file() or stale.is_symlink():
             stale.unlink()
-    if nested:
+    for folder in reversed(folders):  # deepest first
         with contextlib.suppress(OSError):  # only when empty: a user's file in it keeps it
-            (target / SUBDIR).rmdir()
+            (target / folder).rmdir()
     os.replace(staging / manifest, target / manifest)
     pending.unlink()

@@ -11,6 +11,7 @@ import click
 from lnn_edge.cli.common import print_json
 from lnn_edge.cli.quantize_cmd import data_option, policy_options, range_options, verdict_line
 from lnn_edge.codegen.export import REPORT_FILE, export, load_model_source
+from lnn_edge.codegen.layouts import LAYOUTS
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.model.importers import given_options
 from lnn_edge.model.model import ACTIVATIONS, CFC_MODES
@@ -55,6 +56,13 @@ def _parse_dt(text: str | None) -> float | str | None:
 @click.option(
     "--activation", type=click.Choice(ACTIVATIONS), default=None, help="CfC state_dict flag. [default: lecun_tanh]"
 )
+@click.option(
+    "--layout",
+    type=click.Choice(LAYOUTS),
+    default="cmake",
+    show_default=True,
+    help="Build system files to add; every export is a CMake package (docs/integration.md).",
+)
 @data_option
 @range_options
 @policy_options
@@ -62,20 +70,24 @@ def _parse_dt(text: str | None) -> float | str | None:
 def command(
     model: Path, output: Path, precision: str, calib: Path | None, name: str, dt_text: str | None,
     implicit_constraints: bool | None, ode_unfolds: int | None, epsilon: float | None, mode: str | None,
-    activation: str | None,
+    activation: str | None, layout: str,
     data: Path | None, input_ranges: tuple[str, ...], output_ranges: tuple[str, ...], max_error: float | None,
     strict: bool, max_metric_loss: float | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Generate C for MODEL (.lnn, trainer checkpoint or ncps state_dict) into the folder -o.
 
-    The folder gets <name>.h, <name>.c, lnn/ (runtime library), example_main.c, model.lnn (quantized),
-    quantization.json and manifest.json (file hashes). It is written atomically.
+    The folder gets <name>.h, <name>.c, lnn/ (runtime library), example_main.c, CMakeLists.txt (the CMake
+    package lnn::<name>), model.lnn (quantized), quantization.json and manifest.json (file hashes). It is
+    written atomically. --layout adds a Zephyr module (zephyr/), a PlatformIO library (library.json), an
+    Arduino library (library.properties, src/, examples/) or an ESP-IDF component (idf_component.yml).
 
     \b
     Examples:
       lnn-edge export pendulum.lnn -o out/pendulum --precision fixed16 --name pendulum
       lnn-edge export ltc_state_dict.pt -o out/ltc --precision float32 --dt variable
       lnn-edge export imu.lnn -o out/imu --precision fixed16 --input-range acc_x=-16:16 --max-error 0.02
+      lnn-edge export pendulum.lnn -o components/pendulum --name pendulum --layout espidf
+      lnn-edge export pendulum.lnn -o lib/pendulum --name pendulum --layout platformio
 
     The folder is written whatever the verdict; exit code 1 when it fails (error above --max-error, internal
     saturation, or with --strict an input clamped at its range).
@@ -92,8 +104,9 @@ def command(
     net = source.model if isinstance(source, QuantizedModel) else source
     labelled = labelled_arrays(load_labelled(data, net)) if data is not None else None
     result = export(
-        source, output, precision, name=name, calib=calib, dt=_parse_dt(dt_text), policy=policy, labelled=labelled
-    )
+        source, output, precision, name=name, calib=calib, dt=_parse_dt(dt_text), policy=policy, labelled=labelled,
+        layout=layout,
+    )  # fmt: skip
     report = json.loads((output / REPORT_FILE).read_text())
     if as_json:
         print_json({"directory": str(output), **result.manifest, "verdict": _verdict(report)})

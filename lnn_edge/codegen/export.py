@@ -21,6 +21,7 @@ import numpy as np
 from lnn_edge import __version__
 from lnn_edge.atomic import SUBDIR as RUNTIME_DIR
 from lnn_edge.atomic import check_dir_target, owned_dir
+from lnn_edge.codegen.layouts import check_layout, layout_files, package_context
 from lnn_edge.codegen.manifest import check_matches_model, read_export_manifest
 from lnn_edge.codegen.render import check_name, render
 from lnn_edge.errors import LnnEdgeError
@@ -85,11 +86,14 @@ def export(
     dt: float | str | None = None,
     policy: Policy | None = None,
     labelled: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None,
+    layout: str = "cmake",
 ) -> Export:
     """Quantize (if needed), render and write the export folder; return it loaded. ``policy`` sets the verdict
     written to quantization.json: the error bar, --strict and the task metric loss; ``labelled`` (x, dt, y) is
-    test data to measure the error and the task metric on."""
+    test data to measure the error and the task metric on. ``layout`` adds a build system's files to the CMake
+    package every export holds (:mod:`lnn_edge.codegen.layouts`)."""
     check_name(name)
+    check_layout(layout)
     target = Path(directory)
     check_dir_target(target, MANIFEST_FILE, EXPORT_FORMAT, "export")  # before the work, not after it
     model = source.model if isinstance(source, QuantizedModel) else source
@@ -104,16 +108,19 @@ def export(
     if not dt_default > 0:
         raise LnnEdgeError(f"--dt {dt} must be a time step > 0 or 'variable'")
     sources = render(qmodel, name, dt_default=dt_default, fixed_dt=fixed_dt)
+    runtime = {path: text for path, text in sources.files.items() if path.startswith(f"{RUNTIME_DIR}/")}
+    build_files = layout_files(package_context(sources.header, runtime, layout), layout, sources.files)
+    files = {**sources.files, **build_files}
     report = quantization_report(
         qmodel, stats, policy=policy, labelled=labelled, parameter_bytes=sources.code.memory.params
     )
     with owned_dir(target, MANIFEST_FILE, EXPORT_FORMAT, "export") as tmp:
-        for filename, text in sources.files.items():
-            (tmp / filename).parent.mkdir(exist_ok=True)  # lnn/, the runtime library
+        for filename, text in files.items():
+            (tmp / filename).parent.mkdir(parents=True, exist_ok=True)  # lnn/, and a layout's folders
             (tmp / filename).write_bytes(text.encode())
         save_quantized(qmodel, tmp / MODEL_FILE)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True))
-        written = [*sources.files, MODEL_FILE, REPORT_FILE]
+        written = [*files, MODEL_FILE, REPORT_FILE]
         files = {filename: _sha256(tmp / filename) for filename in sorted(written)}
         manifest = {
             "format": EXPORT_FORMAT,
@@ -128,6 +135,7 @@ def export(
             "model_hash": qmodel.quant_hash(),
             "dt_default": dt_default,
             "fixed_dt": fixed_dt,
+            "layout": layout,
             "value_type": sources.header.value_type,
             "memory": asdict(sources.code.memory),
             "files": files,
@@ -161,10 +169,10 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
 
 
 def model_sources(export: Export) -> dict[str, bytes]:
-    """The C an export compiles (``<name>.c`` and every listed header, ``lnn/`` included), read once and checked
+    """The C an export compiles (``<name>.c`` and the listed headers at the top and in ``lnn/``), read once and checked
     against the manifest's hashes. Builds compile private copies of exactly these bytes, so a file the manifest does not
     list (a stray ``stdint.h``, say) can never be compiled, and a cache keyed on them keys what is compiled."""
-    wanted = [name for name in export.manifest["files"] if name.endswith(".h") or name == f"{export.name}.c"]
+    wanted = [name for name in export.manifest["files"] if _is_model_source(name, export.name)]
     sources = {}
     for filename in sorted(wanted):
         path = export.directory / filename
@@ -175,14 +183,27 @@ def model_sources(export: Export) -> dict[str, bytes]:
     return sources
 
 
+def _is_model_source(filename: str, name: str) -> bool:
+    """``<name>.c`` and the headers at the top and in ``lnn/``: a layout's copies (the Arduino library's
+    ``src/``) hold the same bytes and are never what lnn-edge compiles."""
+    folder, _, base = filename.rpartition("/")
+    return folder in ("", RUNTIME_DIR) and (base.endswith(".h") or filename == f"{name}.c")
+
+
 def unlisted_files(export: Export) -> list[str]:
     """What the export folder holds beyond its manifest (lnn-edge's own ``fw/`` aside): never compiled, since
     builds copy only the listed files, but worth a word, since a user may think it is part of the export."""
-    known = {MANIFEST_FILE, "fw", *export.manifest["files"]}
-    found = [entry.name for entry in export.directory.iterdir() if entry.name not in known | {RUNTIME_DIR}]
-    runtime = export.directory / RUNTIME_DIR
-    if runtime.is_dir() and not runtime.is_symlink():
-        found += [f"{RUNTIME_DIR}/{entry.name}" for entry in runtime.iterdir()]
-    elif runtime.exists() or runtime.is_symlink():
-        found.append(RUNTIME_DIR)
-    return sorted(name for name in found if name not in known)
+    listed = export.manifest["files"]
+    known = {MANIFEST_FILE, "fw", *listed}
+    folders = {RUNTIME_DIR} | {"/".join(n.split("/")[:d]) for n in listed for d in range(1, n.count("/") + 1)}
+    found: list[str] = []
+    pending = [""]
+    while pending:  # the listed files' folders only (lnn/, a layout's), never through a link
+        folder = pending.pop()
+        for entry in (export.directory / folder).iterdir():
+            relative = f"{folder}/{entry.name}" if folder else entry.name
+            if relative in folders and entry.is_dir() and not entry.is_symlink():
+                pending.append(relative)
+            elif relative not in known:
+                found.append(relative)
+    return sorted(found)
