@@ -81,10 +81,11 @@ def _check_files(files: Fields, name: str) -> None:
     if len(files.data) > MAX_FILE_NAMES:
         raise files.error(f"{files.where} lists {len(files.data)} files; the limit is {MAX_FILE_NAMES}")
     for filename, digest in files.data.items():
-        if not SAFE_PATH.fullmatch(filename):  # a plain name or lnn/ and one: neither '..' nor hidden files
+        if not SAFE_PATH.fullmatch(filename):  # a plain name, at the top or in atomic.SUBDIRS
             raise files.error(
                 f"{files.where} lists file {filename!r:.80}, which is not a plain file name in the folder or in "
-                "its lnn/ (no other '/', no '..', no leading dot): re-run lnn-edge export"
+                "one of the folders an export holds (lnn/, and for a --layout zephyr/, src/, src/lnn/, "
+                "examples/<name>/; no '..', no leading dot): re-run lnn-edge export"
             )
         if not isinstance(digest, str) or not SHA256.fullmatch(digest):
             raise files.fail(filename, digest, "a SHA-256 in hex")
