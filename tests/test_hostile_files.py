@@ -634,3 +634,18 @@ def test_run_refuses_outputs_beyond_memory_before_allocating(tmp_path: Path) -> 
     assert f"{tmp_path / 'long.npz'}: 1 sequences x 400000 steps would produce 80,400,000" in result.stderr
     assert "split the data into smaller files" in result.stderr
     assert not (tmp_path / "y.npz").exists()
+
+
+@pytest.mark.parametrize("field", ["formats", "constants"])
+def test_a_quantized_section_without_formats_or_constants_is_refused_by_name(
+    tmp_path: Path, files: dict[str, Path], field: str
+) -> None:
+    """The schema lets both default to {} (found by test_mutated_quantized_sections): the loader must then name what
+    is missing, not raise KeyError."""
+    members = read_members(files["ltc16"])
+    manifest = json.loads(members["quantized/manifest.json"])
+    del manifest[field]
+    members["quantized/manifest.json"] = dumps(manifest)
+    write_members(tmp_path / "q.lnn", members)
+    with pytest.raises(ModelFileError, match=f"quantized section lacks {field[:-1]} '"):
+        load_any(tmp_path / "q.lnn")

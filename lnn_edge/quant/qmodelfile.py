@@ -85,8 +85,9 @@ def _load_section(archive: zipfile.ZipFile, model: Model) -> QuantizedModel:
         model=model,
         precision=precision,
         params=params,
-        formats=dict(manifest["formats"]),
-        constants=dict(manifest["constants"]),
+        # Both may be left out (the schema's defaults); check_layout then names the first one missing.
+        formats=dict(manifest.get("formats", {})),
+        constants=dict(manifest.get("constants", {})),
         bounds={name: float(value) for name, value in manifest.get("bounds", {}).items()},
         sources=dict(manifest.get("sources", {})),
     )
