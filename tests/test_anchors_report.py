@@ -68,3 +68,10 @@ def test_the_cmsis_anchor_names_what_a_checkout_lacks(tmp_path: Path) -> None:
         LnnEdgeError, match="is not a CMSIS-NN checkout .no Source/LSTMFunctions/arm_lstm_unidirectional_s8.c"
     ):
         anchors.count_cmsis_lstm(tmp_path, "rv32imc", 2, tmp_path)
+
+
+def test_the_memory_table_has_an_rv32imc_variant() -> None:
+    fields = {"flash_model_bytes": 3_308, "flash_library_bytes": 0, "ram_static_bytes": 78, "stack_peak_bytes": 224}
+    rows = [row(LTC, "fixed16", "rv32imc", 1.0, **fields), row(LTC, "fixed16", "cortex-m4f", 1.0, **fields)]
+    lines = report.memory_table(rows, "rv32imc").splitlines()
+    assert lines[2:] == ["| LTC AutoNCP(19,2) | fixed16 | 3,308 | 0 | 78 | 224 |"]
