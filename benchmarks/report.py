@@ -315,11 +315,11 @@ do for `cortex-m4f`); `python benchmarks/anchors.py --lnn-edge --rows FILE` writ
 
 Counting on RV32 is cross-checked as on Arm: qemu-system-riscv32 loads the same TCG plugin
 (`firmware/tools/lnn_icount_plugin.c`) on `sifive_e`, and `tests/test_riscv_firmware.py` compares its count of
-each step with Unicorn's. The two differ by a constant per model and step (2 instructions for the LTC in
-fixed16): the Unicorn bench image sits at address 0, where GNU ld's relaxation replaces the `lui` + `addi` of
+each step with Unicorn's. They are equal for the wired CfC (fixed16, fixed32) and the LTC in float32; for the
+LTC in fixed16 the plugin counts 2 more at every step: the Unicorn bench image sits at address 0, where GNU ld's relaxation replaces the `lui` + `addi` of
 a parameter array placed below 0x800 by one `addi` from x0, which no image at a real part's addresses
-(0x20400000 on the FE310, 0x40380000 on the ESP32-C3) gets. The RV32 counts above are therefore low by those
-few instructions; linking the bench image for RV32 at a part's address would remove the difference.
+(0x20400000 on the FE310, 0x40380000 on the ESP32-C3) gets. Where that happens the RV32 counts above are low by
+those few instructions; linking the bench image for RV32 at a part's address would remove the difference.
 """
 
 

@@ -133,7 +133,8 @@ def test_unicorn_counts_match_qemu_plugin_counts(
     image sits at address 0, where GNU ld's relaxation turns the `lui` + `addi` of a parameter array placed below
     0x800 into one `addi` from x0, which no image at a real part's addresses (sifive_e's flash at 0x20400000,
     the ESP32-C3's IRAM at 0x40380000) gets. So the plugin's count is the bench's plus those few `lui`s, the same
-    number at every step: a difference that varies from step to step would be a counting error."""
+    number at every step (measured: 2 for this LTC in fixed16, none for the other cases here): a difference that
+    varies from step to step would be a counting error."""
     from support.qemu_icount import qemu_step_counts
 
     from lnn_edge.host.verify import raw_inputs
