@@ -117,6 +117,10 @@ def link_image(sources: list[Path], core: str, include_dirs: list[Path], out: Pa
         raise LnnEdgeError(f"building the anchor for {core} failed: {built.stderr}")
     symbols = defined_symbols(elf)
     sizes = {found.name: found.size for found in sections(elf)}
+    if sizes.get(".data", 0):  # the counter loads .text only: initialised RAM would read as zeros
+        raise LnnEdgeError(
+            f"the {core} anchor has initialised data ({sizes['.data']} B), which the counter does not load"
+        )
     return BenchImage(
         elf=elf,
         flash=section_contents(elf, ".text"),
@@ -129,6 +133,7 @@ def link_image(sources: list[Path], core: str, include_dirs: list[Path], out: Pa
 
 
 def figure(anchor: str, image: BenchImage, counts: StepCounts) -> AnchorFigure:
+    """The figures of one counted anchor image."""
     return AnchorFigure(
         anchor=anchor,
         label=LABELS[anchor],

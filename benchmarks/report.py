@@ -52,9 +52,9 @@ those of the matrix).
   reference. Its 2,546 sigmoids a step each call picolibc's `expf` (newlib's `sf_exp.c`, soft float through
   libgcc's C soft-fp routines): about 2,900 instructions a sigmoid, where Cortex-M0's hand-written Thumb soft
   float takes about 620.
-- CMSIS-NN's `arm_lstm_unidirectional_s8` is compiled from a CMSIS-NN checkout (commit
-  99f736a63036613032f9b70de36b493bcd7802d4 here; `git clone https://github.com/ARM-software/CMSIS-NN`), its
-  portable C paths (no Arm extension is defined on RV32), 20 inputs, 19 hidden units, one time step a call, with
+- CMSIS-NN's `arm_lstm_unidirectional_s8` is compiled from a CMSIS-NN checkout (the figures: commit
+  99f736a63036613032f9b70de36b493bcd7802d4, `git clone https://github.com/ARM-software/CMSIS-NN && git -C
+  CMSIS-NN checkout 99f736a63036613032f9b70de36b493bcd7802d4`, then `--cmsis-nn CMSIS-NN`), its portable C paths (no Arm extension is defined on RV32), 20 inputs, 19 hidden units, one time step a call, with
   drawn int8 weights and TFLite-style scales (the loops have fixed trip counts: the count hardly depends on the
   values). Nothing of CMSIS-NN is in this repository: `benchmarks/anchors/cmsis_lstm_s8.c` is only our call.
 - RV32IMC and RV32IMAC run the same instructions: neither anchor uses an atomic instruction.
