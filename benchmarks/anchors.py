@@ -1,7 +1,7 @@
 """Anchors on RISC-V (issue 17): what a RISC-V user would run instead of lnn-edge, counted like lnn-edge's bench.
 
 Two anchors, each built with the same compiler and flags as lnn-edge's step image (riscv64-unknown-elf-gcc,
-the core's flags, -O2 -ffp-contract=off, -nostdlib with the bench image's linker script) and counted in Unicorn
+the core's flags, -O2 -ffp-contract=off, -nostdlib with the bench image's memory map) and counted in Unicorn
 per basic block by lnn-edge's own counter (``lnn_edge.bench.instr_count.count_steps``), on RV32IMC and RV32IMAC:
 
 - a straightforward float32 C port of the LTC (``benchmarks/anchors/ltc_f32.c``: masked dense arrays, expf

@@ -42,7 +42,7 @@ RISCV_ANCHORS = {
 RISCV_ANCHOR_CORES = ("rv32imc", "rv32imac")
 
 RISCV_ANCHOR_NOTES = """Measured by `python benchmarks/anchors.py --cmsis-nn PATH --lnn-edge` (about 5 minutes; the port's mean is over
-4 steps, 7 million instructions each, CMSIS-NN's over 20): the same compiler, flags, linker script and counter
+4 steps, 7 million instructions each, CMSIS-NN's over 20): the same compiler, flags, memory map and counter
 as lnn-edge's bench, on the models of `benchmarks/matrix.py` (the lnn-edge rows it benches in the same run are
 those of the matrix).
 
