@@ -75,3 +75,29 @@ def test_the_memory_table_has_an_rv32imc_variant() -> None:
     rows = [row(LTC, "fixed16", "rv32imc", 1.0, **fields), row(LTC, "fixed16", "cortex-m4f", 1.0, **fields)]
     lines = report.memory_table(rows, "rv32imc").splitlines()
     assert lines[2:] == ["| LTC AutoNCP(19,2) | fixed16 | 3,308 | 0 | 78 | 224 |"]
+
+
+@pytest.mark.slow
+def test_rows_benched_by_anchors_py_make_the_report(tmp_path: Path) -> None:
+    """From lnn-edge's own rows (matrix.py's model and format, benched now) to the generated page: the RV32
+    columns, the ratios against the recorded anchors and the issue-17 targets, firmware size included."""
+    import json
+    import subprocess
+
+    rows = anchors.lnn_edge_rows((LTC,), ("fixed16",), ("rv32imc", "rv32imac"), 3, tmp_path / "work")
+    assert [r["core"] for r in rows] == ["rv32imc", "rv32imac"] and all(r["bit_exact"] for r in rows)
+    assert rows[0]["flash_total_bytes"] is None and 0 < rows[1]["flash_total_bytes"] <= 16 * 1024  # qemu-sifive-e
+    (tmp_path / "matrix.json").write_text(json.dumps(rows))
+    out = tmp_path / "docs" / "benchmarks.md"
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "report.py"
+    subprocess.run([sys.executable, str(script), "--matrix", str(tmp_path / "matrix.json"), "--out", str(out)],
+                   check=True, capture_output=True)  # fmt: skip
+    page = out.read_text()
+    count = rows[0]["instructions_per_step"]
+    assert f"| {LTC} | fixed16 | - | - | - | - | - | {count:,.0f} | {count:,.0f} |" in page
+    cmsis = report.RISCV_ANCHORS[anchors.LABELS["cmsis_lstm_s8"]][0]
+    assert f"| lnn-edge {LTC}, fixed16 | **{count:,.0f}** | **{count:,.0f}** |" in page
+    assert f"| {cmsis / count:,.1f}x |" in page
+    firmware = f"| whole qemu-sifive-e firmware flash, LTC fixed16 | 8,192 | {rows[1]['flash_total_bytes']:,} |"
+    assert firmware in page
+    assert "### The targets of issue 17 (RISC-V)" in page and "99f736a63036613032f9b70de36b493bcd7802d4" in page
