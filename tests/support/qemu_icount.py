@@ -14,16 +14,20 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lnn_edge.bench.image import BenchImage
+from lnn_edge.bench.instr_count import StepRunner
 from lnn_edge.codegen.c_literals import c_array
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.host.harness import NUMERIC_FLAGS, cache_root
 from lnn_edge.resources import data_dir
+from lnn_edge.target.elf import defined_symbols, section_contents, sections
 from lnn_edge.target.toolchain import CORE_FLAGS, CORES, RISCV_CORES, host_compiler, require_tool
 
 # core -> (QEMU machine, RAM top): machines whose code memory starts at 0x0 and RAM at 0x20000000.
@@ -131,20 +135,14 @@ void bench_reset(void)
 __asm__(".section .text.start, \\"ax\\", @progbits\\n"
         ".global _start\\n"
         "_start:\\n"
-        "    .option push\\n"
-        "    .option norelax\\n"
-        "    la gp, __global_pointer$\\n"
-        "    .option pop\\n"
         "    la sp, _stack_top\\n"
         "    j bench_reset\\n"
         ".previous\\n");
 """
 
 # sifive_e: the mask ROM jumps to 0x20400000 in the XIP flash; 16 KiB of DTIM at 0x80000000. The model's code and
-# constants come first after the entry, in the bench image's order (lnn_edge/bench/image.py), and gp points
-# at their start: the bench image sits at address 0, where the linker turns `lui`+`addi` of a symbol below
-# 0x800 into one x0-relative `addi`; gp-relative relaxation does the same to the same symbols here, so both
-# images run the same instructions.
+# constants come first after the entry, in the bench image's order (lnn_edge/bench/image.py). No gp: the step
+# must not depend on a register the Unicorn runner does not set.
 RISCV_LINKER_SCRIPT = """
 MEMORY { FLASH (rx) : ORIGIN = 0x20400000, LENGTH = 4M
          RAM (rwx) : ORIGIN = 0x80000000, LENGTH = 16K }
@@ -152,7 +150,6 @@ SECTIONS {
   .text : {
     KEEP(*(.text.start))
     . = ALIGN(64);
-    __global_pointer$ = .;
     *model.o(.text*) *libgcc.a:*(.text*) *model.o(.rodata*) *libgcc.a:*(.rodata*)
     *model.o(.srodata*) *libgcc.a:*(.srodata*)
     *(.text*) *(.rodata*) *(.srodata*)
@@ -183,9 +180,16 @@ def build_plugin() -> Path:
 
 
 def qemu_step_counts(
-    source_dir: Path, name: str, core: str, x_raw: np.ndarray, dt_raw: np.ndarray, value_kind: str
+    source_dir: Path,
+    name: str,
+    core: str,
+    x_raw: np.ndarray,
+    dt_raw: np.ndarray,
+    value_kind: str,
+    keep_elf: Path | None = None,
 ) -> list[int]:
-    """Instructions of each of ``len(dt_raw)`` steps of the model on ``core``, counted by QEMU's plugin."""
+    """Instructions of each of ``len(dt_raw)`` steps of the model on ``core``, counted by QEMU's plugin. The image
+    is copied to ``keep_elf`` when given (to count the very same image in Unicorn)."""
     if core not in MACHINES and core not in RISCV_CORES:
         raise LnnEdgeError(
             f"no QEMU machine for the cross-check on {core}; use one of {', '.join([*MACHINES, *RISCV_CORES])}"
@@ -236,6 +240,8 @@ def qemu_step_counts(
         if run.returncode != 0:
             raise LnnEdgeError(f"QEMU exited with {run.returncode}: {run.stderr.strip()[:500]}")
         counts = [int(m) for m in re.findall(r"lnn-icount (\d+)", log.read_text())]
+        if keep_elf is not None:
+            shutil.copyfile(elf, keep_elf)
     if len(counts) != len(dt_raw):
         raise LnnEdgeError(f"the plugin reported {len(counts)} steps, expected {len(dt_raw)}")
     return counts
@@ -254,3 +260,29 @@ def step_addresses(listing: str, name: str) -> tuple[int, int]:
     if entry is None or call is None:
         raise LnnEdgeError("could not find the step's entry and call site in the QEMU bench image")
     return int(entry.group(1), 16), int(call.group(1), 16)
+
+
+class LinkedRunner(StepRunner):
+    """lnn-edge's Unicorn step runner on an image at the address it was linked for (``base``), such as the RV32
+    QEMU image at 0x20400000, instead of the bench image at 0: the counting code is the bench's own."""
+
+    def __init__(self, image: BenchImage, base: int, value_dtype: np.dtype, state_size: int, outputs: int,
+                 state_bytes: int) -> None:  # fmt: skip
+        super().__init__(image, value_dtype, state_size, outputs, state_bytes)
+        self.uc.mem_map(base, 4 << 20)
+        self.uc.mem_write(base, image.flash)
+
+
+def unicorn_counts_of_image(
+    elf: Path, name: str, core: str, dtype: np.dtype, state_size: int, outputs: int, state_bytes: int,
+    x_raw: np.ndarray, dt_raw: np.ndarray,
+) -> tuple[list[int], np.ndarray]:  # fmt: skip
+    """Instructions of each step of ``<name>_step_dt`` in ``elf`` (a QEMU image of :func:`qemu_step_counts`),
+    counted per basic block by lnn-edge's counter, and the outputs of each step."""
+    text = next(found for found in sections(elf) if found.name == ".text")
+    symbols = defined_symbols(elf)
+    image = BenchImage(elf=elf, flash=section_contents(elf, ".text"), entry=symbols[f"{name}_step_dt"][0], core=core,
+                       symbols=symbols, data_bytes=0, bss_bytes=0)  # fmt: skip
+    runner = LinkedRunner(image, text.address, dtype, state_size, outputs, state_bytes)
+    steps = [runner.step(x_raw[t], dt_raw[t]) for t in range(len(dt_raw))]
+    return [count for count, _, _ in steps], np.stack([y for _, y, _ in steps])
