@@ -314,12 +314,13 @@ multiply-accumulate; docs/boards.md, RISC-V). The RV32 kernel work of issue 17 i
 do for `cortex-m4f`); `python benchmarks/anchors.py --lnn-edge --rows FILE` writes rows that do.
 
 Counting on RV32 is cross-checked as on Arm: qemu-system-riscv32 loads the same TCG plugin
-(`firmware/tools/lnn_icount_plugin.c`) on `sifive_e`, and `tests/test_riscv_firmware.py` compares its count of
-each step with Unicorn's. They are equal for the wired CfC (fixed16, fixed32) and the LTC in float32; for the
-LTC in fixed16 the plugin counts 2 more at every step: the Unicorn bench image sits at address 0, where GNU ld's relaxation replaces the `lui` + `addi` of
-a parameter array placed below 0x800 by one `addi` from x0, which no image at a real part's addresses
-(0x20400000 on the FE310, 0x40380000 on the ESP32-C3) gets. Where that happens the RV32 counts above are low by
-those few instructions; linking the bench image for RV32 at a part's address would remove the difference.
+(`firmware/tools/lnn_icount_plugin.c`) on `sifive_e`, and `tests/test_riscv_firmware.py` runs lnn-edge's
+Unicorn counter on the very image the plugin counts (linked at 0x20400000): the two agree at every step. Against
+the bench image, which sits at address 0, the plugin's counts are equal for the wired CfC (fixed16, fixed32) and
+the LTC in float32, and 2 higher at every step for the LTC in fixed16: at address 0 GNU ld's relaxation replaces
+the `lui` + `addi` of a parameter array placed below 0x800 by one `addi` from x0, which no image at a real part's
+addresses (0x20400000 on the FE310, 0x40380000 on the ESP32-C3) gets. Where that happens the RV32 counts above
+are low by those few instructions; linking the bench image for RV32 at a part's address would remove it.
 """
 
 
