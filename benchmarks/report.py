@@ -32,6 +32,35 @@ ANCHORS = {
 }
 
 
+# Anchors of issue 17 on RISC-V (instructions per step on RV32IMC, RV32IMAC), counted by lnn-edge's own counter
+# (Unicorn per basic block) on images built with riscv64-unknown-elf-gcc 12.2 and lnn-edge's flags (-O2,
+# -ffp-contract=off): `python benchmarks/anchors.py --cmsis-nn PATH` (RISCV_ANCHOR_NOTES says how).
+RISCV_ANCHORS = {
+    "LTC, straightforward float32 port (expf sigmoid, masked dense arrays, soft float)": (7381433, 7381433),
+    "CMSIS-NN LSTM int8 (s8), 20 inputs, 19 hidden": (26921, 26921),
+}
+RISCV_ANCHOR_CORES = ("rv32imc", "rv32imac")
+
+RISCV_ANCHOR_NOTES = """Measured by `python benchmarks/anchors.py --cmsis-nn PATH --lnn-edge` (about 5 minutes; the port's mean is over
+4 steps, 7 million instructions each, CMSIS-NN's over 20): the same compiler, flags, memory map and counter
+as lnn-edge's bench, on the models of `benchmarks/matrix.py` (the lnn-edge rows it benches in the same run are
+those of the matrix).
+
+- The float32 port is ours, `benchmarks/anchors/ltc_f32.c`: what a hand port of ncps's LTC looks like (dense
+  [source][destination] arrays multiplied by their masks, so every pair gets its sigmoid; `1 / (1 + expf(-x))`;
+  the semi-implicit step with 6 unfolds), run on LTC(20, AutoNCP(19,2)) and checked against lnn-edge's float64
+  reference. Its 2,546 sigmoids a step each call picolibc's `expf` (newlib's `sf_exp.c`, soft float through
+  libgcc's C soft-fp routines): about 2,900 instructions a sigmoid, where Cortex-M0's hand-written Thumb soft
+  float takes about 620.
+- CMSIS-NN's `arm_lstm_unidirectional_s8` is compiled from a CMSIS-NN checkout (the figures: commit
+  99f736a63036613032f9b70de36b493bcd7802d4, `git clone https://github.com/ARM-software/CMSIS-NN && git -C
+  CMSIS-NN checkout 99f736a63036613032f9b70de36b493bcd7802d4`, then `--cmsis-nn CMSIS-NN`), its portable C paths (no Arm extension is defined on RV32), 20 inputs, 19 hidden units, one time step a call, with
+  drawn int8 weights and TFLite-style scales (the loops have fixed trip counts: the count hardly depends on the
+  values). Nothing of CMSIS-NN is in this repository: `benchmarks/anchors/cmsis_lstm_s8.c` is only our call.
+- RV32IMC and RV32IMAC run the same instructions: neither anchor uses an atomic instruction.
+"""
+
+
 def _tool_version(command: list[str]) -> str:
     try:
         return subprocess.run(command, capture_output=True, text=True, check=False).stdout.splitlines()[0]
@@ -100,6 +129,37 @@ def anchor_table(rows: list[dict[str, Any]]) -> str:
             if found:
                 cells = " | ".join(f"**{found[c]:,.0f}**" if c in found else "-" for c in cores)
                 lines.append(f"| lnn-edge {model}, {precision} | {cells} |")
+    return "\n".join(lines)
+
+
+def riscv_anchor_table(rows: list[dict[str, Any]]) -> str:
+    """The RV32 anchors and lnn-edge's RV32 rows of the same models, with how many times fewer instructions
+    lnn-edge's step runs than each anchor on the same core."""
+    labels = [CORE_NAMES[c] for c in RISCV_ANCHOR_CORES]
+    short = ("float32 port", "CMSIS-NN s8")
+    lines = [
+        "| implementation | "
+        + " | ".join(labels)
+        + " | "
+        + " | ".join(f"{s} / this ({labels[0]})" for s in short)
+        + " |",
+        "|---|" + "---:|" * (len(labels) + len(short)),
+    ]
+    for label, values in RISCV_ANCHORS.items():
+        lines.append(f"| {label} | " + " | ".join(f"{v:,}" for v in values) + " |" + " |" * len(short))
+    anchors = list(RISCV_ANCHORS.values())
+    for model in ("LTC AutoNCP(19,2)", "CfC wired AutoNCP(19,2)"):
+        for precision in ("float32", "fixed16", "fixed32"):
+            found = {
+                r["core"]: r["instructions_per_step"]
+                for r in rows
+                if r["model"] == model and r["precision"] == precision and r["core"] in RISCV_ANCHOR_CORES
+            }
+            if found:
+                cells = " | ".join(f"**{found[c]:,.0f}**" if c in found else "-" for c in RISCV_ANCHOR_CORES)
+                first = found.get(RISCV_ANCHOR_CORES[0])
+                ratios = " | ".join("-" if first is None else f"{values[0] / first:,.1f}x" for values in anchors)
+                lines.append(f"| lnn-edge {model}, {precision} | {cells} | {ratios} |")
     return "\n".join(lines)
 
 
@@ -185,9 +245,89 @@ neuron with internal synapses per unfold, and the reciprocals).
 """
 
 
-def targets_table(rows: list[dict[str, Any]]) -> str:
+_FLOAT_PORT, _CMSIS_S8 = (values[0] for values in RISCV_ANCHORS.values())
+
+# Targets of issue 17 (RISC-V), in the same form; "faster than an anchor" is the anchor's count as the limit.
+RISCV_TARGETS = [
+    (
+        "RV32IMC LTC fixed16 instructions/step",
+        "LTC AutoNCP(19,2)",
+        "fixed16",
+        "rv32imc",
+        "instructions_per_step",
+        11000,
+    ),
+    (
+        "RV32IMC wired CfC fixed16 instructions/step",
+        "CfC wired AutoNCP(19,2)",
+        "fixed16",
+        "rv32imc",
+        "instructions_per_step",
+        6000,
+    ),
+    (
+        "fixed16 LTC flash, parameters + step code (RV32IMC)",
+        "LTC AutoNCP(19,2)",
+        "fixed16",
+        "rv32imc",
+        "flash_model_bytes",
+        3584,
+    ),
+    (
+        "whole qemu-sifive-e firmware flash, LTC fixed16",
+        "LTC AutoNCP(19,2)",
+        "fixed16",
+        "rv32imac",
+        "flash_total_bytes",
+        8192,
+    ),
+    (
+        "RV32IMC LTC fixed16: faster than the float32 port",
+        "LTC AutoNCP(19,2)",
+        "fixed16",
+        "rv32imc",
+        "instructions_per_step",
+        _FLOAT_PORT,
+    ),
+    (
+        "RV32IMC LTC fixed16: faster than CMSIS-NN's s8 LSTM",
+        "LTC AutoNCP(19,2)",
+        "fixed16",
+        "rv32imc",
+        "instructions_per_step",
+        _CMSIS_S8,
+    ),
+    (
+        "RV32IMC LTC float32: faster than the float32 port",
+        "LTC AutoNCP(19,2)",
+        "float32",
+        "rv32imc",
+        "instructions_per_step",
+        _FLOAT_PORT,
+    ),
+]
+
+RISCV_TARGET_NOTES = """On RV32 the fixed16 step is, at this commit, the portable C as GCC compiles it (about 30 instructions a
+synapse, where GCC takes 22 on the M3: RV32IMC has no bit-field extract, no halfword extension and no
+multiply-accumulate; docs/boards.md, RISC-V). The RV32 kernel work of issue 17 is in progress apart; the
+`whole qemu-sifive-e firmware` row needs matrix.py's rows to carry `flash_total_bytes` for `rv32imac` (as they
+do for `cortex-m4f`); `python benchmarks/anchors.py --lnn-edge --rows FILE` writes rows that do.
+
+Counting on RV32 is cross-checked as on Arm: qemu-system-riscv32 loads the same TCG plugin
+(`firmware/tools/lnn_icount_plugin.c`) on `sifive_e`, and `tests/test_riscv_firmware.py` runs lnn-edge's
+Unicorn counter on the very image the plugin counts (linked at 0x20400000): the two agree at every step. Against
+the bench image, which sits at address 0, the plugin's counts are equal for the wired CfC (fixed16, fixed32) and
+the LTC in float32, and 2 higher at every step for the LTC in fixed16: at address 0 GNU ld's relaxation replaces
+the `lui` + `addi` of a parameter array placed below 0x800 by one `addi` from x0, which no image at a real part's
+addresses (0x20400000 on the FE310, 0x40380000 on the ESP32-C3) gets. Where that happens the RV32 counts above
+are low by those few instructions; linking the bench image for RV32 at a part's address would remove it.
+"""
+
+
+def targets_table(rows: list[dict[str, Any]], targets: list[tuple[str, str, str, str, str, int]] | None = None) -> str:
+    """Each target's limit, the measured value of its row (``-`` when the matrix has none) and whether it is met."""
     lines = ["| target | limit | measured | met |", "|---|---:|---:|---|"]
-    for label, model, precision, core, key, limit in TARGETS:
+    for label, model, precision, core, key, limit in TARGETS if targets is None else targets:
         found = [r.get(key) for r in rows if r["model"] == model and r["precision"] == precision and r["core"] == core]
         value = found[0] if found and found[0] is not None else None
         measured = "-" if value is None else f"{value:,.0f}"
@@ -265,15 +405,17 @@ def main() -> None:
     rows = json.loads(args.matrix.read_text())
     images = plots(rows, args.out.parent / "img")
     gcc = _tool_version(["arm-none-eabi-gcc", "--version"])
+    riscv_gcc = _tool_version(["riscv64-unknown-elf-gcc", "--version"])
     parts = [
         "# Benchmarks",
         "",
-        f"Generated by `make bench` on {date.today().isoformat()} ({platform.machine()}, {gcc}). Every number below comes "
+        f"Generated by `make bench` on {date.today().isoformat()} ({platform.machine()}, {gcc}; {riscv_gcc}). Every number below comes "
         "from a command in this page; rerun `make bench` to refresh it. Speed and memory are benchmarks, never timed tests.",
         "",
         "## Instructions per step",
         "",
-        "Exact instruction counts of one RNN step (`<name>_step_dt`), built with arm-none-eabi-gcc -O2 for each core and "
+        "Exact instruction counts of one RNN step (`<name>_step_dt`), built with arm-none-eabi-gcc -O2 for each Cortex-M "
+        "core and riscv64-unknown-elf-gcc -O2 for RV32IMC and RV32IMAC (soft float: no FPU), and "
         "run in Unicorn, counted per executed basic block (mean over 20 steps of test inputs; the outputs and state of "
         "every counted step equal the emulator's bit for bit). Models use 20 inputs and ncps's default initialisation. "
         "Command: `python benchmarks/matrix.py --out build/bench/matrix.json` (part of `make bench`).",
@@ -289,9 +431,20 @@ def main() -> None:
         targets_table(rows),
         "",
         TARGET_NOTES,
+        "### RISC-V: against the anchors of issue 17 (instructions per step; LTC(20, AutoNCP(19,2)))",
+        "",
+        riscv_anchor_table(rows),
+        "",
+        RISCV_ANCHOR_NOTES,
+        "### The targets of issue 17 (RISC-V)",
+        "",
+        targets_table(rows, RISCV_TARGETS),
+        "",
+        RISCV_TARGET_NOTES,
         "### Instruction mix and estimated cycles, LTC AutoNCP(19,2)",
         "",
-        "Cycles are an ESTIMATE from ARM's published per-class timings (`lnn_edge/bench/instr_count.py` CYCLES), not a "
+        "Cycles are an ESTIMATE from ARM's published per-class timings (SiFive's E31 manual for RV32; "
+        "`lnn_edge/bench/instr_count.py` CYCLES), not a "
         "measurement: no pipeline, flash wait states or caches are modelled.",
         "",
         mix_table(rows, "LTC AutoNCP(19,2)"),
@@ -304,6 +457,14 @@ def main() -> None:
         "run and measured after it.",
         "",
         memory_table(rows),
+        "",
+        "### RISC-V (RV32IMC)",
+        "",
+        "The same figures for RV32IMC (ESP32-C3's core; RV32IMAC's differ by a few bytes of model code and in "
+        "libgcc, whose rv32imac build is compressed and rv32imc's, rv32im's, is not): float32 brings libgcc's "
+        "soft-float routines, the LTC's fixed32 its 64-bit division.",
+        "",
+        memory_table(rows, "rv32imc"),
         "",
         *[f"![{name}](img/{name})" for name in images],
         "",

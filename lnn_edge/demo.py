@@ -1,9 +1,10 @@
 """The whole story on one command (``lnn-edge demo``, ``make demo``): train, export, verify, run on boards, bench.
 
 Trains the default model (an LTC on AutoNCP(19,2), the pendulum task), exports it in fixed16 and float32,
-verifies both on the host, builds and runs them on emulated boards (M4F: both precisions; M0: fixed16), verifies
-them over the serial line, counts instructions per step on every core, and writes a report folder (Markdown and
-PNG plots) ending in one summary table. Rerunning reuses the trained model and every cached build.
+verifies both on the host, builds and runs them on emulated boards (M4F: both precisions; M0 and RISC-V's
+FE310, RV32IMAC: fixed16), verifies them over the serial line, counts instructions per step on every core, and
+writes a report folder (Markdown and PNG plots) ending in one summary table. Rerunning reuses the trained model
+and every cached build.
 """
 
 from __future__ import annotations
@@ -34,8 +35,13 @@ DEMO_MANIFEST = "demo.json"
 DEMO_FORMAT = "lnn-edge-demo"
 REPORT_MANIFEST = "report.json"
 REPORT_FORMAT = "lnn-edge-demo-report"
-BOARDS = (("qemu-mps2-an386", "fixed16"), ("qemu-mps2-an386", "float32"), ("qemu-microbit", "fixed16"))
-BENCH_CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7")
+BOARDS = (
+    ("qemu-mps2-an386", "fixed16"),
+    ("qemu-mps2-an386", "float32"),
+    ("qemu-microbit", "fixed16"),
+    ("qemu-sifive-e", "fixed16"),
+)
+BENCH_CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "rv32imac")
 PRECISIONS = ("fixed16", "float32")
 
 Say = Callable[[str], None]
@@ -135,8 +141,6 @@ def held_out_data(seed: int = 4242, sequences: int = 4, steps: int = 64) -> tupl
 
 def run_demo(directory: Path, epochs: int = 40, say: Say = print, progress: bool = True) -> DemoResult:
     """Run every stage; return the summary rows (also written to ``directory/report``)."""
-    from lnn_edge.target.verify import verify_on_board
-
     started = time.monotonic()
     claim_demo_dir(directory)
     model, history = trained_model(directory, epochs, say, progress)
@@ -163,26 +167,43 @@ def run_demo(directory: Path, epochs: int = 40, say: Say = print, progress: bool
                 exports[precision], core, default_sequences(exports[precision], 10)
             )
     for board, precision in BOARDS:
-        say(f"running {precision} on {board} (QEMU) and verifying over the serial line")
-        checked = verify_on_board(exports[precision], sequences, board)
-        from lnn_edge.target.boards import load_board
-        from lnn_edge.target.build import build_firmware
-
-        size = build_firmware(exports[precision].directory, load_board(board)).size
-        traces[f"board {board} {precision}"] = checked.traces["board"]
-        core = load_board(board).core
-        bench = benches.get((precision, core)) or bench_export(
-            exports[precision], core, default_sequences(exports[precision], 10)
-        )
-        rows.append(DemoRow(
-            f"{board} ({core}), {precision}", precision, _rmse(checked.traces["board"], targets), checked.bit_exact,
-            checked.outputs.max_abs, bench.instructions_per_step, size.flash_used, size.ram_used, checked.passed,
-        ))  # fmt: skip
-        say(f"  board == host C == emulator: {checked.bit_exact}; {checked.cycles_per_step:,.0f} "
-            f"{checked.cycles_kind} ticks per step")  # fmt: skip
+        row, trace = board_row(exports[precision], board, sequences, targets, benches, say)
+        rows.append(row)
+        traces[f"board {board} {precision}"] = trace
     result = DemoResult(directory, rows, float(history.get("seconds", 0.0)), time.monotonic() - started)
     result.images = write_report(directory / "report", result, history, traces, benches)
     return result
+
+
+def board_row(
+    exported: Export,
+    board: str,
+    sequences: Sequences,
+    targets: np.ndarray,
+    benches: dict[tuple[str, str], Any],
+    say: Say = print,
+) -> tuple[DemoRow, np.ndarray]:
+    """Run ``exported`` on the emulated ``board`` (QEMU), verify it over the serial line, and make its summary row:
+    the task error of the board's outputs, the exact instructions per step of its core (from ``benches`` when
+    the demo counted that core already) and the whole firmware's flash and RAM. Returns the row and the board's
+    output trace."""
+    from lnn_edge.target.boards import load_board
+    from lnn_edge.target.build import build_firmware
+    from lnn_edge.target.verify import verify_on_board
+
+    precision = exported.qmodel.precision
+    say(f"running {precision} on {board} (QEMU) and verifying over the serial line")
+    checked = verify_on_board(exported, sequences, board)
+    size = build_firmware(exported.directory, load_board(board)).size
+    core = load_board(board).core
+    bench = benches.get((precision, core)) or bench_export(exported, core, default_sequences(exported, 10))
+    row = DemoRow(
+        f"{board} ({core}), {precision}", precision, _rmse(checked.traces["board"], targets), checked.bit_exact,
+        checked.outputs.max_abs, bench.instructions_per_step, size.flash_used, size.ram_used, checked.passed,
+    )  # fmt: skip
+    say(f"  board == host C == emulator: {checked.bit_exact}; {checked.cycles_per_step:,.0f} "
+        f"{checked.cycles_kind} ticks per step")  # fmt: skip
+    return row, checked.traces["board"]
 
 
 def summary_table(rows: list[DemoRow]) -> str:

@@ -19,7 +19,8 @@ def test_demo_runs_every_stage_and_writes_a_report(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     table = result.stdout
     for target in ("Python float64", "host C (gcc), fixed16", "host C (gcc), float32", "qemu-mps2-an386 (cortex-m4f), fixed16",
-                   "qemu-mps2-an386 (cortex-m4f), float32", "qemu-microbit (cortex-m0), fixed16"):  # fmt: skip
+                   "qemu-mps2-an386 (cortex-m4f), float32", "qemu-microbit (cortex-m0), fixed16",
+                   "qemu-sifive-e (rv32imac), fixed16"):  # fmt: skip
         assert target in table, target
     assert "FAIL" not in table and "| NO |" not in table
     report = out / "report"
