@@ -6,6 +6,9 @@ counted in Unicorn on every core, Cortex-M and RV32 (exact instructions per basi
 bit against the emulator). Writes a JSON file of rows for benchmarks/report.py.
 
 Usage: python benchmarks/matrix.py --out build/bench/matrix.json
+       python benchmarks/matrix.py --cores rv32imc,rv32imac --update build/bench/matrix.json
+         (re-measure some cores only, replacing their rows in an existing matrix: after a change that only those
+         cores compile, such as an architecture file of the runtime)
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from lnn_edge.model.model import Calibration
 CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33", "rv32imc", "rv32imac")
 PRECISIONS = ("float32", "fixed16", "fixed32")
 INPUTS = 20
+FIRMWARE_BOARDS = {"cortex-m4f": "qemu-mps2-an386", "rv32imac": "qemu-sifive-e"}
+"""Cores whose rows also measure the whole firmware (start-up, UART, protocol, model) on an emulated board."""
 
 
 def models() -> dict[str, torch.nn.Module]:
@@ -46,7 +51,7 @@ def models() -> dict[str, torch.nn.Module]:
     }
 
 
-def run(out: Path, steps: int) -> list[dict[str, Any]]:
+def run(out: Path, steps: int, cores: tuple[str, ...] = CORES, update: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
@@ -57,7 +62,7 @@ def run(out: Path, steps: int) -> list[dict[str, Any]]:
             for precision in PRECISIONS:
                 exported = export(model, Path(tmp) / f"{len(rows)}", precision, name="bench")
                 sequences = default_sequences(exported, steps)
-                for core in CORES:
+                for core in cores:
                     start = time.time()
                     result = bench_export(exported, core, sequences)
                     row = {
@@ -68,10 +73,11 @@ def run(out: Path, steps: int) -> list[dict[str, Any]]:
                         "parameters": model.parameter_count(),
                         **result.as_dict(),
                     }
-                    if core == "cortex-m4f":  # the whole firmware (startup, UART, protocol, model) on the M4F board
+                    if core in FIRMWARE_BOARDS:  # the whole firmware (startup, UART, protocol, model) on its board
                         from lnn_edge.target.build import build_firmware
 
-                        row["flash_total_bytes"] = build_firmware(exported.directory, "qemu-mps2-an386").size.flash_used
+                        board = FIRMWARE_BOARDS[core]
+                        row["flash_total_bytes"] = build_firmware(exported.directory, board).size.flash_used
                     rows.append(row)
                     print(
                         f"{label:28s} {precision:8s} {core:11s} {row['instructions_per_step']:>10.0f} instr/step "
@@ -81,6 +87,10 @@ def run(out: Path, steps: int) -> list[dict[str, Any]]:
                     )
                     if not row["bit_exact"]:
                         raise SystemExit(f"{label} {precision} {core}: the cross-compiled step is not bit-exact")
+    if update:  # keep the other cores' rows, in the matrix's order
+        measured = {(r["model"], r["precision"], r["core"]): r for r in rows}
+        old = json.loads(out.read_text())
+        rows = [measured.pop((r["model"], r["precision"], r["core"]), r) for r in old] + list(measured.values())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(rows, indent=1))
     return rows
@@ -90,9 +100,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("build/bench/matrix.json"))
     parser.add_argument("--steps", type=int, default=20, help="steps counted per benchmark (the mean is reported)")
+    parser.add_argument("--cores", default=",".join(CORES), help=f"cores to measure (default: {','.join(CORES)})")
+    parser.add_argument("--update", type=Path, help="replace the measured cores' rows in this matrix (also the output)")
     args = parser.parse_args()
+    cores = tuple(core.strip() for core in args.cores.split(",") if core.strip())
+    unknown = [core for core in cores if core not in CORES]
+    if unknown:
+        parser.error(f"--cores: {', '.join(unknown)} not among {', '.join(CORES)}")
+    if args.update is not None and not args.update.is_file():
+        parser.error(f"--update {args.update}: no such matrix (run without --update first)")
     torch.set_num_threads(1)
-    run(args.out, args.steps)
+    run(args.update or args.out, args.steps, cores, update=args.update is not None)
 
 
 if __name__ == "__main__":
