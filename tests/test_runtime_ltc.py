@@ -1,8 +1,9 @@
-"""The LTC kernels of the runtime library (lnn/lnn_ltc_q15.h, lnn_ltc_q31.h, lnn_ltc_f32.h, the ARMv6-M and
-ARMv7E-M assembly of the q15 synapse loop and the VFP assembly of the f32 one), each against the NumPy emulator, bit for bit, outputs and state, on drawn
-models: on the host (portable C, and the Thumb-1 arithmetic with LNN_THUMB1) and in Unicorn on every core the
-assembly targets, with the assembly and with its portable reference (LNN_NO_ASM). Apart from the code generator's
-tests: a failure here points at a kernel. Also: the generated <name>.c is data and wrappers only."""
+"""The LTC kernels of the runtime library (lnn/lnn_ltc_q15.h, lnn_ltc_q31.h, lnn_ltc_f32.h, the ARMv6-M,
+ARMv7E-M and RV32 assembly of the q15 synapse loop and the VFP assembly of the f32 one), each against the NumPy
+emulator, bit for bit, outputs and state, on drawn models: on the host (portable C, and the Thumb-1 arithmetic with
+LNN_THUMB1) and in Unicorn on every core the assembly targets, with the assembly and with its portable reference
+(LNN_NO_ASM). Apart from the code generator's tests: a failure here points at a kernel. Also: the generated <name>.c
+is data and wrappers only."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import Calibration, Model
 
 ASM_CORES = {
-    "fixed16": ("cortex-m0", "cortex-m4f", "cortex-m33"),
+    "fixed16": ("cortex-m0", "cortex-m4f", "cortex-m33", "rv32imc"),
     "fixed32": ("cortex-m3",),
     "float32": ("cortex-m4f", "cortex-m33"),
 }
-"""Cores whose build runs the kernel's assembly (q15: ARMv6-M and ARMv7E-M; f32: FPU cores) or, for q31, which
+"""Cores whose build runs the kernel's assembly (q15: ARMv6-M, ARMv7E-M and RV32; f32: FPU cores) or, for q31, which
 has none, one Thumb-2 core."""
 
 
@@ -74,4 +75,10 @@ def test_generated_ltc_source_is_data_and_wrappers(tmp_path: Path, precision: st
     assert re.search(r'#include "lnn/lnn_ltc_(q15|q31|f32)\.h"', code)
     runtime = exported.directory / "lnn"
     asm_files = sorted(p.name for p in runtime.iterdir() if "__asm__" in p.read_text())
-    assert asm_files == ["lnn_f32_vfp.h", "lnn_ltc_f32_vfp.h", "lnn_ltc_q15_armv6m.h", "lnn_ltc_q15_armv7em.h"]
+    assert asm_files == [
+        "lnn_f32_vfp.h",
+        "lnn_ltc_f32_vfp.h",
+        "lnn_ltc_q15_armv6m.h",
+        "lnn_ltc_q15_armv7em.h",
+        "lnn_ltc_q15_rv32.h",
+    ]

@@ -23,8 +23,8 @@
  * LNN_LTC_RECIPROCAL_LEAVES, LNN_LTC_SMLAWT_FITS, LNN_LTC_ASM_ARMV7EM_FITS. The compiler specialises the kernel
  * to them. The model's parameters come in a const lnn_ltc_q15_model_t (see below). One model per translation
  * unit. Core-specific code: ACLE DSP intrinsics on ARMv7E-M, the synapse loop in assembly on ARMv6-M
- * (lnn_ltc_q15_armv6m.h) and ARMv7E-M (lnn_ltc_q15_armv7em.h); -DLNN_NO_ASM builds the portable C below, the
- * reference those must equal bit for bit.
+ * (lnn_ltc_q15_armv6m.h), ARMv7E-M (lnn_ltc_q15_armv7em.h) and RV32 (lnn_ltc_q15_rv32.h); -DLNN_NO_ASM builds
+ * the portable C below, the reference those must equal bit for bit.
  */
 #ifndef LNN_LTC_Q15_H
 #define LNN_LTC_Q15_H
@@ -147,13 +147,15 @@ static inline int32_t lnn_ltc_q15_conductance(const lnn_ltc_q15_syn_t *r, const 
 }
 #define LNN_LTC_ADD_PRODUCT(sum, e, g) ((sum) = LNN_LTC_MAC_BB((e), (g), (sum))) /* sum += erev * g */
 
-/* The synapse loop in assembly on ARMv6-M and ARMv7E-M with GCC (each defines LNN_LTC_Q15_ASM_SYNAPSES and
+/* The synapse loop in assembly on ARMv6-M, ARMv7E-M and RV32 with GCC (each defines LNN_LTC_Q15_ASM_SYNAPSES and
  * lnn_ltc_q15_sensory_sums / lnn_ltc_q15_internal_sums); LNN_NO_ASM builds the C loop, the reference. */
 #if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(__clang__) && !defined(LNN_NO_ASM)
 #include "lnn_ltc_q15_armv6m.h"
 #elif defined(LNN_LTC_SIGMOID_SMLAWT) && LNN_LTC_ASM_ARMV7EM_FITS && defined(__thumb2__) && defined(__GNUC__) && \
     !defined(__clang__) && defined(__OPTIMIZE__) && !defined(LNN_NO_ASM)
 #include "lnn_ltc_q15_armv7em.h"
+#elif defined(__riscv) && __riscv_xlen == 32 && defined(__GNUC__) && !defined(__clang__) && !defined(LNN_NO_ASM)
+#include "lnn_ltc_q15_rv32.h"
 #endif
 
 /* v + (num / den rounded to nearest, half up; for num < 0 a remainder of den/2 - 1 already rounds away):
