@@ -132,3 +132,21 @@ def test_bench_on_the_emulated_board_measures_cycles_over_serial(exports: dict[s
     # an386 runs -icount shift=6 at 25 MHz: 1.6 ticks per instruction; the BENCH loop adds a few instructions.
     instructions = device["cycles_per_step"] / 1.6
     assert info["instructions_per_step"] <= instructions <= info["instructions_per_step"] * 1.05
+
+
+def test_the_bench_and_build_folders_are_not_called_user_files(tmp_path: Path) -> None:
+    """``bench/`` and ``fw/`` are lnn-edge's own outputs in an export: the note about unlisted files (which every
+    verb prints, and which broke --json readers that mixed it in) must not name them."""
+    from lnn_edge.codegen.export import load_export, unlisted_files
+    from lnn_edge.target.build import build_firmware
+
+    torch.manual_seed(0)
+    model = from_module(LTC(3, wirings.AutoNCP(8, 2)))
+    model.calibration = Calibration(x=np.random.default_rng(0).normal(size=(2, 10, 3)))
+    exported = export(model, tmp_path / "out", "fixed16", name="m")
+    bench_export(exported, "cortex-m0", default_sequences(exported, 2))
+    build_firmware(exported.directory, "qemu-mps2-an386")
+    assert (exported.directory / "bench").is_dir() and (exported.directory / "fw").is_dir()
+    assert unlisted_files(load_export(exported.directory)) == []
+    (exported.directory / "mine.txt").write_text("a user's file")
+    assert unlisted_files(load_export(exported.directory)) == ["mine.txt"]

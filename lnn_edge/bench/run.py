@@ -14,7 +14,7 @@ import numpy as np
 
 from lnn_edge.bench.image import build_bench_image
 from lnn_edge.bench.instr_count import count_steps
-from lnn_edge.codegen.export import Export
+from lnn_edge.codegen.export import BENCH_DIR, Export
 from lnn_edge.host.verify import default_sequences, emulator_raw, first_mismatch, raw_inputs
 from lnn_edge.model.datafile import Sequences
 from lnn_edge.quant.emulator import Emulator
@@ -54,7 +54,7 @@ def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: t
     qmodel = export.qmodel
     model = qmodel.model
     dtype = np.dtype(VALUE_DTYPES[export.manifest["value_type"]])
-    image = build_bench_image(export.directory, export.name, core, export.directory / "bench", extra_flags)
+    image = build_bench_image(export.directory, export.name, core, export.directory / BENCH_DIR, extra_flags)
     first = Sequences(x=sequences.x[:1], dt=sequences.dt[:1])
     emulator = Emulator(qmodel)
     x_raw, dt_raw = raw_inputs(emulator, first)

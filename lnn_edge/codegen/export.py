@@ -36,6 +36,10 @@ EXPORT_FORMAT = "lnn-edge-export"
 MODEL_FILE = "model.lnn"
 REPORT_FILE = "quantization.json"
 MANIFEST_FILE = "manifest.json"
+FIRMWARE_DIR = "fw"
+"""Where ``lnn-edge build`` keeps an export's firmware builds (``fw/<board>/``)."""
+BENCH_DIR = "bench"
+"""Where ``lnn-edge bench`` keeps an export's bench images (``bench/``)."""
 
 
 @dataclass
@@ -191,10 +195,11 @@ def _is_model_source(filename: str, name: str) -> bool:
 
 
 def unlisted_files(export: Export) -> list[str]:
-    """What the export folder holds beyond its manifest (lnn-edge's own ``fw/`` aside): never compiled, since
-    builds copy only the listed files, but worth a word, since a user may think it is part of the export."""
+    """What the export folder holds beyond its manifest (lnn-edge's own build folders ``fw/`` and ``bench/`` aside):
+    never compiled, since builds copy only the listed files, but worth a word, since a user may think it is part of
+    the export."""
     listed = export.manifest["files"]
-    known = {MANIFEST_FILE, "fw", *listed}
+    known = {MANIFEST_FILE, FIRMWARE_DIR, BENCH_DIR, *listed}
     folders = {RUNTIME_DIR} | {"/".join(n.split("/")[:d]) for n in listed for d in range(1, n.count("/") + 1)}
     found: list[str] = []
     pending = [""]

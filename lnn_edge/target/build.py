@@ -27,7 +27,7 @@ from typing import Any
 
 from lnn_edge import __version__
 from lnn_edge.atomic import atomic_file, owned_dir
-from lnn_edge.codegen.export import Export, load_export, model_sources
+from lnn_edge.codegen.export import FIRMWARE_DIR, Export, load_export, model_sources
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.host.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
 from lnn_edge.resources import data_dir
@@ -291,7 +291,7 @@ def model_objects(export: Export) -> tuple[str, ...]:
 
 
 def output_dir(export_dir: str | os.PathLike[str], board: Board) -> Path:
-    return Path(export_dir) / "fw" / board.name
+    return Path(export_dir) / FIRMWARE_DIR / board.name
 
 
 def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force: bool = False) -> BuildResult:
