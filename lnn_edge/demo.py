@@ -92,7 +92,7 @@ def trained_model(directory: Path, epochs: int, say: Say, progress: bool) -> tup
             say(f"reusing the trained model {path}")
             return load(path), history
 
-    say(f"training an LTC on AutoNCP(19,2) for the '{TASK}' task ({epochs} epochs, about 1.5 minutes on 2 cores)")
+    say(f"training an LTC on AutoNCP(19,2) for the '{TASK}' task ({epochs} epochs, about 5 minutes on 2 cores)")
 
     def report(epoch: Any) -> None:
         if progress:
