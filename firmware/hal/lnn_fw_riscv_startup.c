@@ -8,13 +8,8 @@
 #include <stdint.h>
 
 #include "lnn_fw_config.h"
+#include "lnn_fw_crt.h"
 #include "lnn_fw_hal.h"
-
-extern uint32_t _sidata[];
-extern uint32_t _sdata[];
-extern uint32_t _edata[];
-extern uint32_t _sbss[];
-extern uint32_t _ebss[];
 
 void lnn_fw_c_start(void);
 void lnn_fw_riscv_trap(uint32_t mcause, uint32_t mepc);
@@ -23,7 +18,6 @@ int main(void);
 /* Exit statuses of lnn_fw_fatal (QEMU's exit code), as on Cortex-M: an exception is the HardFault's 0x82. */
 #define FATAL_INTERRUPT 0x81u
 #define FATAL_EXCEPTION 0x82u
-#define FATAL_RETURNED 0x84u
 
 #define MCAUSE_INTERRUPT (1u << 31)
 
@@ -35,25 +29,12 @@ void lnn_fw_riscv_trap(uint32_t mcause, uint32_t mepc)
 
 void lnn_fw_fatal(uint32_t status)
 {
-#if LNN_FW_SEMIHOSTING
-    lnn_fw_semihost_exit(status);
-#else
-    (void)status;
-#endif
-    for (;;) {
-    }
+    lnn_fw_crt_halt(status);
 }
 
 void lnn_fw_c_start(void)
 {
-    uint32_t *src = _sidata;
-    uint32_t *dst = _sdata;
-    while (dst < _edata) {
-        *dst++ = *src++;
-    }
-    for (dst = _sbss; dst < _ebss; dst++) {
-        *dst = 0u;
-    }
+    lnn_fw_crt_init_memory();
     (void)main();
-    lnn_fw_fatal(FATAL_RETURNED);
+    lnn_fw_fatal(LNN_FW_FATAL_RETURNED);
 }

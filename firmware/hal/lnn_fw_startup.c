@@ -9,14 +9,10 @@
 #include <stdint.h>
 
 #include "lnn_fw_config.h"
+#include "lnn_fw_crt.h"
 #include "lnn_fw_hal.h"
 
 extern uint32_t _estack[];
-extern uint32_t _sidata[];
-extern uint32_t _sdata[];
-extern uint32_t _edata[];
-extern uint32_t _sbss[];
-extern uint32_t _ebss[];
 
 void lnn_fw_reset_handler(void);
 void lnn_fw_c_start(void);
@@ -26,7 +22,6 @@ int main(void);
 #define FATAL_NMI 0x81u
 #define FATAL_HARDFAULT 0x82u
 #define FATAL_OTHER 0x83u
-#define FATAL_RETURNED 0x84u
 
 static void nmi_handler(void)
 {
@@ -71,29 +66,16 @@ __attribute__((section(".isr_vector"), used)) const lnn_fw_vector_t lnn_fw_vecto
 
 void lnn_fw_fatal(uint32_t status)
 {
-#if LNN_FW_SEMIHOSTING
-    lnn_fw_semihost_exit(status);
-#else
-    (void)status;
-#endif
-    for (;;) {
-    }
+    lnn_fw_crt_halt(status);
 }
 
 void lnn_fw_c_start(void)
 {
-    uint32_t *src = _sidata;
-    uint32_t *dst = _sdata;
-    while (dst < _edata) {
-        *dst++ = *src++;
-    }
-    for (dst = _sbss; dst < _ebss; dst++) {
-        *dst = 0u;
-    }
+    lnn_fw_crt_init_memory();
 #if defined(__ARM_ARCH_7M__) || defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_8M_MAIN__)
     /* VTOR exists from ARMv7-M on (not on the M0): point it at this table wherever the image sits. */
     LNN_FW_REG32(0xE000ED08u) = (uint32_t)(uintptr_t)lnn_fw_vectors;
 #endif
     (void)main();
-    lnn_fw_fatal(FATAL_RETURNED);
+    lnn_fw_fatal(LNN_FW_FATAL_RETURNED);
 }
