@@ -11,7 +11,7 @@ from lnn_edge.cli.common import UserErrorGroup
 @click.group(cls=UserErrorGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="lnn-edge")
 def cli() -> None:
-    """lnn-edge: liquid neural networks (LTC, CfC, NCP) on Cortex-M microcontrollers, verified bit for bit.
+    """lnn-edge: liquid neural networks (LTC, CfC, NCP) on Cortex-M and RISC-V microcontrollers, verified bit for bit.
 
     \b
     Typical flow:
