@@ -128,8 +128,8 @@ class SerialClient:
         except (serial.SerialException, ValueError, OSError) as error:
             raise LinkError(f"cannot open {self.url}: {error}") from None
         # Frames are bounded by version 1's size until HELLO reports the device's own maximum.
-        self._reader_payload = P.MAX_PAYLOAD
-        self._reader = P.FrameReader(self._reader_payload)
+        self._max_payload = P.MAX_PAYLOAD
+        self._reader = P.FrameReader(self._max_payload)
         self._frames: deque[Any] = deque()
         self._seq = 0
         self._state: bytes | None = None  # the last state the device reported or was given (raw bytes)
@@ -202,7 +202,7 @@ class SerialClient:
                     self._frames.append(_CORRUPT)
                     continue
                 try:
-                    self._frames.append(P.decode_frame(encoded, self._reader_payload))
+                    self._frames.append(P.decode_frame(encoded, self._max_payload))
                 except P.FrameError:
                     self._frames.append(_CORRUPT)
         return self._frames.popleft()
@@ -220,7 +220,8 @@ class SerialClient:
     def _attempts(self, cmd: int, payload: bytes, length_ok: Any, timeout: float | None) -> bytes:
         seq = self._next_seq()
         name = P.COMMAND_NAMES[cmd]
-        frame = P.encode_frame(cmd, seq, payload, self._max_payload(name, len(payload)))
+        # hello() made sure the model's requests fit the device's maximum (and only HELLO is sent before it).
+        frame = P.encode_frame(cmd, seq, payload, self._max_payload)
         reasons: Counter[str] = Counter()
         stale = 0
         self.stats.requests += 1
@@ -278,18 +279,6 @@ class SerialClient:
         if stale:
             summary += f"; {stale} answers with another request's seq ignored"
         raise LinkError(f"no valid answer from {self.url} to {name} after {self.retries + 1} tries ({summary})")
-
-    def _max_payload(self, name: str, needed: int) -> int:
-        """The device's payload limit (1024 until HELLO); a request above it is refused here, with what to do."""
-        limit = self.info.max_payload if self.info is not None else P.MAX_PAYLOAD
-        if needed > limit:
-            version = self.info.protocol if self.info is not None else 1
-            raise LinkError(
-                f"{name} needs a {needed}-byte payload, but the device at {self.url} accepts at most {limit} "
-                f"(protocol version {version}): build and flash its firmware with this lnn-edge, which sizes "
-                f"the frames from the model"
-            )
-        return limit
 
     def _rebooted(self, frame: P.Frame) -> None:
         """BOOT mid-session: count it, check the model is the same, restore the last state, restart the request."""
@@ -355,7 +344,7 @@ class SerialClient:
                 f"lnn-edge, which sizes the frames from the model"
             )
         self.info = info
-        self._reader_payload = info.max_payload  # larger answers may follow: receive them whole
+        self._max_payload = info.max_payload  # larger answers may follow: receive them whole
         self._reader.max_encoded = P.max_encoded(info.max_payload)
         return info
 
