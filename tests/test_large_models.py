@@ -111,4 +111,4 @@ def test_small_model_keeps_version_1_buffers(ltc_fixed16_export: Export, board: 
     assert built.as_dict()["max_payload"] == P.MAX_PAYLOAD
     ram, flash = V1_FIRMWARE[board]
     assert size["firmware_ram"] == ram - (V1_BUFFERS - V2_BUFFERS)
-    assert flash <= size["firmware_flash"] <= flash + 32
+    assert flash <= size["firmware_flash"] <= flash + 16  # measured: +12 B on both boards
