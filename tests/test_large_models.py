@@ -27,6 +27,7 @@ STEPS = 4  # a few steps: each carries 256 inputs each way through QEMU's UART
 # The AutoNCP(19, 2) fixed16 LTC's firmware before protocol version 2 (6afa3e7; lnn-edge build --json, size):
 # firmware RAM (frame buffers, retry cache, HAL) and flash outside the model.
 V1_FIRMWARE = {"qemu-mps2-an386": (3252, 2331), "qemu-microbit": (3252, 3357)}
+V1_STACK = 1280
 V1_BUFFERS = 1099 + 1100 + 1030  # version 1's receive buffer, retry cache and response buffer
 V2_BUFFERS = (P.MAX_ENCODED - 1) + P.MAX_ENCODED + (P.HEADER_SIZE + P.MAX_PAYLOAD + P.CRC_SIZE)
 
@@ -113,3 +114,4 @@ def test_small_model_keeps_version_1_buffers(ltc_fixed16_export: Export, board: 
     ram, flash = V1_FIRMWARE[board]
     assert size["firmware_ram"] == ram - (V1_BUFFERS - V2_BUFFERS)
     assert flash <= size["firmware_flash"] <= flash + 16  # measured: +12 B on both boards
+    assert size["stack"] == V1_STACK  # the binding's 46 B of copies stay within the firmware's share

@@ -48,8 +48,10 @@ FIRMWARE_FLAGS = [
     "-fno-tree-loop-distribute-patterns",
 ]
 LINK_FLAGS = ["-nostdlib", "-nostartfiles", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
-# Stack the firmware itself needs on top of the model's step scratch (frames are static, not on the stack).
+# Stack the firmware itself needs on top of the model's step scratch (frames are static, not on the stack),
+# including the binding's copies of a step's values up to COPIES_IN_FIRMWARE_STACK bytes (see stack_size).
 FIRMWARE_STACK = 1024
+COPIES_IN_FIRMWARE_STACK = 512
 BUILD_FILE = "build.json"
 """The manifest of a firmware build folder: its key, flags and the files it wrote (see lnn_edge.atomic)."""
 BUILD_FORMAT = "lnn-edge-build"
@@ -242,12 +244,15 @@ def stack_size(export: Export, board: Board) -> int:
     """The board's minimum, or the model's step scratch plus the firmware's own needs, rounded up.
 
     The firmware's needs include the binding's typed copies of a step's inputs and outputs (or of a new state),
-    which app/lnn_fw_model.c keeps on the stack: a kilobyte for 256 float inputs."""
+    which app/lnn_fw_model.c keeps on the stack. FIRMWARE_STACK covers copies up to COPIES_IN_FIRMWARE_STACK bytes
+    (the stack of the tests' and benchmarks' models, 20 inputs, is unchanged by them); larger ones, a kilobyte
+    for 256 float inputs, are added. Measured with -fstack-usage on a Cortex-M4F: lnn_fw_server_feed (the whole
+    dispatch, inlined) 104 B, lnn_fw_model_step 72 B for 22 fixed16 copies and 1,072 B for 261 float copies."""
     manifest = export.manifest
     model_stack = int(manifest.get("memory", {}).get("stack", 512))
     copies = VALUE_SIZES[manifest["value_type"]] * max(1 + manifest["inputs"] + manifest["outputs"],
                                                         manifest["state_size"])  # fmt: skip
-    need = max(board.stack_size, model_stack + FIRMWARE_STACK + copies)
+    need = max(board.stack_size, model_stack + FIRMWARE_STACK + max(0, copies - COPIES_IN_FIRMWARE_STACK))
     return -(-need // 256) * 256
 
 
