@@ -112,7 +112,8 @@ def test_hello(device: Device) -> None:
     answer = device.link.request(P.HELLO)
     assert answer.cmd == P.HELLO | P.RESPONSE
     info = P.parse_hello(answer.payload)
-    assert info.protocol == 1 and info.cycles_kind == "systick" and info.value_size == VALUE
+    assert info.protocol == 2 and info.cycles_kind == "systick" and info.value_size == VALUE
+    assert info.max_payload == P.MAX_PAYLOAD  # a small model keeps version 1's frame size
     assert info.model_hash == device.model_hash
 
 
@@ -129,8 +130,8 @@ def _raw_frame(cmd: int, seq: int, payload: bytes, length: int | None = None, cr
         ("length field too large for the frame", _raw_frame(P.HELLO, 3, b"ab", length=4), P.ERR_MALFORMED),
         ("length field too small for the frame", _raw_frame(P.HELLO, 3, b"abcd", length=1), P.ERR_MALFORMED),
         ("bad CRC", _raw_frame(P.HELLO, 3, b"", crc_xor=0x0100), P.ERR_CRC),
-        ("payload above 1024 bytes", _raw_frame(P.SET_STATE, 3, bytes(range(1, 251)) * 5), P.ERR_OVERSIZE),
-        ("no delimiter within 1100 bytes", b"\x55" * 1500 + b"\0", P.ERR_OVERSIZE),
+        ("payload above the device's 1024 bytes", _raw_frame(P.SET_STATE, 3, bytes(P.MAX_PAYLOAD + 1)), P.ERR_OVERSIZE),
+        ("no delimiter within 1036 bytes", b"\x55" * 1500 + b"\0", P.ERR_OVERSIZE),
     ],
 )
 def test_undecodable_frames_get_one_error(device: Device, name: str, data: bytes, code: int) -> None:

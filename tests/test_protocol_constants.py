@@ -1,9 +1,13 @@
 """The protocol's numbers are written twice, in lnn_edge/target/protocol.py and in firmware/protocol/lnn_fw_protocol.h:
-every ``#define`` of the header must equal its Python constant, so neither side can change alone."""
+every ``#define`` of the header must equal its Python constant, so neither side can change alone. The sizes derived
+from an image's maximum payload (LNN_FW_MAX_DECODED, LNN_FW_MAX_ENCODED) are compiled with gcc for several maxima
+and compared with the host's formula, and the build's maximum is checked against the model's frames."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -18,7 +22,7 @@ EXPECTED: dict[str, int] = {
     "HEADER_SIZE": P.HEADER_SIZE,
     "CRC_SIZE": P.CRC_SIZE,
     "MAX_PAYLOAD": P.MAX_PAYLOAD,
-    "MAX_ENCODED": P.MAX_ENCODED,
+    "PAYLOAD_LIMIT": P.PAYLOAD_LIMIT,
     "CMD_HELLO": P.HELLO,
     "CMD_RESET": P.RESET,
     "CMD_STEP": P.STEP,
@@ -62,8 +66,60 @@ def test_max_decoded_follows_from_the_parts() -> None:
     assert "(LNN_FW_HEADER_SIZE + LNN_FW_MAX_PAYLOAD + LNN_FW_CRC_SIZE)" in HEADER.read_text()
 
 
-def test_build_uses_the_protocol_constant() -> None:
-    """The build's size check reads the protocol's limit, not a copy."""
-    from lnn_edge.target import build
+def derived_sizes(tmp_path: Path, max_payload: int | None) -> tuple[int, int, int]:
+    """LNN_FW_MAX_PAYLOAD, _MAX_DECODED and _MAX_ENCODED as gcc computes them from the header, with a config header
+    that sets the maximum (as lnn-edge build writes it) or leaves it out."""
+    from lnn_edge.target.toolchain import host_compiler
 
-    assert build.MAX_PAYLOAD is P.MAX_PAYLOAD
+    define = "" if max_payload is None else f"#define LNN_FW_MAX_PAYLOAD {max_payload}u\n"
+    (tmp_path / "lnn_fw_config.h").write_text(define)
+    (tmp_path / "sizes.c").write_text(
+        '#include <stdio.h>\n#include "lnn_fw_protocol.h"\n'
+        'int main(void) { printf("%u %u %u\\n", (unsigned)LNN_FW_MAX_PAYLOAD, (unsigned)LNN_FW_MAX_DECODED, '
+        "(unsigned)LNN_FW_MAX_ENCODED); return 0; }\n"
+    )
+    binary = tmp_path / "sizes"
+    subprocess.run([host_compiler(), "-Wall", "-Werror", f"-I{tmp_path}", f"-I{HEADER.parent}", str(tmp_path / "sizes.c"),
+                    "-o", str(binary)], check=True)  # fmt: skip
+    out = subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout.split()
+    payload, decoded, encoded = map(int, out)
+    return payload, decoded, encoded
+
+
+@pytest.mark.parametrize("max_payload", [None, 1024, 1032, 1048, 8196, P.PAYLOAD_LIMIT])
+def test_derived_sizes_equal_the_hosts(tmp_path: Path, max_payload: int | None) -> None:
+    """The firmware's buffer sizes follow from the image's maximum as the host's FrameReader limit does: 1024 and
+    1036 (the encoded bound, delimiter included) when the config header does not set it."""
+    payload, decoded, encoded = derived_sizes(tmp_path, max_payload)
+    assert payload == (max_payload or P.MAX_PAYLOAD)
+    assert decoded == P.HEADER_SIZE + payload + P.CRC_SIZE
+    assert encoded == P.max_encoded(payload) and encoded < 1 << 16  # the receiver counts in u16
+    assert P.MAX_ENCODED == 1036
+
+
+def test_a_maximum_above_the_limit_does_not_compile(tmp_path: Path) -> None:
+    with pytest.raises(subprocess.CalledProcessError):
+        derived_sizes(tmp_path, P.PAYLOAD_LIMIT + 1)
+
+
+def test_encoded_bound_is_tight() -> None:
+    """The worst case (no zero byte anywhere) reaches the bound exactly: the buffers are neither short nor loose."""
+    for payload in (0, 1024, 1032, 8196):  # (a frame of exactly k x 254 bytes needs one byte less)
+        worst = P.cobs_encode(b"\x55" * (P.HEADER_SIZE + payload + P.CRC_SIZE)) + b"\0"
+        assert len(worst) == P.max_encoded(payload)
+
+
+@pytest.mark.parametrize(
+    ("value_size", "inputs", "outputs", "state", "expected"),
+    [
+        (2, 20, 2, 19, 1024),  # the tests' AutoNCP(19, 2) LTC: the floor, buffers as in version 1
+        (4, 256, 4, 64, 1032),  # ncps's Atari CfC(256, 64, proj_size=4) in fixed32 or float32: BENCH's request
+        (2, 256, 4, 64, 1024),
+        (4, 260, 2, 19, 1048),  # an LTC with 260 inputs in fixed32
+        (4, 8, 2, 300, 1212),  # a large state: STEP's response with it
+        (4, 1024, 1024, 1024, 8196),  # the model file's limits: well under PAYLOAD_LIMIT
+    ],
+)
+def test_device_max_payload(value_size: int, inputs: int, outputs: int, state: int, expected: int) -> None:
+    assert P.device_max_payload(value_size, inputs, outputs, state) == expected
+    assert expected <= P.PAYLOAD_LIMIT

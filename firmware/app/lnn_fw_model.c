@@ -20,7 +20,7 @@ typedef LNN_FW_MODEL_TIME_T time_value_t;
 #define VALUE_SIZE ((unsigned)sizeof(value_t))
 
 /* C99 has no static_assert: a negative array size stops the build instead. Every request and response
- * must fit the protocol's payload limit (lnn-edge build checks this first, with a clearer message). */
+ * must fit the image's payload limit (lnn-edge build sizes LNN_FW_MAX_PAYLOAD from these same sums). */
 typedef char lnn_fw_check_step_request[(1u + VALUE_SIZE * (1u + LNN_FW_MODEL_INPUTS) <= LNN_FW_MAX_PAYLOAD) ? 1 : -1];
 typedef char lnn_fw_check_step_response[
     (4u + VALUE_SIZE * (LNN_FW_MODEL_OUTPUTS + LNN_FW_MODEL_STATE_SIZE) <= LNN_FW_MAX_PAYLOAD) ? 1 : -1];

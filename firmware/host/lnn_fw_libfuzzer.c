@@ -7,7 +7,7 @@
  * with an oracle of its own (its COBS decoder and CRC share no code with the server) and aborts on any
  * difference, which libFuzzer reports as a crash:
  * - a run of bytes between delimiters gets exactly one response, written by one call: at its delimiter, or
- *   at its 1100th byte for an over-long run; an empty run gets none;
+ *   at its LNN_FW_MAX_ENCODED-th byte (the 1036th by default) for an over-long run; an empty run gets none;
  * - every response is one well-formed frame (COBS, length, CRC, a single trailing 0x00);
  * - a run that does not decode gets ERROR 4, 5 or 1 (by the documented order of checks) with seq 0, cmd 0;
  * - a decodable request with the seq and cmd of the previous one (not HELLO) gets the cached bytes again;
@@ -371,7 +371,7 @@ static void feed(lnn_fw_server_t *server, const uint8_t *run, size_t run_len, ui
     if (byte == 0u) {
         expected = (run_len >= 1u && run_len < LNN_FW_MAX_ENCODED) ? 1u : 0u;
     } else {
-        expected = run_len + 1u == LNN_FW_MAX_ENCODED ? 1u : 0u; /* the 1100th byte of a run */
+        expected = run_len + 1u == LNN_FW_MAX_ENCODED ? 1u : 0u; /* the LNN_FW_MAX_ENCODED-th byte of a run */
     }
     lnn_fw_server_feed(server, byte);
     if (write_count != expected) {

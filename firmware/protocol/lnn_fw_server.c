@@ -17,7 +17,7 @@ static uint8_t text_length(const char *text)
     return n;
 }
 
-/* HELLO/BOOT payload; returns its length. */
+/* HELLO/BOOT payload (at most 46 + 2 x 256 + 2 bytes, within the 1024-byte floor); returns its length. */
 static uint16_t put_hello(uint8_t *p)
 {
     const lnn_fw_model_info_t *model = lnn_fw_model_info();
@@ -50,6 +50,9 @@ static uint16_t put_hello(uint8_t *p)
     for (i = 0; i < length; i++) {
         p[n++] = (uint8_t)board->core[i];
     }
+    /* Version 2: the largest payload this image accepts and sends (its buffers' size). */
+    lnn_fw_put_u16(p + n, (uint16_t)LNN_FW_MAX_PAYLOAD);
+    n = (uint16_t)(n + 2u);
     return n;
 }
 

@@ -127,7 +127,9 @@ class SerialClient:
             )
         except (serial.SerialException, ValueError, OSError) as error:
             raise LinkError(f"cannot open {self.url}: {error}") from None
-        self._reader = P.FrameReader()
+        # Frames are bounded by version 1's size until HELLO reports the device's own maximum.
+        self._max_payload = P.MAX_PAYLOAD
+        self._reader = P.FrameReader(self._max_payload)
         self._frames: deque[Any] = deque()
         self._seq = 0
         self._state: bytes | None = None  # the last state the device reported or was given (raw bytes)
@@ -200,7 +202,7 @@ class SerialClient:
                     self._frames.append(_CORRUPT)
                     continue
                 try:
-                    self._frames.append(P.decode_frame(encoded))
+                    self._frames.append(P.decode_frame(encoded, self._max_payload))
                 except P.FrameError:
                     self._frames.append(_CORRUPT)
         return self._frames.popleft()
@@ -217,8 +219,9 @@ class SerialClient:
 
     def _attempts(self, cmd: int, payload: bytes, length_ok: Any, timeout: float | None) -> bytes:
         seq = self._next_seq()
-        frame = P.encode_frame(cmd, seq, payload)
         name = P.COMMAND_NAMES[cmd]
+        # hello() made sure the model's requests fit the device's maximum (and only HELLO is sent before it).
+        frame = P.encode_frame(cmd, seq, payload, self._max_payload)
         reasons: Counter[str] = Counter()
         stale = 0
         self.stats.requests += 1
@@ -328,13 +331,21 @@ class SerialClient:
             info = P.parse_hello(payload)
         except P.FrameError as error:
             raise LinkError(f"{self.url} sent a malformed HELLO answer: {error}") from None
-        if info.protocol != P.PROTOCOL_VERSION:
-            raise LinkError(
-                f"{self.url} speaks protocol version {info.protocol}; this host speaks {P.PROTOCOL_VERSION}"
-            )
+        if info.protocol not in P.SUPPORTED_VERSIONS:
+            versions = " and ".join(map(str, P.SUPPORTED_VERSIONS))
+            raise LinkError(f"{self.url} speaks protocol version {info.protocol}; this host speaks {versions}")
         if info.precision not in VALUE_DTYPES or VALUE_DTYPES[info.precision].itemsize != info.value_size:
             raise LinkError(f"{self.url} reports precision {info.precision} with {info.value_size}-byte values")
+        needed = P.model_payload(info.value_size, info.inputs, info.outputs, info.state)
+        if needed > info.max_payload:
+            raise LinkError(
+                f"{self.url} runs a model whose frames need {needed}-byte payloads, but it accepts at most "
+                f"{info.max_payload} (protocol version {info.protocol}): build and flash its firmware with this "
+                f"lnn-edge, which sizes the frames from the model"
+            )
         self.info = info
+        self._max_payload = info.max_payload  # larger answers may follow: receive them whole
+        self._reader.max_encoded = P.max_encoded(info.max_payload)
         return info
 
     def check_export(self, export: Any) -> P.DeviceInfo:
@@ -410,7 +421,7 @@ class SerialClient:
     def raw_request(self, cmd: int, payload: bytes = b"") -> P.Frame:
         """Send any frame once and return the next frame received (for protocol tests; no retries)."""
         seq = self._next_seq()
-        self._send(P.encode_frame(cmd, seq, payload))
+        self._send(P.encode_frame(cmd, seq, payload, P.PAYLOAD_LIMIT))  # the device must judge the size
         item = self._receive(time.monotonic() + self.timeout)
         if item is None or item is _CORRUPT:
             raise LinkError(f"no valid answer from {self.url} to command 0x{cmd:02x}")

@@ -133,6 +133,8 @@ class BoardVerification:
             "cycles_max": int(self.ran_cycles.max()) if self.ran_cycles.size else 0,
             "cycles_kind": self.cycles_kind,
             "clock_hz": self.device.clock_hz,
+            "protocol": self.device.protocol,
+            "max_payload": self.device.max_payload,
             "instructions_per_step": None if self.instructions_per_tick is None
             else self.cycles_per_step * self.instructions_per_tick,
             "link": self.link.as_dict(),

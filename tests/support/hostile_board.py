@@ -57,6 +57,8 @@ class Plan:
     after: int = 0
     board: bytes = b"fake-board"  # the raw board name in HELLO/BOOT
     model_hash: str | None = None  # the hash in HELLO/BOOT; None: the export's
+    protocol: int = P.PROTOCOL_VERSION  # 1: a version 1 device (its HELLO has no max_payload, frames of 1024 B)
+    max_payload: int | None = None  # version 2's HELLO field; None: what lnn-edge build chooses for the model
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -112,10 +114,11 @@ class HostileBoard:
         self._model = _Model(export)
         manifest = export.manifest
         self._info = P.DeviceInfo(
-            protocol=P.PROTOCOL_VERSION, precision=manifest["precision"], value_size=self._model.dtype.itemsize,
+            protocol=self.plan.protocol, precision=manifest["precision"], value_size=self._model.dtype.itemsize,
             cycles_kind="dwt", inputs=manifest["inputs"], outputs=manifest["outputs"], state=manifest["state_size"],
             clock_hz=64_000_000, model_hash=self.plan.model_hash or manifest["model_hash"],
             board="fake", core="cortex-m4f", board_raw=self.plan.board, core_raw=b"cortex-m4f",
+            max_payload=self._max_payload(),
         )  # fmt: skip
         self._rng = random.Random(seed)
         self._cache: tuple[int, int, bytes] | None = None  # (seq, cmd, encoded answer)
@@ -128,6 +131,16 @@ class HostileBoard:
         self.port = self._listener.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _max_payload(self) -> int:
+        """The payload limit of the board's frames: version 1's 1024, or the plan's, or the model's (as built)."""
+        if self.plan.protocol < 2:
+            return P.MAX_PAYLOAD
+        if self.plan.max_payload is not None:
+            return self.plan.max_payload
+        manifest = self._model.export.manifest
+        sizes = (manifest["inputs"], manifest["outputs"], manifest["state_size"])
+        return P.device_max_payload(self._model.dtype.itemsize, *sizes)
 
     @property
     def url(self) -> str:
@@ -158,7 +171,7 @@ class HostileBoard:
 
     def _talk(self, connection: socket.socket, end: float) -> None:
         """Read requests, queue answers, send what the host takes, until it hangs up or the time is up."""
-        reader = P.FrameReader()
+        reader = P.FrameReader(self._info.max_payload)
         outbox = bytearray(self._boot(self._info.model_hash))  # power-up announcement, as the firmware sends
         while not self._stop.is_set() and time.monotonic() < end:
             if self._flooding and len(outbox) < _FLOOD_LOW_WATER:
@@ -190,7 +203,7 @@ class HostileBoard:
         if encoded is None:
             return self._frame(P.ERROR, 0, bytes([P.ERR_OVERSIZE, 0]))
         try:
-            frame = P.decode_frame(encoded)
+            frame = P.decode_frame(encoded, self._info.max_payload)
         except P.FrameError as error:
             return self._frame(P.ERROR, 0, bytes([error.code, 0]))
         if self._flooding or self._mute():
@@ -302,6 +315,5 @@ class HostileBoard:
         self._cache = (frame.seq, frame.cmd, answer)
         return answer
 
-    @staticmethod
-    def _frame(cmd: int, seq: int, payload: bytes) -> bytes:
-        return P.encode_frame(cmd, seq & 0xFF, payload)
+    def _frame(self, cmd: int, seq: int, payload: bytes) -> bytes:
+        return P.encode_frame(cmd, seq & 0xFF, payload, self._info.max_payload)
