@@ -3,7 +3,8 @@ as data: what it is, where ncps builds it, and what lnn-edge is expected to do w
 
 Read from mlech26l/ncps at commit 695ec22 (1.0.1): ``ncps/tests/test_torch.py``, ``README.md``,
 ``docs/index.rst``, ``docs/quickstart.rst``, ``docs/examples/torch_first_steps.rst``,
-``docs/examples/atari_bc.rst`` (torch tab), ``examples/atari_torch.py``, ``examples/pt_example.py``,
+``docs/examples/atari_bc.rst`` (torch tab), ``docs/api/torch.rst`` (the docstrings of ``ncps/torch/ltc.py`` and
+``cfc.py`` that it renders), ``examples/atari_torch.py``, ``examples/pt_example.py``,
 ``examples/pt_implicit.py`` and ``examples/torch_cfc_sinusoidal.py``. The Keras/TF/Paddle pages and examples
 are not torch and not listed. Two examples predate ncps (``kerasncp.torch``): their models are written here
 with the ncps class that replaced them (the experimental ``CfC(..., out_features=k)`` head is ncps's
@@ -106,6 +107,13 @@ CATALOGUE: tuple[Entry, ...] = (
         inputs=20,
     ),
     Entry(
+        id="ltc-20-50",
+        config="LTC(20, 50)",
+        sources=("docs/api/torch.rst (ncps/torch/ltc.py:43, docstring)",),
+        build=lambda: LTC(20, 50),
+        inputs=20,
+    ),
+    Entry(
         id="ltc-8-ncp",
         config="LTC(8, NCP(10, 10, 8, 6, 6, 4, 6))",
         sources=(f"{TEST_TORCH}:103 (test_ncp_1)", f"{TEST_TORCH}:125 (test_ncp_2)"),
@@ -157,7 +165,12 @@ CATALOGUE: tuple[Entry, ...] = (
     Entry(
         id="cfc-20-50",
         config="CfC(20, 50)",
-        sources=("README.md:26", "docs/index.rst:21", "docs/quickstart.rst:35"),
+        sources=(
+            "README.md:26",
+            "docs/index.rst:21",
+            "docs/quickstart.rst:35",
+            "docs/api/torch.rst (ncps/torch/cfc.py:45, docstring)",
+        ),
         build=lambda: CfC(20, 50),
         inputs=20,
     ),
@@ -181,7 +194,7 @@ CATALOGUE: tuple[Entry, ...] = (
         sources=("docs/examples/atari_bc.rst:128 (ConvCfC, Breakout: 4 actions)", "examples/atari_torch.py:54"),
         build=lambda: CfC(256, 64, proj_size=4),
         inputs=256,
-        boards={"qemu-mps2-an386": PRECISIONS},
+        boards=ALL_BOARDS,
         board_refusals={"fixed32": STEP_FRAME, "float32": STEP_FRAME},
     ),
     Entry(
