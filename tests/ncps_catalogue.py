@@ -56,6 +56,8 @@ class Entry:
     """When not supported: the reason, shown in the table and found in import's error."""
     refusal: str = ""
     """When not supported: a fragment of the error import gives today."""
+    workaround: tuple[str, ...] = ()
+    """When not supported: import flags with which it imports and reproduces y today, if any (checked)."""
     boards: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     board_refusals: Mapping[str, str] = field(default_factory=dict)
 
@@ -91,6 +93,7 @@ CATALOGUE: tuple[Entry, ...] = (
         supported=False,
         why=BARE_IMPLICIT,
         refusal="implicit constraints are off",
+        workaround=("--implicit-constraints",),
     ),
     Entry(
         id="ltc-8-32",
