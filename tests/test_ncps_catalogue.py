@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from ncps_catalogue import BOARDS, CATALOGUE, PRECISIONS, Entry
-from ncps_oracle import randomize_parameters, run_ncps
+from ncps_oracle import randomize_parameters
 
 from lnn_edge.cli import cli
 from lnn_edge.model.modelfile import load
@@ -81,16 +82,22 @@ def make_module(entry: Entry) -> torch.nn.Module:
 
 
 def torch_outputs(module: torch.nn.Module, x: np.ndarray, dt: np.ndarray) -> np.ndarray:
-    """Outputs [B,T,O] of the module in float64 (return_sequences=True), a bare cell stepped by hand."""
-    if hasattr(module, "rnn_cell"):
-        return run_ncps(module, x, dt)[0]
-    state_size: int = getattr(module, "state_size")  # noqa: B009 - torch types module attributes as Tensor | Module
-    h = torch.zeros(x.shape[0], state_size, dtype=torch.float64)
+    """Outputs [B,T,O] of an ncps wrapper or bare cell in float64 (return_sequences=True), stepped by hand as
+    ncps's wrappers step (see ncps_oracle.py for why): the mixed-memory LSTM first, then the cell, then the
+    projection."""
+    cell: Any = getattr(module, "rnn_cell", module)
+    head: Any = getattr(module, "fc", None)
+    lstm: Any = getattr(module, "lstm", None) if getattr(module, "use_mixed", False) else None
+    shape = (x.shape[0], int(getattr(module, "state_size")))  # noqa: B009 - typed as Tensor | Module
+    h, c = torch.zeros(shape, dtype=torch.float64), torch.zeros(shape, dtype=torch.float64)
     ys = []
     with torch.no_grad():
         for t in range(x.shape[1]):
-            out, h = module(torch.from_numpy(x[:, t].copy()), h, torch.from_numpy(dt[:, t : t + 1].copy()))
-            ys.append(out.numpy().copy())
+            inputs = torch.from_numpy(x[:, t].copy())
+            if lstm is not None:
+                h, c = lstm(inputs, (h, c))
+            out, h = cell(inputs, h, torch.from_numpy(dt[:, t : t + 1].copy()))
+            ys.append((out if head is None else head(out)).numpy().copy())
     return np.stack(ys, axis=1)
 
 
@@ -324,8 +331,6 @@ def test_representative_entry_on_emulated_board(tmp_path: Path, entry: Entry, bo
 def write_page() -> None:
     """Run every entry on the host and write the page (the board columns follow from the catalogue: their
     tests must pass)."""
-    import tempfile
-
     rows = []
     for entry in CATALOGUE:
         print(entry.id, file=sys.stderr)
