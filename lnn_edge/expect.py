@@ -23,7 +23,7 @@ import numpy as np
 from lnn_edge.errors import DataFileError, LnnEdgeError
 from lnn_edge.model import kinds
 from lnn_edge.model.datafile import as_sequences
-from lnn_edge.model.importers import load_torch_file
+from lnn_edge.model.importers import load_torch_file, validate_imported
 from lnn_edge.model.limits import MAX_DATA_BYTES, MAX_DATA_VALUES, check_archive_size, read_npy
 from lnn_edge.model.model import Model, validate
 from lnn_edge.reference import Reference
@@ -143,22 +143,27 @@ def verified_import(
     echo: Callable[[str], None],
 ) -> tuple[Model, list[str]]:
     """The model of ``source`` that reproduces IO.npz's y (options not in ``given`` found by search), with the
-    check in ``provenance["verified"]``, and the lines that tell the user; no match is an LnnEdgeError."""
+    check in ``provenance["verified"]``, and the lines that tell the user; no match is an LnnEdgeError.
 
-    def reload(options: dict[str, Any]) -> Model:
-        return load_torch_file(source, dt=dt, prefix=prefix, **options)
+    ``model`` may be unvalidated (``load_torch_file(validated=False)``): every candidate is validated, and when
+    none is valid the error is the one validating ``model`` gives."""
+
+    def reload(options: dict[str, Any], validated: bool = True) -> Model:
+        return load_torch_file(source, dt=dt, prefix=prefix, validated=validated, **options)
 
     expectation = load_expectation(expect, model.input_size)
     outputs = expectation.y.shape[2]
     unmapped = model.ltc is not None and model.ltc.output_mapping == "none" and "output_size" not in given
     if unmapped and outputs != model.output_size and 1 <= outputs <= model.state_size:  # y tells the motor count
         given = {**given, "output_size": outputs}
-        model = reload(given)
+        model = reload(given, validated=False)
     check_output_shape(expectation, model)
     trainer = model.provenance.get("source") == "lnn-edge trainer"  # its checkpoint holds every option
     space = {} if trainer else search_space(model, given)
     found = search(model, space, expectation, progress_printer(echo))
     total = int(np.prod([len(values) for values in space.values()]))
+    if not found:
+        validate_imported(model)  # no combination is a valid model: say what is wrong with the file's own
     if not found or found[0].error > expectation.threshold:
         raise no_match_error(expectation, found, searched=total > 1)
     if found[0].options and not trainer:

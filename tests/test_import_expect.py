@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC, LTCCell
-from ncps_oracle import run_ncps
+from ncps_oracle import randomize_parameters, run_ncps
 
 from lnn_edge.cli import cli
 from lnn_edge.errors import ImportModelError, ModelFileError
@@ -143,6 +143,36 @@ def test_bare_ltc_cell_uses_the_cells_defaults_and_says_so(tmp_path: Path) -> No
     x = np.random.default_rng(5).normal(size=(2, 15, 4))
     y_ref, _ = Reference(model).run(x, np.ones((2, 15)))
     assert np.max(np.abs(y_ref - run_cell(cell, x))) <= 1e-12
+
+
+def _implicit_ltc_cell(tmp_path: Path) -> LTCCell:
+    """A bare LTCCell trained with implicit constraints (ncps's examples/pt_implicit.py): raw parameters of both
+    signs, which its class's default (no constraints) rules out. Saved with inputs and outputs in tmp_path."""
+    torch.manual_seed(3)
+    cell = LTCCell(wirings.FullyConnected(6, 2), 3, implicit_param_constraints=True)
+    randomize_parameters(cell, np.random.default_rng(3), scale=0.5)
+    assert float(cell.gleak.detach().min()) < 0  # what the default would reject
+    torch.save(cell.state_dict(), tmp_path / "cell.pt")
+    x = np.random.default_rng(4).normal(size=(2, 12, 3))
+    np.savez(tmp_path / "io.npz", x=x, y=run_cell(cell, x))
+    return cell
+
+
+def test_expect_searches_past_a_default_the_parameters_rule_out(tmp_path: Path) -> None:
+    _implicit_ltc_cell(tmp_path)
+    code, out, err = invoke("import", tmp_path / "cell.pt", "-o", tmp_path / "cell.lnn", "--expect", tmp_path / "io.npz")
+    assert code == 0, err
+    assert "implicit_constraints=True" in out
+    model = load(tmp_path / "cell.lnn")
+    assert model.ltc is not None and model.ltc.implicit_constraints
+
+
+def test_expect_with_no_valid_combination_gives_the_validation_error(tmp_path: Path) -> None:
+    _implicit_ltc_cell(tmp_path)
+    code, _, err = invoke("import", tmp_path / "cell.pt", "-o", tmp_path / "cell.lnn", "--expect",
+                          tmp_path / "io.npz", "--no-implicit-constraints")  # fmt: skip
+    assert code == 1 and "negative entries" in err and "--implicit-constraints" in err, err
+    assert not (tmp_path / "cell.lnn").exists()
 
 
 def test_export_reads_a_state_dict_as_import_does(tmp_path: Path) -> None:

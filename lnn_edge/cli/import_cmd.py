@@ -110,7 +110,8 @@ def command(
         implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon, mode=mode,
         activation=activation, output_size=output_size,
     )  # fmt: skip
-    model = load_torch_file(source, dt=dt, prefix=prefix, **given)
+    # With --expect the search validates each combination: the defaults may be the very thing the file rules out.
+    model = load_torch_file(source, dt=dt, prefix=prefix, validated=expect is None, **given)
     lines = [f"note: {note}" for note in model.provenance.get("notes", [])]
     if expect is not None:
         model, lines = verified_import(source, model, expect, given, dt=dt, prefix=prefix, echo=_err)

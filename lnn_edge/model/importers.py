@@ -90,6 +90,7 @@ def from_state_dict(
     dt: float = 1.0,
     provenance: dict[str, Any] | None = None,
     prefix: str = "",
+    validated: bool = True,
 ) -> Model:
     """Build a model from an ncps ``LTC``/``CfC`` (or bare cell) state_dict of tensors or arrays.
 
@@ -98,6 +99,9 @@ def from_state_dict(
     them). ``output_size`` is only needed for an LTC without output mapping whose wiring is not an NCP (an
     NCP's motors are the neurons without outgoing synapses). An option that does not apply to the cell is
     an error. ``prefix`` selects the ncps layer inside a larger model's state_dict (``"rnn."``).
+    ``validated=False`` leaves the model's validation to the caller: ``import --expect`` validates every candidate
+    of its search, so defaults that the parameters rule out do not stop it (a bare ``LTCCell`` trained with
+    implicit constraints has negative raw weights, which its class's default, no constraints, would reject).
     """
     arrays = {key: _to_numpy(value, key) for key, value in _select(state_dict, prefix).items()}
     bare = not any(key.startswith("rnn_cell.") for key in arrays)
@@ -121,11 +125,17 @@ def from_state_dict(
     model.provenance = dict(provenance or {})
     if notes:
         model.provenance["notes"] = notes
+    if validated:
+        validate_imported(model)
+    return model
+
+
+def validate_imported(model: Model) -> None:
+    """Validate an imported model; the error says it happened while importing (validation names the field)."""
     try:
         validate(model)
-    except Exception as error:  # validation names the field; say it happened while importing
+    except Exception as error:
         raise ImportModelError(f"imported parameters are not a valid model: {error}") from None
-    return model
 
 
 def _claiming_kind(arrays: dict[str, np.ndarray]) -> CellKind:
@@ -382,12 +392,12 @@ def given_options(**options: Any) -> dict[str, Any]:
     return {name: value for name, value in options.items() if value is not None}
 
 
-def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
+def load_torch_file(path: str | os.PathLike[str], *, validated: bool = True, **options: Any) -> Model:
     """Import a file written by ``torch.save``: a trainer checkpoint or an ncps state_dict.
 
     ``options`` are the :func:`from_state_dict` keywords for what a state_dict cannot tell, as the user gave them
     (``import`` and ``export`` pass only the flags set, :func:`given_options`): an option the cell does not have is
-    an error.
+    an error. ``validated``: as for :func:`from_state_dict`.
     """
     torch = _torch()
     path = Path(path)
@@ -408,7 +418,8 @@ def load_torch_file(path: str | os.PathLike[str], **options: Any) -> Model:
             model = from_checkpoint(payload)
         elif isinstance(payload, Mapping) and all(hasattr(v, "shape") for v in payload.values()):
             check_state_dict(payload, "the state_dict")
-            model = from_state_dict(payload, provenance={"source": "ncps state_dict", "file": path.name}, **options)
+            provenance = {"source": "ncps state_dict", "file": path.name}
+            model = from_state_dict(payload, provenance=provenance, validated=validated, **options)
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")
     except ImportModelError as error:
