@@ -160,7 +160,9 @@ def _implicit_ltc_cell(tmp_path: Path) -> LTCCell:
 
 def test_expect_searches_past_a_default_the_parameters_rule_out(tmp_path: Path) -> None:
     _implicit_ltc_cell(tmp_path)
-    code, out, err = invoke("import", tmp_path / "cell.pt", "-o", tmp_path / "cell.lnn", "--expect", tmp_path / "io.npz")
+    code, out, err = invoke(
+        "import", tmp_path / "cell.pt", "-o", tmp_path / "cell.lnn", "--expect", tmp_path / "io.npz"
+    )
     assert code == 0, err
     assert "implicit_constraints=True" in out
     model = load(tmp_path / "cell.lnn")
