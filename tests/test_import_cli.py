@@ -188,10 +188,12 @@ def test_import_rejects_wrong_shapes(tmp_path: Path) -> None:
     _assert_user_error(code, err, "m.pt", "'sigma' has shape (4, 5)")
 
 
-def test_import_rejects_mixed_memory(tmp_path: Path) -> None:
+def test_import_takes_a_mixed_memory_ltc(tmp_path: Path) -> None:
+    """An LTC with mixed_memory=True imports as the cell 'ltc_mixed' (tests/test_mixed_memory.py: end to end)."""
     torch.save(LTC(3, 4, mixed_memory=True).state_dict(), tmp_path / "m.pt")
     code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
-    _assert_user_error(code, err, "m.pt", "mixed_memory")
+    assert code == 0, err
+    assert load(tmp_path / "m.lnn").cell == "ltc_mixed"
 
 
 def test_import_rejects_unsupported_modules(tmp_path: Path) -> None:
