@@ -196,6 +196,12 @@ def test_import_takes_a_mixed_memory_ltc(tmp_path: Path) -> None:
     assert load(tmp_path / "m.lnn").cell == "ltc_mixed"
 
 
+def test_import_rejects_a_mixed_memory_cfc(tmp_path: Path) -> None:
+    torch.save(CfC(3, 4, mixed_memory=True).state_dict(), tmp_path / "m.pt")
+    code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    _assert_user_error(code, err, "m.pt", "mixed_memory=True")
+
+
 def test_import_rejects_unsupported_modules(tmp_path: Path) -> None:
     torch.save(torch.nn.LSTM(3, 4).state_dict(), tmp_path / "lstm.pt")
     code, _, err = invoke("import", str(tmp_path / "lstm.pt"), "-o", str(tmp_path / "m.lnn"))

@@ -6,7 +6,8 @@
  * followed here line by line); lnn_edge/cells/mixed/quantize.py chooses the formats. The caller's state is
  * [h | c], 2 LNN_LSTM_UNITS int16 values in one format Q(LNN_LSTM_F); x are the model's inputs, input j in
  * Q(input_frac[j]). A step writes c' over c and h' over h; the liquid cell's step then reads h' as its state.
- * Every product and sum is 64-bit and exact (the quantizer proves each gate sum below 2^62).
+ * A gate sum is exact in 32 bits (the quantizer proves it below 2^31 for any inputs and state: one
+ * multiply-accumulate a weight); everything after it is 64-bit and exact.
  *
  * Configuration: the including file (a generated <name>.c) defines first LNN_LSTM_UNITS (H), LNN_LSTM_INPUTS
  * (S), LNN_LSTM_F (the state format), LNN_LSTM_P (the gate sums' format), LNN_LSTM_T (the sigmoid table's
@@ -32,7 +33,7 @@
 typedef struct {
     int16_t w_in[4 * LNN_LSTM_UNITS * LNN_LSTM_INPUTS];
     int16_t w_rec[4 * LNN_LSTM_UNITS * LNN_LSTM_UNITS];
-    int64_t b[4 * LNN_LSTM_UNITS];
+    int32_t b[4 * LNN_LSTM_UNITS];
     uint16_t sigmoid[(1 << LNN_LSTM_INDEX_BITS) + 1];
 } lnn_lstm_q15_model_t;
 
@@ -97,14 +98,14 @@ LNN_STEP_INLINE int lnn_lstm_q15_step(const lnn_lstm_q15_model_t *m, int16_t *st
             const int row = g * LNN_LSTM_UNITS + k;
             const int16_t *wi = m->w_in + row * LNN_LSTM_INPUTS;
             const int16_t *wr = m->w_rec + row * LNN_LSTM_UNITS;
-            int64_t acc = m->b[row];
+            int32_t acc = m->b[row];
             for (j = 0; j < LNN_LSTM_INPUTS; j++) {
                 acc += (int32_t)wi[j] * (int32_t)x[j];
             }
             for (j = 0; j < LNN_LSTM_UNITS; j++) {
                 acc += (int32_t)wr[j] * (int32_t)state[j];
             }
-            z[g] = acc;
+            z[g] = (int64_t)acc;
         }
         ti = lnn_lstm_q15_tanh_half(m->sigmoid, lnn_rshift_round64(z[0], LNN_LSTM_P - LNN_LSTM_T - 1));
         si = lnn_lstm_q15_sigmoid(m->sigmoid, lnn_rshift_round64(z[1], LNN_LSTM_P - LNN_LSTM_T));

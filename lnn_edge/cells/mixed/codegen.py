@@ -54,7 +54,7 @@ def lstm_context(qmodel: QuantizedModel) -> LstmContext:
         "inputs": qmodel.model.input_size,
         "w_in": c_array(q["lstm_w_in"], kind, bits),
         "w_rec": c_array(q["lstm_w_rec"], kind, bits),
-        "b": c_array(q["lstm_b"], kind, 64 if fixed else 32, per_line=6),
+        "b": c_array(q["lstm_b"], kind, 64 if fixed and bits == 32 else 32, per_line=6),
     }
     if not fixed:
         return LstmContext(kernel="f32", **common)
@@ -75,7 +75,8 @@ def lstm_bytes(qmodel: QuantizedModel) -> int:
     value = 4 if not qmodel.is_fixed else qmodel.bits // 8
     members = [(value, value, 4 * n * s), (value, value, 4 * n * n)]
     if qmodel.is_fixed:
-        members += [(8, 8, 4 * n), (value, value, (1 << INDEX_BITS[qmodel.bits]) + 1)]
+        bias = 4 if qmodel.bits == 16 else 8  # the gate sums' accumulator (quantize.ACC_BITS)
+        members += [(bias, bias, 4 * n), (value, value, (1 << INDEX_BITS[qmodel.bits]) + 1)]
     else:
         members.append((4, 4, 4 * n))
     return struct_bytes(members)

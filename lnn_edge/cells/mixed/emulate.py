@@ -2,10 +2,10 @@
 ``lnn_lstm_q31.h``, ``lnn_lstm_f32.h``), then the inner cell's own emulator step on the new ``h``.
 
 Fixed point, per unit (``B`` bits, ``S = B - 1``, ``P`` = ``lstm_p``, ``T`` = ``lstm_t``, ``f`` the state
-format; every product and sum in int64, exact):
+format; every product and sum exact: the quantizer proves the gate sums fit the C's accumulator):
 
 ====================================================================  =========
-z    = lstm_b + sum_j lstm_w_in[:, j] x_j + sum_j lstm_w_rec[:, j] h_j  Q P
+z    = lstm_b + sum_j lstm_w_in[:, j] x_j + sum_j lstm_w_rec[:, j] h_j  Q P        (|z| < 2^31 fixed16)
 sg(t) = T(min(|t|, 16 2^T)), and ONE - that for t < 0                   Q S        (sigmoid of t in Q T)
 th(t) = 2 sg(t) - ONE                                                   Q S        (tanh of t/2, t in Q T)
 si, sf, so = sg(rshift_round(z_g, P - T)) for g = ig, fg (+1 in bias), og

@@ -15,7 +15,7 @@ name               shape    meaning                                     format
 =================  =======  ==========================================  ==============================
 lstm_w_in          [4H,S]   input_map.weight, rows i, ig, fg, og        column j: Q(P - x_frac[j]), B bits
 lstm_w_rec         [4H,H]   recurrent_map.weight                        Q(P - state format), B bits
-lstm_b             [4H]     input_map.bias, + 1 on the forget rows      Q P, 64-bit
+lstm_b             [4H]     input_map.bias, + 1 on the forget rows      Q P, 32-bit (fixed16), 64-bit
 lstm_sigmoid       [2^k+1]  sigmoid on [0, 16)                          Q(B-1) (unsigned B bits)
 =================  =======  ==========================================  ==============================
 
@@ -117,7 +117,7 @@ def quantize_fixed(
 
 def _product_frac(model: Model, qinner: QuantizedModel, fs: int) -> int:
     """Q``P`` of the gate sums: the finest in which every weight fits B bits in its column's format, the bias
-    fits 2B - 2 bits, and a row's sum of products is below 2^62 for any B-bit inputs and state (exact in int64)."""
+    fits 2B - 2 bits, and a row's sum is below 2^ACC_BITS for any B-bit inputs and state (exact in the C)."""
     bits = qinner.bits
     p = lstm_arrays(model)
     x_frac = qinner.params["x_frac"].astype(np.int64)
@@ -147,11 +147,17 @@ def _quantized_lstm(model: Model, qinner: QuantizedModel, fs: int, frac: int) ->
     }
 
 
+ACC_BITS = {16: 31, 32: 62}
+"""The gate sums' bound, log2: fixed16 sums in a 32-bit accumulator (one multiply-accumulate per weight on a
+Cortex-M), fixed32 in a 64-bit one."""
+
+
 def _sums_fit(model: Model, qinner: QuantizedModel, fs: int, frac: int) -> bool:
+    """Whether every row's bias plus products stays below 2^ACC_BITS for any B-bit inputs and state."""
     q = _quantized_lstm(model, qinner, fs, frac)
     top = 1 << (qinner.bits - 1)
     rows = (np.abs(q["lstm_w_in"]).sum(axis=1) + np.abs(q["lstm_w_rec"]).sum(axis=1)) * top + np.abs(q["lstm_b"])
-    return bool(np.all(rows < (1 << 62)))
+    return bool(np.all(rows < (1 << ACC_BITS[qinner.bits])))
 
 
 def _fixed_params(model: Model, qinner: QuantizedModel, fs: int) -> dict[str, Array]:
