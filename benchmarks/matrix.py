@@ -1,8 +1,8 @@
 """The benchmark matrix: instructions per step, flash, RAM and stack for cores x precisions x models.
 
 Models (20 inputs, ncps default initialisation, seed 0): LTC on AutoNCP with 8, 19, 32 and 64 neurons and on
-FullyConnected(19, 2); a dense CfC (19 hidden, backbone 32), a wired CfC on AutoNCP(19, 2), and the LTC on
-AutoNCP(19, 2) with mixed memory (an LSTM in front, state [h | c]: "neurons" counts h). Each export is
+FullyConnected(19, 2); a dense CfC (19 hidden, backbone 32), a wired CfC on AutoNCP(19, 2), and the LTC and the
+wired CfC on AutoNCP(19, 2) with mixed memory (an LSTM in front, state [h | c]: "neurons" counts h). Each export is
 counted in Unicorn on every core, Cortex-M and RV32 (exact instructions per basic block; outputs checked bit for
 bit against the emulator). Writes a JSON file of rows for benchmarks/report.py.
 
@@ -53,6 +53,7 @@ def models() -> dict[str, torch.nn.Module]:
         "CfC wired AutoNCP(19,2)": CfC(INPUTS, wirings.AutoNCP(19, 2)),
         # Last, so that the models above keep their initialisation: an LSTM in front of the LTC (issue 16).
         "LTC AutoNCP(19,2) mixed memory": LTC(INPUTS, wirings.AutoNCP(19, 2), mixed_memory=True),
+        "CfC wired AutoNCP(19,2) mixed memory": CfC(INPUTS, wirings.AutoNCP(19, 2), mixed_memory=True),
     }
 
 

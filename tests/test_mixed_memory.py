@@ -18,7 +18,7 @@ import torch
 from click.testing import CliRunner
 from codegen_helpers import assert_host_build_matches_emulator, export_model, random_sequences
 from ncps import wirings
-from ncps.torch import LTC
+from ncps.torch import LTC, CfC
 from test_firmware_helpers import short_sequences
 
 from lnn_edge.bench.run import bench_export
@@ -49,6 +49,9 @@ def run_ncps_mixed(module: torch.nn.Module, x: np.ndarray, dt: np.ndarray) -> tu
             inputs = torch.from_numpy(x[:, t].copy())
             h, c = lstm(inputs, (h, c))
             out, h = cell(inputs, h, torch.from_numpy(dt[:, t : t + 1].copy()))
+            fc = getattr(module, "fc", None)  # a CfC's proj_size
+            if fc is not None:
+                out = fc(out)
             ys.append(out.numpy().copy())
             states.append(torch.cat([h, c], dim=1).numpy().copy())
     return np.stack(ys, axis=1), np.stack(states, axis=1)
@@ -104,6 +107,38 @@ def test_reference_equals_the_ncps_wrapper_itself() -> None:
     y, state = Reference(model).run(x, np.ones((2, 12)))
     assert np.abs(y - out.numpy()).max() <= 1e-12
     assert np.abs(state[:, -1] - np.concatenate([h.numpy(), c.numpy()], axis=1)).max() <= 1e-12
+
+
+CFC_CASES = {
+    "dense": lambda: CfC(3, 8, mixed_memory=True),
+    "proj, no backbone": lambda: CfC(3, 8, proj_size=2, backbone_layers=0, mixed_memory=True),
+    "no_gate": lambda: CfC(3, 8, mode="no_gate", mixed_memory=True),
+    "pure": lambda: CfC(3, 8, mode="pure", mixed_memory=True),
+    "wired": lambda: CfC(3, wirings.AutoNCP(12, 2, seed=1), mixed_memory=True),
+}
+
+
+def mixed_cfc(case: str, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return CFC_CASES[case]()
+
+
+@pytest.mark.parametrize("source", ["module", "state_dict"])
+@pytest.mark.parametrize("case", list(CFC_CASES))
+def test_cfc_reference_equals_ncps_on_outputs_h_and_c(source: str, case: str) -> None:
+    module = mixed_cfc(case, seed=3)
+    if source == "module":
+        model = from_module(module)
+    else:
+        mode = getattr(module.rnn_cell, "mode", None) or ("pure" if case == "pure" else None)
+        model = from_state_dict(module.state_dict(), mode="no_gate" if case == "no_gate" else mode)
+    assert model.cell == ("wired_cfc_mixed" if case == "wired" else "cfc_mixed")
+    rng = np.random.default_rng(2)
+    x, dt = rng.normal(scale=2.0, size=(3, 20, 3)), rng.uniform(0.1, 2.0, size=(3, 20))
+    y_ncps, state_ncps = run_ncps_mixed(module, x, dt)
+    y, state = Reference(model).run(x, dt)
+    assert np.abs(y - y_ncps).max() <= 1e-12
+    assert np.abs(state - state_ncps).max() <= 1e-12
 
 
 def test_cli_import_of_a_mixed_state_dict_then_run(tmp_path: Path) -> None:
@@ -162,6 +197,18 @@ def test_host_c_equals_the_emulator_bit_for_bit(tmp_path: Path, precision: str) 
     tolerance = {"float32": 1e-4, "fixed16": 0.05, "fixed32": 1e-3}[precision]
     assert np.abs(emulated.y - reference[0]).max() < tolerance
     assert np.abs(emulated.state - reference[1]).max() < tolerance
+
+
+@pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
+@pytest.mark.parametrize("case", list(CFC_CASES))
+def test_cfc_host_c_equals_the_emulator_bit_for_bit(tmp_path: Path, precision: str, case: str) -> None:
+    model = with_calibration(from_module(mixed_cfc(case, seed=5)))
+    exported = export_model(model, tmp_path, precision, dt="variable")
+    assert_host_build_matches_emulator(exported, 1, ())
+    assert_host_build_matches_emulator(exported, 2, ("-DLNN_NO_ASM",))
+    if precision != "fixed32":
+        sequences = random_sequences(np.random.default_rng(4), 1, 8, model.input_size, scale=2.0)
+        assert bench_export(exported, "cortex-m4f", sequences, ()).bit_exact
 
 
 def _sequences(model: Model) -> tuple[np.ndarray, np.ndarray]:
@@ -239,11 +286,30 @@ def test_cortex_m4f_build_equals_the_emulator(tmp_path: Path, precision: str) ->
 # --- boards ---------------------------------------------------------------------------------------------
 
 
+BOARD_CASES = [
+    ("ltc", "qemu-mps2-an386", "fixed16"),
+    ("ltc", "qemu-mps2-an386", "float32"),
+    ("ltc", "qemu-mps2-an386", "fixed32"),
+    ("ltc", "qemu-microbit", "fixed16"),
+    ("cfc", "qemu-microbit", "fixed16"),
+    ("cfc", "qemu-mps2-an386", "fixed16"),
+    ("cfc", "qemu-mps2-an386", "float32"),
+    ("cfc", "qemu-mps2-an386", "fixed32"),
+    ("wired_cfc", "qemu-mps2-an386", "fixed16"),
+    ("wired_cfc", "qemu-mps2-an386", "float32"),
+]
+
+
 @pytest.mark.qemu
-@pytest.mark.parametrize("precision", ["fixed16", "float32", "fixed32"])
-def test_mixed_ltc_bit_exact_on_qemu_an386(tmp_path: Path, precision: str) -> None:
-    model = with_calibration(from_module(mixed_ltc(units=19, motors=2, inputs=2, seed=12)))
+@pytest.mark.parametrize(("cell", "board", "precision"), BOARD_CASES)
+def test_mixed_bit_exact_on_emulated_board(tmp_path: Path, cell: str, board: str, precision: str) -> None:
+    """``lnn-edge verify --board``'s path: the board, the host C and the emulator agree on outputs and [h | c]."""
+    if cell == "ltc":
+        module = mixed_ltc(units=19, motors=2, inputs=2, seed=12)
+    else:
+        module = mixed_cfc("wired" if cell == "wired_cfc" else "dense", seed=12)
+    model = with_calibration(from_module(module))
     exported = export_model(model, tmp_path, precision)
-    result = verify_on_board(exported, short_sequences(exported, batch=2, steps=20), "qemu-mps2-an386")
+    result = verify_on_board(exported, short_sequences(exported, batch=2, steps=20), board)
     assert result.bit_exact, str(result.mismatch)
     assert result.passed and result.host.bit_exact

@@ -108,11 +108,6 @@ def from_state_dict(
     )  # fmt: skip
     notes: list[str] = []
     kind = _claiming_kind(arrays)
-    if any(key.startswith("lstm.") for key in arrays) and not kind.name.endswith("_mixed"):
-        raise ImportModelError(
-            f"the model uses mixed_memory=True (an LSTM beside the cell, keys 'lstm.*'), which lnn-edge supports "
-            f"for the LTC only, not for {kind.article}: retrain with mixed_memory=False"
-        )
     _refuse_inapplicable(kind, given)
     model = kind.from_arrays(arrays, given, bare, notes)
     if wiring is not None:

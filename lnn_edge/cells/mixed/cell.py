@@ -74,7 +74,8 @@ class MixedCell:
         return LstmFloat32Step(qmodel, self.inner.float32_step(inner_qmodel(qmodel)))
 
     def template(self, fixed: bool) -> str:
-        return f"{self._inner_name}_mixed_{'fixed' if fixed else 'float32'}.c.j2"
+        # The inner template's family with "_mixed": ltc_fixed.c.j2 -> ltc_mixed_fixed.c.j2 (which extends it).
+        return self.inner.template(fixed).replace("_", "_mixed_", 1)
 
     def codegen(self, qmodel: QuantizedModel, header: HeaderContext, fixed_dt: bool) -> CellCode:
         inner = self.inner.codegen(inner_qmodel(qmodel), header, fixed_dt)
@@ -92,4 +93,4 @@ class MixedCell:
         return MixedReference(model, self.inner.reference_step(inner_model(model), synapse_sigmoid))
 
 
-CELLS = (MixedCell("ltc", "LTC"),)
+CELLS = (MixedCell("ltc", "LTC"), MixedCell("cfc", "CfC"), MixedCell("wired_cfc", "wired CfC"))

@@ -143,4 +143,8 @@ class MixedKind:
         return replace(changed, cell=model.cell, state_size=model.state_size, arrays=model.arrays)
 
 
-KINDS = (MixedKind("ltc", "LTC", "an LTC"),)
+KINDS = (
+    MixedKind("ltc", "LTC", "an LTC"),
+    MixedKind("cfc", "CfC (dense)", "a CfC"),
+    MixedKind("wired_cfc", "CfC (wired)", "a wired CfC"),
+)
