@@ -27,12 +27,13 @@
 #define LNN_LSTM_Q15_FS (LNN_LSTM_T + 4 - LNN_LSTM_INDEX_BITS)    /* segment width, log2 */
 #define LNN_LSTM_Q15_LAST ((int)1 << LNN_LSTM_INDEX_BITS)
 
-/* The LSTM's parameters: gate rows in ncps's order (i, ig, fg, og), each H rows; row r of w_in is the inputs'
- * weights, column j in Q(P - input_frac[j]); w_rec Q(P - F); b Q(P) with ncps's forget-gate + 1 folded in;
- * sigmoid on [0, 16] at 2^INDEX_BITS + 1 points, Q15 (lnn_edge.quant.fixedpoint.sigmoid_table). */
+/* The LSTM's parameters, unit by unit so that one pass over the inputs feeds a unit's four gates (i, ig, fg,
+ * og: ncps's order): w_in[k][j][g] = input_map.weight[g H + k][j] in Q(P - input_frac[j]), w_rec[k][j][g] =
+ * recurrent_map.weight[g H + k][j] in Q(P - F), b[k][g] = input_map.bias[g H + k] in Q(P) with ncps's forget-gate
+ * + 1 folded in; sigmoid on [0, 16] at 2^INDEX_BITS + 1 points, Q15 (lnn_edge.quant.fixedpoint.sigmoid_table). */
 typedef struct {
-    int16_t w_in[4 * LNN_LSTM_UNITS * LNN_LSTM_INPUTS];
-    int16_t w_rec[4 * LNN_LSTM_UNITS * LNN_LSTM_UNITS];
+    int16_t w_in[LNN_LSTM_UNITS * LNN_LSTM_INPUTS * 4];
+    int16_t w_rec[LNN_LSTM_UNITS * LNN_LSTM_UNITS * 4];
     int32_t b[4 * LNN_LSTM_UNITS];
     uint16_t sigmoid[(1 << LNN_LSTM_INDEX_BITS) + 1];
 } lnn_lstm_q15_model_t;
@@ -82,7 +83,6 @@ LNN_STEP_INLINE int lnn_lstm_q15_step(const lnn_lstm_q15_model_t *m, int16_t *st
     int16_t h_new[LNN_LSTM_UNITS];
     int k;
     int j;
-    int g;
     if (state == 0 || x == 0) {
         return LNN_ERR_NULL;
     }
@@ -94,19 +94,30 @@ LNN_STEP_INLINE int lnn_lstm_q15_step(const lnn_lstm_q15_model_t *m, int16_t *st
         int32_t so;
         int64_t wide;
         int16_t c_new;
-        for (g = 0; g < 4; g++) {
-            const int row = g * LNN_LSTM_UNITS + k;
-            const int16_t *wi = m->w_in + row * LNN_LSTM_INPUTS;
-            const int16_t *wr = m->w_rec + row * LNN_LSTM_UNITS;
-            int32_t acc = m->b[row];
-            for (j = 0; j < LNN_LSTM_INPUTS; j++) {
-                acc += (int32_t)wi[j] * (int32_t)x[j];
-            }
-            for (j = 0; j < LNN_LSTM_UNITS; j++) {
-                acc += (int32_t)wr[j] * (int32_t)state[j];
-            }
-            z[g] = (int64_t)acc;
+        const int16_t *wi = m->w_in + k * 4 * LNN_LSTM_INPUTS;
+        const int16_t *wr = m->w_rec + k * 4 * LNN_LSTM_UNITS;
+        int32_t a0 = m->b[4 * k];
+        int32_t a1 = m->b[4 * k + 1];
+        int32_t a2 = m->b[4 * k + 2];
+        int32_t a3 = m->b[4 * k + 3];
+        for (j = 0; j < LNN_LSTM_INPUTS; j++, wi += 4) {
+            const int32_t v = (int32_t)x[j];
+            a0 += (int32_t)wi[0] * v;
+            a1 += (int32_t)wi[1] * v;
+            a2 += (int32_t)wi[2] * v;
+            a3 += (int32_t)wi[3] * v;
         }
+        for (j = 0; j < LNN_LSTM_UNITS; j++, wr += 4) {
+            const int32_t v = (int32_t)state[j];
+            a0 += (int32_t)wr[0] * v;
+            a1 += (int32_t)wr[1] * v;
+            a2 += (int32_t)wr[2] * v;
+            a3 += (int32_t)wr[3] * v;
+        }
+        z[0] = (int64_t)a0;
+        z[1] = (int64_t)a1;
+        z[2] = (int64_t)a2;
+        z[3] = (int64_t)a3;
         ti = lnn_lstm_q15_tanh_half(m->sigmoid, lnn_rshift_round64(z[0], LNN_LSTM_P - LNN_LSTM_T - 1));
         si = lnn_lstm_q15_sigmoid(m->sigmoid, lnn_rshift_round64(z[1], LNN_LSTM_P - LNN_LSTM_T));
         sf = lnn_lstm_q15_sigmoid(m->sigmoid, lnn_rshift_round64(z[2], LNN_LSTM_P - LNN_LSTM_T));

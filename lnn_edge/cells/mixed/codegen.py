@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
+
 from lnn_edge.cells.mixed.layout import INDEX_BITS
 from lnn_edge.codegen.c_layout import struct_bytes
 from lnn_edge.codegen.c_literals import c_array
@@ -46,15 +48,22 @@ class MixedContext:
         return getattr(self.inner, name)  # only reached for names this class lacks: the inner context's
 
 
+def by_unit(rows: np.ndarray, units: int) -> np.ndarray:
+    """Gate rows [4H, C] (ncps's order: H rows per gate) as the kernel stores them, [H][C][4]: a unit's four
+    gates side by side for each column."""
+    return rows.reshape(4, units, rows.shape[1]).transpose(1, 2, 0)
+
+
 def lstm_context(qmodel: QuantizedModel) -> LstmContext:
     q, fixed, bits = qmodel.params, qmodel.is_fixed, qmodel.bits
     kind = "int" if fixed else "float"
+    units = qmodel.model.state_size // 2
     common: dict[str, Any] = {
-        "units": qmodel.model.state_size // 2,
+        "units": units,
         "inputs": qmodel.model.input_size,
-        "w_in": c_array(q["lstm_w_in"], kind, bits),
-        "w_rec": c_array(q["lstm_w_rec"], kind, bits),
-        "b": c_array(q["lstm_b"], kind, 64 if fixed and bits == 32 else 32, per_line=6),
+        "w_in": c_array(by_unit(q["lstm_w_in"], units), kind, bits),
+        "w_rec": c_array(by_unit(q["lstm_w_rec"], units), kind, bits),
+        "b": c_array(by_unit(q["lstm_b"][:, None], units), kind, 64 if fixed and bits == 32 else 32, per_line=8),
     }
     if not fixed:
         return LstmContext(kernel="f32", **common)
