@@ -176,6 +176,24 @@ def test_import_expect_searches_the_inner_cells_options(tmp_path: Path) -> None:
     assert model.provenance["verified"]["error"] <= 1e-9
 
 
+def test_import_expect_finds_a_mixed_cfcs_mode(tmp_path: Path) -> None:
+    """The same search for a mixed CfC: its mode and activation, from the module's own float32 outputs."""
+    torch.manual_seed(8)
+    module = CfC(3, 6, mode="no_gate", activation="relu", mixed_memory=True).eval()
+    torch.save(module.state_dict(), tmp_path / "m.pt")
+    x = np.random.default_rng(7).normal(size=(2, 10, 3)).astype(np.float32)
+    with torch.no_grad():
+        y = module(torch.from_numpy(x))[0].numpy()
+    np.savez(tmp_path / "io.npz", x=x, y=y)
+    result = CliRunner().invoke(
+        cli, ["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"), "--expect", str(tmp_path / "io.npz")]
+    )
+    assert result.exit_code == 0, result.stderr
+    model = load(tmp_path / "m.lnn")
+    assert model.cell == "cfc_mixed" and model.cfc is not None
+    assert (model.cfc.mode, model.cfc.activation) == ("no_gate", "relu")
+
+
 def test_odd_state_size_is_refused() -> None:
     model = from_module(mixed_ltc(units=6, motors=1))
     model.state_size = 13
