@@ -292,13 +292,25 @@ def test_generated_source_is_data_and_wrappers(tmp_path: Path, precision: str) -
     assert exported.manifest["state_size"] == 24
 
 
-@pytest.mark.parametrize("precision", ["float32", "fixed16"])
-def test_cortex_m4f_build_equals_the_emulator(tmp_path: Path, precision: str) -> None:
-    """The export built for Cortex-M4F (DSP and VFP paths of the LTC, the LSTM's portable C) in Unicorn."""
-    model = with_calibration(from_module(mixed_ltc(seed=11)))
+CORE_CASES = [
+    ("float32", "cortex-m4f", ()),
+    ("fixed16", "cortex-m4f", ()),  # the LSTM's SMLAD gate sums
+    ("fixed16", "cortex-m4f", ("-DLNN_NO_ASM",)),  # their portable C on the same core
+    ("fixed16", "cortex-m33", ()),
+    ("fixed16", "cortex-m0", ()),  # no DSP extension: the portable C
+]
+
+
+@pytest.mark.parametrize(("precision", "core", "flags"), CORE_CASES)
+@pytest.mark.parametrize(("inputs", "units"), [(3, 11), (4, 12)])  # odd and even column counts (x, then h)
+def test_cross_compiled_build_equals_the_emulator(
+    tmp_path: Path, precision: str, core: str, flags: tuple[str, ...], inputs: int, units: int
+) -> None:
+    """The export built for a Cortex-M core, counted in Unicorn, against the emulator bit for bit."""
+    model = with_calibration(from_module(mixed_ltc(units=units, inputs=inputs, seed=11)))
     exported = export_model(model, tmp_path, precision, dt="variable")
     sequences = random_sequences(np.random.default_rng(4), 1, 8, model.input_size, scale=2.0)
-    assert bench_export(exported, "cortex-m4f", sequences, ()).bit_exact
+    assert bench_export(exported, core, sequences, flags).bit_exact
 
 
 # --- boards ---------------------------------------------------------------------------------------------

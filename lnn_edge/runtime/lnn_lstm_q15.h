@@ -9,6 +9,10 @@
  * A gate sum is exact in 32 bits (the quantizer proves it below 2^31 for any inputs and state: one
  * multiply-accumulate a weight); everything after it is 64-bit and exact.
  *
+ * Core-specific code: on cores with the DSP extension (ARMv7E-M, ARMv8-M Mainline + DSP) the gate sums take two
+ * columns a step with SMLAD (ACLE); it must equal the portable C beside it bit for bit (tests run both in
+ * Unicorn against the emulator), and -DLNN_NO_ASM builds the portable C on every core.
+ *
  * Configuration: the including file (a generated <name>.c) defines first LNN_LSTM_UNITS (H), LNN_LSTM_INPUTS
  * (S), LNN_LSTM_F (the state format), LNN_LSTM_P (the gate sums' format), LNN_LSTM_T (the sigmoid table's
  * input format) and LNN_LSTM_INDEX_BITS (the table's segments on [0, 16): 2^INDEX_BITS).
@@ -21,6 +25,13 @@
 #include "lnn_fixed.h"
 #include "lnn_status.h"
 
+#if defined(__ARM_FEATURE_DSP) && defined(__ARM_FEATURE_SIMD32) && !defined(LNN_NO_ASM)
+#include <arm_acle.h>
+#define LNN_LSTM_Q15_DSP 1
+#else
+#define LNN_LSTM_Q15_DSP 0
+#endif
+
 #define LNN_LSTM_Q15_S 15                                          /* sigmoid and tanh values: Q15 */
 #define LNN_LSTM_Q15_ONE ((int32_t)1 << LNN_LSTM_Q15_S)
 #define LNN_LSTM_Q15_LIMIT ((int32_t)1 << (LNN_LSTM_T + 4))       /* 16 in Q(T): the table's end */
@@ -28,9 +39,11 @@
 #define LNN_LSTM_Q15_LAST ((int)1 << LNN_LSTM_INDEX_BITS)
 
 /* The LSTM's parameters, unit by unit so that one pass over the inputs feeds a unit's four gates (i, ig, fg,
- * og: ncps's order): w_in[k][j][g] = input_map.weight[g H + k][j] in Q(P - input_frac[j]), w_rec[k][j][g] =
- * recurrent_map.weight[g H + k][j] in Q(P - F), b[k][g] = input_map.bias[g H + k] in Q(P) with ncps's forget-gate
- * + 1 folded in; sigmoid on [0, 16] at 2^INDEX_BITS + 1 points, Q15 (lnn_edge.quant.fixedpoint.sigmoid_table). */
+ * og: ncps's order), two columns at a time: for unit k, w_in holds for each column pair (j, j + 1) the four gates'
+ * weight pairs w[g][j], w[g][j + 1] (one word each, SMLAD's operand), then for an odd count the last column's four
+ * weights; input_map.weight[g H + k][j] in Q(P - input_frac[j]); w_rec likewise over h, recurrent_map.weight in
+ * Q(P - F); b[k][g] = input_map.bias[g H + k] in Q(P) with ncps's forget-gate + 1 folded in; sigmoid on [0, 16]
+ * at 2^INDEX_BITS + 1 points, Q15 (lnn_edge.quant.fixedpoint.sigmoid_table). */
 typedef struct {
     int16_t w_in[LNN_LSTM_UNITS * LNN_LSTM_INPUTS * 4];
     int16_t w_rec[LNN_LSTM_UNITS * LNN_LSTM_UNITS * 4];
@@ -76,13 +89,56 @@ static inline int32_t lnn_lstm_q15_tanh_half(const uint16_t *table, int64_t t)
     return 2 * lnn_lstm_q15_sigmoid(table, t) - LNN_LSTM_Q15_ONE;
 }
 
+/* a[g] += the unit's gate-g weights times v[0 .. count-1], for the four gates (layout above: pairs, then an odd
+ * column). Every partial sum stays below 2^31 (the quantizer's row bound), so the order of the products does not
+ * matter and SMLAD, which adds two products at once, gives the portable C's bits. */
+LNN_STEP_INLINE void lnn_lstm_q15_gates(const int16_t *w, const int16_t *v, int count, int32_t *a)
+{
+    int p;
+    for (p = 0; p < count / 2; p++, w += 8) {
+#if LNN_LSTM_Q15_DSP
+        int32_t pair;
+        int32_t w01;
+        int32_t w23;
+        int32_t w45;
+        int32_t w67;
+        __builtin_memcpy(&pair, v + 2 * p, sizeof pair); /* v[2p] | v[2p+1] << 16, an unaligned word */
+        __builtin_memcpy(&w01, w, sizeof w01);
+        __builtin_memcpy(&w23, w + 2, sizeof w23);
+        __builtin_memcpy(&w45, w + 4, sizeof w45);
+        __builtin_memcpy(&w67, w + 6, sizeof w67);
+        a[0] = __smlad(w01, pair, a[0]);
+        a[1] = __smlad(w23, pair, a[1]);
+        a[2] = __smlad(w45, pair, a[2]);
+        a[3] = __smlad(w67, pair, a[3]);
+#else
+        const int32_t v0 = (int32_t)v[2 * p];
+        const int32_t v1 = (int32_t)v[2 * p + 1];
+        a[0] += (int32_t)w[0] * v0;
+        a[0] += (int32_t)w[1] * v1;
+        a[1] += (int32_t)w[2] * v0;
+        a[1] += (int32_t)w[3] * v1;
+        a[2] += (int32_t)w[4] * v0;
+        a[2] += (int32_t)w[5] * v1;
+        a[3] += (int32_t)w[6] * v0;
+        a[3] += (int32_t)w[7] * v1;
+#endif
+    }
+    if (count & 1) {
+        const int32_t last = (int32_t)v[count - 1];
+        a[0] += (int32_t)w[0] * last;
+        a[1] += (int32_t)w[1] * last;
+        a[2] += (int32_t)w[2] * last;
+        a[3] += (int32_t)w[3] * last;
+    }
+}
+
 /* One LSTM step on state [h | c]: h' and c' replace h and c. LNN_ERR_NULL (state untouched) if state or x is
  * NULL. h' is collected on the stack (H values) because every unit's gates read the old h. */
 LNN_STEP_INLINE int lnn_lstm_q15_step(const lnn_lstm_q15_model_t *m, int16_t *state, const int16_t *x)
 {
     int16_t h_new[LNN_LSTM_UNITS];
     int k;
-    int j;
     if (state == 0 || x == 0) {
         return LNN_ERR_NULL;
     }
@@ -94,30 +150,17 @@ LNN_STEP_INLINE int lnn_lstm_q15_step(const lnn_lstm_q15_model_t *m, int16_t *st
         int32_t so;
         int64_t wide;
         int16_t c_new;
-        const int16_t *wi = m->w_in + k * 4 * LNN_LSTM_INPUTS;
-        const int16_t *wr = m->w_rec + k * 4 * LNN_LSTM_UNITS;
-        int32_t a0 = m->b[4 * k];
-        int32_t a1 = m->b[4 * k + 1];
-        int32_t a2 = m->b[4 * k + 2];
-        int32_t a3 = m->b[4 * k + 3];
-        for (j = 0; j < LNN_LSTM_INPUTS; j++, wi += 4) {
-            const int32_t v = (int32_t)x[j];
-            a0 += (int32_t)wi[0] * v;
-            a1 += (int32_t)wi[1] * v;
-            a2 += (int32_t)wi[2] * v;
-            a3 += (int32_t)wi[3] * v;
-        }
-        for (j = 0; j < LNN_LSTM_UNITS; j++, wr += 4) {
-            const int32_t v = (int32_t)state[j];
-            a0 += (int32_t)wr[0] * v;
-            a1 += (int32_t)wr[1] * v;
-            a2 += (int32_t)wr[2] * v;
-            a3 += (int32_t)wr[3] * v;
-        }
-        z[0] = (int64_t)a0;
-        z[1] = (int64_t)a1;
-        z[2] = (int64_t)a2;
-        z[3] = (int64_t)a3;
+        int32_t a[4];
+        a[0] = m->b[4 * k];
+        a[1] = m->b[4 * k + 1];
+        a[2] = m->b[4 * k + 2];
+        a[3] = m->b[4 * k + 3];
+        lnn_lstm_q15_gates(m->w_in + k * 4 * LNN_LSTM_INPUTS, x, LNN_LSTM_INPUTS, a);
+        lnn_lstm_q15_gates(m->w_rec + k * 4 * LNN_LSTM_UNITS, state, LNN_LSTM_UNITS, a);
+        z[0] = (int64_t)a[0];
+        z[1] = (int64_t)a[1];
+        z[2] = (int64_t)a[2];
+        z[3] = (int64_t)a[3];
         ti = lnn_lstm_q15_tanh_half(m->sigmoid, lnn_rshift_round64(z[0], LNN_LSTM_P - LNN_LSTM_T - 1));
         si = lnn_lstm_q15_sigmoid(m->sigmoid, lnn_rshift_round64(z[1], LNN_LSTM_P - LNN_LSTM_T));
         sf = lnn_lstm_q15_sigmoid(m->sigmoid, lnn_rshift_round64(z[2], LNN_LSTM_P - LNN_LSTM_T));

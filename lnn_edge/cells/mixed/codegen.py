@@ -54,15 +54,26 @@ def by_unit(rows: np.ndarray, units: int) -> np.ndarray:
     return rows.reshape(4, units, rows.shape[1]).transpose(1, 2, 0)
 
 
+def by_unit_pairs(rows: np.ndarray, units: int) -> np.ndarray:
+    """Gate rows [4H, C] as the q15 kernel stores them: per unit, for each column pair the four gates' two weights
+    side by side ([C//2][4][2], one word per gate for SMLAD), then an odd last column's four weights."""
+    columns = rows.shape[1]
+    per_unit = rows.reshape(4, units, columns).transpose(1, 0, 2)  # [H][4][C]
+    pairs = columns // 2 * 2
+    paired = per_unit[:, :, :pairs].reshape(units, 4, pairs // 2, 2).transpose(0, 2, 1, 3).reshape(units, -1)
+    return np.concatenate([paired, per_unit[:, :, pairs:].reshape(units, -1)], axis=1)
+
+
 def lstm_context(qmodel: QuantizedModel) -> LstmContext:
     q, fixed, bits = qmodel.params, qmodel.is_fixed, qmodel.bits
     kind = "int" if fixed else "float"
     units = qmodel.model.state_size // 2
+    weights = by_unit_pairs if fixed and bits == 16 else by_unit
     common: dict[str, Any] = {
         "units": units,
         "inputs": qmodel.model.input_size,
-        "w_in": c_array(by_unit(q["lstm_w_in"], units), kind, bits),
-        "w_rec": c_array(by_unit(q["lstm_w_rec"], units), kind, bits),
+        "w_in": c_array(weights(q["lstm_w_in"], units), kind, bits),
+        "w_rec": c_array(weights(q["lstm_w_rec"], units), kind, bits),
         "b": c_array(by_unit(q["lstm_b"][:, None], units), kind, 64 if fixed and bits == 32 else 32, per_line=8),
     }
     if not fixed:
