@@ -8,6 +8,7 @@ C), in Unicorn on Cortex-M4F and on QEMU boards (``qemu`` marker).
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from lnn_edge.cli import cli
 from lnn_edge.errors import ModelFileError
 from lnn_edge.model.importers import from_module, from_state_dict
 from lnn_edge.model.model import Calibration, Model, validate
-from lnn_edge.model.modelfile import load
+from lnn_edge.model.modelfile import load, save
 from lnn_edge.quant.emulator import Emulator
 from lnn_edge.quant.quantize import quantize
 from lnn_edge.reference import Reference
@@ -343,3 +344,21 @@ def test_mixed_bit_exact_on_emulated_board(tmp_path: Path, cell: str, board: str
     result = verify_on_board(exported, short_sequences(exported, batch=2, steps=20), board)
     assert result.bit_exact, str(result.mismatch)
     assert result.passed and result.host.bit_exact
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("cell", ["ltc", "cfc"])
+def test_cli_export_and_verify_on_board(tmp_path: Path, cell: str) -> None:
+    """The verbs as a user runs them: `lnn-edge export` of a mixed model file, then `lnn-edge verify --board`."""
+    module = mixed_ltc(units=19, motors=2, inputs=2, seed=13) if cell == "ltc" else mixed_cfc("wired", seed=13)
+    save(with_calibration(from_module(module)), tmp_path / "m.lnn")
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["export", str(tmp_path / "m.lnn"), "-o", str(tmp_path / "out"), "--precision", "fixed16"]
+    )
+    assert result.exit_code == 0, result.stderr
+    result = runner.invoke(cli, ["verify", str(tmp_path / "out"), "--board", "qemu-mps2-an386", "--json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["passed"] and report["bit_exact"] and report["host_bit_exact"]
+    assert report["board"] == "qemu-mps2-an386"
