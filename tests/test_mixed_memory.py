@@ -279,6 +279,25 @@ def test_c_format_override_is_taken_or_refused() -> None:
         quantize(model, "fixed16", overrides={"c": 15})
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda q: q.constants.update(lstm_p=q.constants["lstm_t"]), "LSTM formats"),
+        (lambda q: q.params["lstm_w_rec"].__setitem__(0, 32767), "overflow its accumulator"),  # a full-scale row
+    ],
+)
+def test_a_quantized_model_that_breaks_the_proofs_is_refused(tmp_path: Path, change: Any, message: str) -> None:
+    """A quantized section read from a file is data: its formats and weights are checked against what the
+    quantizer proved (a right shift into the table, gate sums within the 32-bit accumulator) before any
+    emulation or C is made of them."""
+    qmodel = quantize(with_calibration(from_module(mixed_ltc(seed=14))), "fixed16")
+    change(qmodel)
+    with pytest.raises(ModelFileError, match=message):
+        Emulator(qmodel)
+    with pytest.raises(ModelFileError, match=message):
+        export_model(qmodel, tmp_path, "fixed16")
+
+
 @pytest.mark.parametrize("precision", ["float32", "fixed16", "fixed32"])
 def test_generated_source_is_data_and_wrappers(tmp_path: Path, precision: str) -> None:
     model = with_calibration(from_module(mixed_ltc(seed=10)))

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.cells.mixed.layout import INDEX_BITS
+from lnn_edge.cells.mixed.layout import INDEX_BITS, gate_format, table_frac
 from lnn_edge.codegen.c_layout import struct_bytes
 from lnn_edge.codegen.c_literals import c_array
 from lnn_edge.codegen.header import CellCode, HeaderContext
@@ -82,8 +82,8 @@ def lstm_context(qmodel: QuantizedModel) -> LstmContext:
         kernel="q15" if bits == 16 else "q31",
         sigmoid=c_array(q["lstm_sigmoid"], "int", 32),
         f=qmodel.formats["c"],
-        p=int(qmodel.constants["lstm_p"]),
-        t=int(qmodel.constants["lstm_t"]),
+        p=gate_format(qmodel),
+        t=table_frac(bits),
         index_bits=INDEX_BITS[bits],
         **common,
     )
@@ -95,7 +95,7 @@ def lstm_bytes(qmodel: QuantizedModel) -> int:
     value = 4 if not qmodel.is_fixed else qmodel.bits // 8
     members = [(value, value, 4 * n * s), (value, value, 4 * n * n)]
     if qmodel.is_fixed:
-        bias = 4 if qmodel.bits == 16 else 8  # the gate sums' accumulator (quantize.ACC_BITS)
+        bias = 4 if qmodel.bits == 16 else 8  # the gate sums' accumulator (layout.ACC_BITS)
         members += [(bias, bias, 4 * n), (value, value, (1 << INDEX_BITS[qmodel.bits]) + 1)]
     else:
         members.append((4, 4, 4 * n))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from lnn_edge.cells import FixedStep, Float32Step
-from lnn_edge.cells.mixed.layout import lstm_table
+from lnn_edge.cells.mixed.layout import gate_format, lstm_table, table_frac
 from lnn_edge.quant import f32math
 from lnn_edge.quant.emulate_common import SaturationLog
 from lnn_edge.quant.fixedpoint import InterpTable, as_int, rshift_round, saturate
@@ -48,8 +48,8 @@ class LstmFixedStep:
         self.units = qmodel.model.state_size // 2
         self.bits = qmodel.bits
         self.f = qmodel.formats["c"]
-        self.p = int(qmodel.constants["lstm_p"])
-        self.t = int(qmodel.constants["lstm_t"])
+        self.p = gate_format(qmodel)
+        self.t = table_frac(self.bits)
         self.table = lstm_table(qmodel)
         self.inner = inner
 

@@ -29,7 +29,7 @@ from collections.abc import Callable
 import numpy as np
 
 from lnn_edge.cells.mixed.kind import inner_model, lstm_arrays
-from lnn_edge.cells.mixed.layout import build_table, table_frac
+from lnn_edge.cells.mixed.layout import build_table, gate_sums_fit, table_frac
 from lnn_edge.cells.mixed.reference import MixedReference
 from lnn_edge.floatmath import FloatStep, run_steps
 from lnn_edge.model.model import Model
@@ -147,17 +147,9 @@ def _quantized_lstm(model: Model, qinner: QuantizedModel, fs: int, frac: int) ->
     }
 
 
-ACC_BITS = {16: 31, 32: 62}
-"""The gate sums' bound, log2: fixed16 sums in a 32-bit accumulator (one multiply-accumulate per weight on a
-Cortex-M), fixed32 in a 64-bit one."""
-
-
 def _sums_fit(model: Model, qinner: QuantizedModel, fs: int, frac: int) -> bool:
-    """Whether every row's bias plus products stays below 2^ACC_BITS for any B-bit inputs and state."""
     q = _quantized_lstm(model, qinner, fs, frac)
-    top = 1 << (qinner.bits - 1)
-    rows = (np.abs(q["lstm_w_in"]).sum(axis=1) + np.abs(q["lstm_w_rec"]).sum(axis=1)) * top + np.abs(q["lstm_b"])
-    return bool(np.all(rows < (1 << ACC_BITS[qinner.bits])))
+    return gate_sums_fit(q["lstm_w_in"], q["lstm_w_rec"], q["lstm_b"], qinner.bits)
 
 
 def _fixed_params(model: Model, qinner: QuantizedModel, fs: int) -> dict[str, Array]:
