@@ -152,6 +152,7 @@ def test_cli_import_of_a_mixed_state_dict_then_run(tmp_path: Path) -> None:
     assert model.cell == "ltc_mixed" and model.arrays["lstm_recurrent_w"].shape == (48, 12)
     result = runner.invoke(cli, ["inspect", str(tmp_path / "m.lnn")])
     assert result.exit_code == 0 and "mixed memory" in result.stdout
+    assert re.search(r"neurons\s+12 \(", result.stdout)  # not the 24 state values: h and c
     x = np.random.default_rng(0).normal(size=(1, 10, 3))
     y_ncps, _ = run_ncps_mixed(module, x, np.ones((1, 10)))
     assert np.abs(Reference(model).run(x)[0] - y_ncps).max() <= 1e-12
@@ -308,7 +309,7 @@ def test_generated_source_is_data_and_wrappers(tmp_path: Path, precision: str) -
     kernel = {"float32": "f32", "fixed16": "q15", "fixed32": "q31"}[precision]
     assert f'#include "lnn/lnn_lstm_{kernel}.h"' in code and f'#include "lnn/lnn_ltc_{kernel}.h"' in code
     header = (exported.directory / f"{exported.name}.h").read_text()
-    assert "#define M_STATE_SIZE 24" in header
+    assert "#define M_STATE_SIZE 24" in header and "3 inputs, 12 neurons, 2 outputs" in header
     assert exported.manifest["state_size"] == 24
 
 

@@ -48,7 +48,8 @@ def lstm_arrays(model: Model) -> dict[str, np.ndarray]:
 class MixedKind:
     """An ncps LTC or CfC with ``mixed_memory=True``: the inner kind's model plus an LSTM."""
 
-    indexed_synapses = False
+    state_per_neuron = 2
+    """h and c: a neuron is two state values (``Model.neurons``)."""
 
     def __init__(self, inner: str, title: str, article: str) -> None:
         self._inner_name = inner
@@ -59,6 +60,10 @@ class MixedKind:
     @property
     def inner(self) -> CellKind:
         return kinds.get(self._inner_name)
+
+    @property
+    def indexed_synapses(self) -> bool:
+        return self.inner.indexed_synapses
 
     @property
     def markers(self) -> tuple[str, ...]:
