@@ -78,7 +78,7 @@ def run(
                     row = {
                         "model": label,
                         "cell": model.cell,
-                        "neurons": model.state_size // 2 if model.cell.endswith("_mixed") else model.state_size,
+                        "neurons": model.neurons,
                         "synapses": sensory + internal,
                         "parameters": model.parameter_count(),
                         **result.as_dict(),
