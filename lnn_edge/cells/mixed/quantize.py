@@ -106,11 +106,14 @@ def quantize_fixed(
     if c_override is not None or needed < qinner.formats[state_format]:
         qinner = inner_quantize(inner_model(model), {**given, state_format: needed})
     fs = qinner.formats[state_format]
-    qmodel = with_lstm(model, qinner, _fixed_params(model, qinner, fs))
+    frac = _product_frac(model, qinner, fs)
+    params = _quantized_lstm(model, qinner, fs, frac)
+    params["lstm_sigmoid"] = np.array(build_table(bits).values, dtype=np.int64)
+    qmodel = with_lstm(model, qinner, params)
     qmodel.formats["c"] = fs
     qmodel.bounds["c"], qmodel.sources["c"] = c_bound, f"calibration (x{HEADROOM} headroom; saturates beyond)"
     qmodel.bounds["lstm_h"], qmodel.sources["lstm_h"] = 1.0, "proof (tanh times a sigmoid)"
-    qmodel.constants["lstm_p"] = _product_frac(model, qinner, fs)
+    qmodel.constants["lstm_p"] = frac
     qmodel.constants["lstm_t"] = table_frac(bits)
     return qmodel
 
@@ -124,7 +127,7 @@ def _product_frac(model: Model, qinner: QuantizedModel, fs: int) -> int:
     limits = [int(f) + frac_bits_for(max_abs(p["lstm_input_w"][:, j]), bits) for j, f in enumerate(x_frac)]
     limits.append(fs + frac_bits_for(max_abs(p["lstm_recurrent_w"]), bits))
     limits.append(frac_bits_for(max_abs(folded_bias(model)), 2 * bits - 2))
-    frac = min(limits)
+    frac = min(*limits, 62)  # z >> (P - T) within 64 bits (layout.gate_format)
     while not _sums_fit(model, qinner, fs, frac):
         frac -= 1
     if frac < table_frac(bits) + 1:  # the table reads z at Q T and 2z at Q T: right shifts of z only
@@ -150,12 +153,6 @@ def _quantized_lstm(model: Model, qinner: QuantizedModel, fs: int, frac: int) ->
 def _sums_fit(model: Model, qinner: QuantizedModel, fs: int, frac: int) -> bool:
     q = _quantized_lstm(model, qinner, fs, frac)
     return gate_sums_fit(q["lstm_w_in"], q["lstm_w_rec"], q["lstm_b"], qinner.bits)
-
-
-def _fixed_params(model: Model, qinner: QuantizedModel, fs: int) -> dict[str, Array]:
-    params = _quantized_lstm(model, qinner, fs, _product_frac(model, qinner, fs))
-    params["lstm_sigmoid"] = np.array(build_table(qinner.bits).values, dtype=np.int64)
-    return params
 
 
 def _round(real: Array, frac: int, bits: int) -> Array:
