@@ -1,7 +1,8 @@
 """The benchmark matrix: instructions per step, flash, RAM and stack for cores x precisions x models.
 
 Models (20 inputs, ncps default initialisation, seed 0): LTC on AutoNCP with 8, 19, 32 and 64 neurons and on
-FullyConnected(19, 2); a dense CfC (19 hidden, backbone 32) and a wired CfC on AutoNCP(19, 2). Each export is
+FullyConnected(19, 2); a dense CfC (19 hidden, backbone 32), a wired CfC on AutoNCP(19, 2), and the LTC and the
+wired CfC on AutoNCP(19, 2) with mixed memory (an LSTM in front, state [h | c]: "neurons" counts h). Each export is
 counted in Unicorn on every core, Cortex-M and RV32 (exact instructions per basic block; outputs checked bit for
 bit against the emulator). Writes a JSON file of rows for benchmarks/report.py.
 
@@ -9,6 +10,8 @@ Usage: python benchmarks/matrix.py --out build/bench/matrix.json
        python benchmarks/matrix.py --cores rv32imc,rv32imac --update build/bench/matrix.json
          (re-measure some cores only, replacing their rows in an existing matrix: after a change that only those
          cores compile, such as an architecture file of the runtime)
+       python benchmarks/matrix.py --model "LTC AutoNCP(19,2) mixed memory" --cores cortex-m4f --out mixed.json
+         (some models only, with the same initialisation and calibration data as in the full matrix)
 """
 
 from __future__ import annotations
@@ -48,16 +51,23 @@ def models() -> dict[str, torch.nn.Module]:
         "LTC FullyConnected(19,2)": LTC(INPUTS, wirings.FullyConnected(19, 2)),
         "CfC dense 19 (backbone 32)": CfC(INPUTS, 19, proj_size=2, backbone_units=32),
         "CfC wired AutoNCP(19,2)": CfC(INPUTS, wirings.AutoNCP(19, 2)),
+        # Last, so that the models above keep their initialisation: an LSTM in front of the LTC (issue 16).
+        "LTC AutoNCP(19,2) mixed memory": LTC(INPUTS, wirings.AutoNCP(19, 2), mixed_memory=True),
+        "CfC wired AutoNCP(19,2) mixed memory": CfC(INPUTS, wirings.AutoNCP(19, 2), mixed_memory=True),
     }
 
 
-def run(out: Path, steps: int, cores: tuple[str, ...] = CORES, update: bool = False) -> list[dict[str, Any]]:
+def run(
+    out: Path, steps: int, cores: tuple[str, ...] = CORES, update: bool = False, only: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
         for label, module in models().items():
             model = from_module(module)
             model.calibration = Calibration(x=rng.normal(size=(4, 50, INPUTS)), dt=rng.uniform(0.5, 1.5, size=(4, 50)))
+            if only and label not in only:  # skipped after its draw: the others keep their calibration data
+                continue
             sensory, internal = model.synapse_counts()
             for precision in PRECISIONS:
                 exported = export(model, Path(tmp) / f"{len(rows)}", precision, name="bench")
@@ -68,7 +78,7 @@ def run(out: Path, steps: int, cores: tuple[str, ...] = CORES, update: bool = Fa
                     row = {
                         "model": label,
                         "cell": model.cell,
-                        "neurons": model.state_size,
+                        "neurons": model.neurons,
                         "synapses": sensory + internal,
                         "parameters": model.parameter_count(),
                         **result.as_dict(),
@@ -102,6 +112,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="steps counted per benchmark (the mean is reported)")
     parser.add_argument("--cores", default=",".join(CORES), help=f"cores to measure (default: {','.join(CORES)})")
     parser.add_argument("--update", type=Path, help="replace the measured cores' rows in this matrix (also the output)")
+    parser.add_argument("--model", action="append", default=[], help="measure only this model (its label; repeatable)")
     args = parser.parse_args()
     cores = tuple(core.strip() for core in args.cores.split(",") if core.strip())
     unknown = [core for core in cores if core not in CORES]
@@ -110,7 +121,11 @@ def main() -> None:
     if args.update is not None and not args.update.is_file():
         parser.error(f"--update {args.update}: no such matrix (run without --update first)")
     torch.set_num_threads(1)
-    run(args.update or args.out, args.steps, cores, update=args.update is not None)
+    only = tuple(args.model)
+    unknown_models = [label for label in only if label not in models()]
+    if unknown_models:
+        parser.error(f"--model: {'; '.join(unknown_models)} not among {'; '.join(models())}")
+    run(args.update or args.out, args.steps, cores, update=args.update is not None, only=only)
 
 
 if __name__ == "__main__":

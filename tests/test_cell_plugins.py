@@ -112,8 +112,8 @@ def test_a_new_cell_folder_runs_through_the_pipeline_with_no_other_edit(tmp_path
     )
     assert run.returncode == 0, run.stderr
     result = json.loads(run.stdout.splitlines()[-1])
-    assert result["kinds"] == ["cfc", "wired_cfc", "ltc", "toy_ltc"]
-    assert result["cells"] == ["cfc", "wired_cfc", "ltc", "toy_ltc"]
+    assert result["kinds"] == ["cfc", "wired_cfc", "ltc", "ltc_mixed", "cfc_mixed", "wired_cfc_mixed", "toy_ltc"]
+    assert result["cells"] == ["cfc", "wired_cfc", "ltc", "ltc_mixed", "cfc_mixed", "wired_cfc_mixed", "toy_ltc"]
     assert result["cell"] == "toy_ltc" and result["manifest_cell"] == "toy_ltc"
     assert result["summary"].endswith("toy LTC, wiring autoncp")
     assert "toy LTC network, 3 inputs, 8 neurons, 2 outputs" in result["header"]

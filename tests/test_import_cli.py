@@ -188,10 +188,20 @@ def test_import_rejects_wrong_shapes(tmp_path: Path) -> None:
     _assert_user_error(code, err, "m.pt", "'sigma' has shape (4, 5)")
 
 
-def test_import_rejects_mixed_memory(tmp_path: Path) -> None:
-    torch.save(LTC(3, 4, mixed_memory=True).state_dict(), tmp_path / "m.pt")
+@pytest.mark.parametrize(
+    ("module", "cell"),
+    [
+        (lambda: LTC(3, 4, mixed_memory=True), "ltc_mixed"),
+        (lambda: CfC(3, 4, mixed_memory=True), "cfc_mixed"),
+        (lambda: CfC(3, wirings.AutoNCP(6, 2), mixed_memory=True), "wired_cfc_mixed"),
+    ],
+)
+def test_import_takes_mixed_memory(tmp_path: Path, module, cell: str) -> None:  # type: ignore[no-untyped-def]
+    """mixed_memory=True imports as the inner cell's mixed kind (tests/test_mixed_memory.py: end to end)."""
+    torch.save(module().state_dict(), tmp_path / "m.pt")
     code, _, err = invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
-    _assert_user_error(code, err, "m.pt", "mixed_memory")
+    assert code == 0, err
+    assert load(tmp_path / "m.lnn").cell == cell
 
 
 def test_import_rejects_unsupported_modules(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def header_context(qmodel: QuantizedModel, name: str, dt_default: float) -> Head
         "bits": qmodel.bits,
         "cell": model.cell,
         "description": (
-            f"{cell.label} network, {model.input_size} inputs, {model.state_size} neurons, {model.output_size} outputs"
+            f"{cell.label} network, {model.input_size} inputs, {model.neurons} neurons, {model.output_size} outputs"
         ),
         "inputs": model.input_size,
         "outputs": model.output_size,

@@ -12,7 +12,7 @@ ncps wiring adds synapses.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -106,11 +106,6 @@ def from_state_dict(
     arrays = {key: _to_numpy(value, key) for key, value in _select(state_dict, prefix).items()}
     bare = not any(key.startswith("rnn_cell.") for key in arrays)
     arrays = {_strip(key): value for key, value in arrays.items()}
-    if any(key.startswith("lstm.") for key in arrays):
-        raise ImportModelError(
-            "the model uses mixed_memory=True (an LSTM beside the cell, keys 'lstm.*'), which lnn-edge does "
-            "not support: retrain with mixed_memory=False"
-        )
     given = given_options(
         implicit_constraints=implicit_constraints, ode_unfolds=ode_unfolds, epsilon=epsilon, mode=mode,
         activation=activation, output_size=output_size,
@@ -140,10 +135,17 @@ def validate_imported(model: Model) -> None:
 
 def _claiming_kind(arrays: dict[str, np.ndarray]) -> CellKind:
     """The kind of cell whose keys the state_dict holds, or an error that says where a cell might be."""
-    for kind in kinds.registry().values():
-        if kind.claims(arrays.keys()):
-            return kind
-    raise _no_cell_error(arrays)
+    kind = _kind_of_keys(arrays.keys())
+    if kind is None:
+        raise _no_cell_error(arrays)
+    return kind
+
+
+def _kind_of_keys(keys: Collection[str]) -> CellKind | None:
+    """The kind that claims ``keys``; of several, the most specific: the one with the most of its markers among
+    the keys (a mixed-memory LTC's keys are an LTC's plus the LSTM's, and both kinds claim them)."""
+    claiming = [kind for kind in kinds.registry().values() if kind.claims(keys)]
+    return max(claiming, key=lambda kind: sum(marker in keys for marker in kind.markers), default=None)
 
 
 def _refuse_inapplicable(kind: CellKind, given: dict[str, Any]) -> None:
@@ -228,9 +230,7 @@ def from_module(module: Any, *, dt: float = 1.0) -> Model:
         hint = f": pass {_attribute(inner[0] + '.')}, the ncps layer inside it" if inner else ""
         classes = ", ".join(["LTC", "CfC", *(c for k in kinds.registry().values() for c in k.ncps_classes)])
         raise ImportModelError(f"{type(module).__name__} is not an ncps LTC or CfC module (supported: {classes}){hint}")
-    options = kind.module_options(cell)
-    if getattr(module, "use_mixed", False):
-        raise ImportModelError("the model uses mixed_memory=True, which lnn-edge does not support")
+    options = kind.module_options(cell)  # a mixed_memory=True module's lstm.* keys choose its mixed kind below
     ncps_wiring = getattr(cell, "_wiring", None)
     model = from_state_dict(
         module.state_dict(), dt=dt, provenance={"source": f"ncps module {type(module).__name__}"}, **options
@@ -366,7 +366,7 @@ def _applicable(state_dict: Mapping[str, Any], options: dict[str, Any]) -> dict[
     """``options`` without the import options the cell in ``state_dict`` does not have (the trainer stores
     every option for every cell)."""
     keys = {_strip(key) for key in state_dict}
-    kind = next((kind for kind in kinds.registry().values() if kind.claims(keys)), None)
+    kind = _kind_of_keys(keys)
     names = kind.applicable_options(keys) if kind is not None else ()
     return {name: value for name, value in options.items() if name not in IMPORT_OPTIONS or name in names}
 

@@ -152,6 +152,12 @@ class Model:
         """The state entries the outputs are read from (before projection and output mapping)."""
         return kinds.get(self.cell).output_state_indices(self)
 
+    @property
+    def neurons(self) -> int:
+        """The cell's neurons: the state size over the values a neuron holds (a kind's ``state_per_neuron``,
+        1 unless it says otherwise; mixed memory: 2, h and c)."""
+        return self.state_size // getattr(kinds.get(self.cell), "state_per_neuron", 1)
+
     def synapse_counts(self) -> tuple[int, int]:
         """(sensory synapses, internal synapses) as given by the masks; dense cells count every weight."""
         return kinds.get(self.cell).synapse_counts(self)

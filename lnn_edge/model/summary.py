@@ -18,7 +18,7 @@ def summarize(model: Model) -> dict[str, Any]:
     return {
         "cell": model.cell,
         "wiring": model.wiring.kind,
-        "neurons": model.state_size,
+        "neurons": model.neurons,
         # Roles in state order (LTC NCP: motor, command, inter; wired CfC: inter, command, motor).
         "roles": {
             role: len(indices)
