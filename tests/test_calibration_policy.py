@@ -12,22 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
+from support.cli import invoke
 
-from lnn_edge.cli import cli
 from lnn_edge.errors import ModelFileError
 from lnn_edge.model.modelfile import load, save
 from lnn_edge.model.ranges import RangeError, parse_range
 from lnn_edge.quant.calibration import HEADROOM, calibration_for, input_stats, labelled_sample, representative_sample
 
 NAMES = "acc_x,acc_y,gyro_z"
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _recording(rng: np.random.Generator, batch: int, steps: int = 30) -> np.ndarray:

@@ -8,20 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
+from support.cli import invoke
 
 import lnn_edge
-from lnn_edge.cli import cli
 from lnn_edge.codegen.export import export
 from lnn_edge.model.importers import from_module
 from lnn_edge.model.model import Calibration
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.fixture

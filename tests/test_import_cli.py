@@ -8,19 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC
 from ncps_oracle import run_ncps
+from support.cli import invoke
 
-from lnn_edge.cli import cli
 from lnn_edge.model.modelfile import load
 from lnn_edge.reference import Reference
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _save_state_dict(module: torch.nn.Module, path: Path) -> Path:

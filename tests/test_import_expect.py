@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from ncps import wirings
 from ncps.torch import LTC, CfC, LTCCell
 from ncps_oracle import randomize_parameters, run_ncps
+from support.cli import invoke
 
-from lnn_edge.cli import cli
 from lnn_edge.errors import ImportModelError, ModelFileError
 from lnn_edge.expect import progress_printer
 from lnn_edge.model.importers import from_module, from_state_dict
@@ -25,11 +24,6 @@ from lnn_edge.model.modelfile import load
 from lnn_edge.quant.qmodel import QuantizedModel
 from lnn_edge.quant.qmodelfile import load_any
 from lnn_edge.reference import Reference
-
-
-def invoke(*args: str | Path) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def save_io(module: torch.nn.Module, path: Path, dtype: torch.dtype, shape: tuple[int, int, int]) -> None:

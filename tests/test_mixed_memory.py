@@ -16,14 +16,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from codegen_helpers import assert_host_build_matches_emulator, export_model, random_sequences
 from ncps import wirings
 from ncps.torch import LTC, CfC
+from support.cli import invoke
 from test_firmware_helpers import short_sequences
 
 from lnn_edge.bench.run import bench_export
-from lnn_edge.cli import cli
 from lnn_edge.errors import ModelFileError
 from lnn_edge.model.importers import from_module, from_state_dict
 from lnn_edge.model.model import Calibration, Model, validate
@@ -145,14 +144,13 @@ def test_cfc_reference_equals_ncps_on_outputs_h_and_c(source: str, case: str) ->
 def test_cli_import_of_a_mixed_state_dict_then_run(tmp_path: Path) -> None:
     module = mixed_ltc(seed=5)
     torch.save(module.state_dict(), tmp_path / "m.pt")
-    runner = CliRunner()
-    result = runner.invoke(cli, ["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn")])
-    assert result.exit_code == 0, result.stderr
+    code, _, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn")
+    assert code == 0, err
     model = load(tmp_path / "m.lnn")
     assert model.cell == "ltc_mixed" and model.arrays["lstm_recurrent_w"].shape == (48, 12)
-    result = runner.invoke(cli, ["inspect", str(tmp_path / "m.lnn")])
-    assert result.exit_code == 0 and "mixed memory" in result.stdout
-    assert re.search(r"neurons\s+12 \(", result.stdout)  # not the 24 state values: h and c
+    code, out, _ = invoke("inspect", tmp_path / "m.lnn")
+    assert code == 0 and "mixed memory" in out
+    assert re.search(r"neurons\s+12 \(", out)  # not the 24 state values: h and c
     x = np.random.default_rng(0).normal(size=(1, 10, 3))
     y_ncps, _ = run_ncps_mixed(module, x, np.ones((1, 10)))
     assert np.abs(Reference(model).run(x)[0] - y_ncps).max() <= 1e-12
@@ -168,10 +166,8 @@ def test_import_expect_searches_the_inner_cells_options(tmp_path: Path) -> None:
     with torch.no_grad():
         y = module(torch.from_numpy(x), (zeros, zeros.clone()))[0].numpy()
     np.savez(tmp_path / "io.npz", x=x, y=y)
-    result = CliRunner().invoke(
-        cli, ["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"), "--expect", str(tmp_path / "io.npz")]
-    )
-    assert result.exit_code == 0, result.stderr
+    code, _, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn", "--expect", tmp_path / "io.npz")
+    assert code == 0, err
     model = load(tmp_path / "m.lnn")
     assert model.cell == "ltc_mixed" and model.ltc is not None
     assert (model.ltc.ode_unfolds, model.ltc.epsilon) == (4, 1e-5)
@@ -187,10 +183,8 @@ def test_import_expect_finds_a_mixed_cfcs_mode(tmp_path: Path) -> None:
     with torch.no_grad():
         y = module(torch.from_numpy(x))[0].numpy()
     np.savez(tmp_path / "io.npz", x=x, y=y)
-    result = CliRunner().invoke(
-        cli, ["import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"), "--expect", str(tmp_path / "io.npz")]
-    )
-    assert result.exit_code == 0, result.stderr
+    code, _, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn", "--expect", tmp_path / "io.npz")
+    assert code == 0, err
     model = load(tmp_path / "m.lnn")
     assert model.cell == "cfc_mixed" and model.cfc is not None
     assert (model.cfc.mode, model.cfc.activation) == ("no_gate", "relu")
@@ -372,13 +366,10 @@ def test_cli_export_and_verify_on_board(tmp_path: Path, cell: str) -> None:
     """The verbs as a user runs them: `lnn-edge export` of a mixed model file, then `lnn-edge verify --board`."""
     module = mixed_ltc(units=19, motors=2, inputs=2, seed=13) if cell == "ltc" else mixed_cfc("wired", seed=13)
     save(with_calibration(from_module(module)), tmp_path / "m.lnn")
-    runner = CliRunner()
-    result = runner.invoke(
-        cli, ["export", str(tmp_path / "m.lnn"), "-o", str(tmp_path / "out"), "--precision", "fixed16"]
-    )
-    assert result.exit_code == 0, result.stderr
-    result = runner.invoke(cli, ["verify", str(tmp_path / "out"), "--board", "qemu-mps2-an386", "--json"])
-    assert result.exit_code == 0, result.stderr
-    report = json.loads(result.stdout)
+    code, _, err = invoke("export", tmp_path / "m.lnn", "-o", tmp_path / "out", "--precision", "fixed16")
+    assert code == 0, err
+    code, out, err = invoke("verify", tmp_path / "out", "--board", "qemu-mps2-an386", "--json")
+    assert code == 0, err
+    report = json.loads(out)
     assert report["passed"] and report["bit_exact"] and report["host_bit_exact"]
     assert report["board"] == "qemu-mps2-an386"

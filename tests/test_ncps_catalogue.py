@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from ncps_catalogue import BOARDS, CATALOGUE, DOES_NOT_FIT_ERROR, PRECISIONS, Entry
 from ncps_oracle import randomize_parameters
+from support.cli import invoke
 
-from lnn_edge.cli import cli
 from lnn_edge.model.modelfile import load
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "ncps-models.md"
@@ -45,12 +44,6 @@ ON_BOARDS = [
     for board, precisions in entry.boards.items()
     for precision in precisions
 ]
-
-
-def invoke(*args: str | Path) -> tuple[int, str, str]:
-    """The real command line, in process."""
-    result = CliRunner().invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def reference_text(error: float) -> str:
