@@ -15,6 +15,7 @@ from support.qemu_icount import qemu_step_counts
 
 from lnn_edge.bench.image import build_bench_image
 from lnn_edge.bench.instr_count import classify, count_steps
+from lnn_edge.bench.profile import profile_export
 from lnn_edge.bench.run import VALUE_DTYPES, bench_export
 from lnn_edge.cli import cli
 from lnn_edge.codegen.export import Export, export
@@ -150,3 +151,30 @@ def test_the_bench_and_build_folders_are_not_called_user_files(tmp_path: Path) -
     assert unlisted_files(load_export(exported.directory)) == []
     (exported.directory / "mine.txt").write_text("a user's file")
     assert unlisted_files(load_export(exported.directory)) == ["mine.txt"]
+
+
+@pytest.mark.parametrize(
+    ("key", "core"),
+    [("ltc-fixed16", "rv32imc"), ("ltc-fixed16", "cortex-m0"), ("cfc-fixed16", "cortex-m4f"), ("ltc-float32", "cortex-m3")],
+)  # fmt: skip
+def test_the_profile_accounts_for_every_counted_instruction(exports: dict[str, Export], key: str, core: str) -> None:
+    """benchmarks/profile_step.py's attribution: Capstone's decoding of the executed blocks, per address, adds up
+    to the counter's instructions per step (block lengths from the encoding), line by line and stretch by stretch;
+    Thumb-2 IT blocks (M3), Thumb-1 (M0), RV32C and libgcc's soft-float (float32 on M3) included."""
+    exported = exports[key]
+    sequences = default_sequences(exported, 4)
+    profile = profile_export(exported, core, sequences)
+    counted = bench_export(exported, core, sequences)
+    assert profile.bit_exact and counted.bit_exact
+    assert profile.steps == counted.steps == 4
+    assert sum(line.per_step for line in profile.lines) == pytest.approx(counted.instructions_per_step, abs=1e-9)
+    stretches = profile.stretches()
+    assert sum(stretch.per_step for stretch in stretches) == pytest.approx(counted.instructions_per_step, abs=1e-9)
+    assert sum(stretch.instructions for stretch in stretches) == len(profile.lines)
+    assert [s.per_step for s in stretches] == sorted((s.per_step for s in stretches), reverse=True)
+    # the hottest stretch runs many times a step: a loop of the step itself, or in soft float a libgcc helper
+    # (named as such, not folded into the step)
+    assert stretches[0].times_per_step >= 19
+    assert stretches[0].symbol == ("__aeabi_fadd" if key == "ltc-float32" else "m_step_dt")
+    text = profile.format(top=5, listing=True)
+    assert text.count("\n") > len(profile.lines) and f"{counted.instructions_per_step:,.1f} instructions" in text

@@ -84,6 +84,9 @@ class StepCounts:
     per_step: list[int] = field(repr=False)
     outputs: np.ndarray = field(repr=False)
     states: np.ndarray = field(repr=False)
+    blocks: Counter[tuple[int, int]] = field(repr=False)
+    """Executions of each basic block (address, size) over the whole run: what :mod:`lnn_edge.bench.profile`
+    turns into instruction counts per address."""
 
 
 def _unicorn(arch: str) -> tuple[Any, Any, Any]:
@@ -108,6 +111,13 @@ def _flags(module: Any, names: tuple[str, ...]) -> int:
     for name in names:
         value |= getattr(module, name)
     return value
+
+
+def disassembler(core: str) -> Any:
+    """A Capstone disassembler for ``core``'s instruction set: what the counter decodes executed blocks with."""
+    arch = ARCHES[CORES[core].arch]
+    capstone = _unicorn(CORES[core].arch)[2]
+    return capstone.Cs(getattr(capstone, arch.capstone_arch), _flags(capstone, arch.capstone_modes))
 
 
 def classify(mnemonic: str, arch: str = "arm") -> str:
@@ -181,7 +191,7 @@ class StepRunner:
     ) -> None:
         """``state_bytes`` is the size of the whole state struct (with a scratch, where the cell has one)."""
         core = CORES[image.core]
-        unicorn, regs, capstone = _unicorn(core.arch)
+        unicorn, regs, _ = _unicorn(core.arch)
         self.image, self.dtype = image, np.dtype(value_dtype)
         self.state_size, self.outputs = state_size, outputs
         state_bytes = max(state_bytes, self.dtype.itemsize * state_size)
@@ -203,12 +213,13 @@ class StepRunner:
         if image.core in FPU_CORES:  # enable the FPU (CPACR CP10/CP11 full access, FPEXC.EN)
             self.uc.reg_write(regs.UC_ARM_REG_C1_C0_2, 0xF << 20)
             self.uc.reg_write(regs.UC_ARM_REG_FPEXC, 0x40000000)
-        self.disassembler = capstone.Cs(getattr(capstone, arch.capstone_arch), _flags(capstone, arch.capstone_modes))
+        self.disassembler = disassembler(image.core)
         self.blocks: dict[tuple[int, int], tuple[int, Counter[str], bool]] = {}
         self.library = [(start, start + size) for name, (start, size) in image.symbols.items() if name.startswith("__")]
         self.count = 0
         self.library_count = 0
         self.mix: Counter[str] = Counter()
+        self.block_counts: Counter[tuple[int, int]] = Counter()
         self.uc.hook_add(unicorn.UC_HOOK_BLOCK, self._on_block)
         self.uc.mem_write(STATE_ADDR, bytes(state_bytes))
         self.uc.mem_write(STACK_BOTTOM, bytes([STACK_PAINT]) * (STACK_TOP - STACK_BOTTOM))
@@ -224,6 +235,7 @@ class StepRunner:
             known = (len(self.lengths(code)), mix, in_library)
             self.blocks[key] = known
         self.count += known[0]
+        self.block_counts[key] += 1
         self.mix.update(known[1])
         if known[2]:
             self.library_count += known[0]
@@ -306,4 +318,5 @@ def count_steps(
         per_step=counts,
         outputs=np.stack(ys),
         states=np.stack(states),
+        blocks=runner.block_counts,
     )

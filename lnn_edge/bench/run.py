@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from lnn_edge.bench.image import build_bench_image
-from lnn_edge.bench.instr_count import count_steps
+from lnn_edge.bench.image import BenchImage, build_bench_image
+from lnn_edge.bench.instr_count import StepCounts, count_steps
 from lnn_edge.codegen.export import BENCH_DIR, Export
 from lnn_edge.host.verify import default_sequences, emulator_raw, first_mismatch, raw_inputs
 from lnn_edge.model.datafile import Sequences
@@ -48,9 +48,11 @@ class BenchResult:
         return asdict(self)
 
 
-def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: tuple[str, ...] = ()) -> BenchResult:
-    """Count the step of ``export`` on ``core`` over the first of ``sequences`` and check it bit for bit.
-    ``extra_flags`` go last on the compiler's command line (a user's optimisation level, say)."""
+def count_export(
+    export: Export, core: str, sequences: Sequences, extra_flags: tuple[str, ...] = ()
+) -> tuple[BenchImage, StepCounts, bool]:
+    """Count the step of ``export`` on ``core`` over the first of ``sequences``: the image, its counts, and
+    whether every step's outputs and state equal the emulator's bit for bit."""
     qmodel = export.qmodel
     model = qmodel.model
     dtype = np.dtype(VALUE_DTYPES[export.manifest["value_type"]])
@@ -64,9 +66,17 @@ def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: t
     mismatch = first_mismatch(y_e, counts.outputs[None], "output") or first_mismatch(
         state_e, counts.states[None], "state"
     )
+    return image, counts, mismatch is None
+
+
+def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: tuple[str, ...] = ()) -> BenchResult:
+    """Count the step of ``export`` on ``core`` over the first of ``sequences`` and check it bit for bit.
+    ``extra_flags`` go last on the compiler's command line (a user's optimisation level, say)."""
+    image, counts, bit_exact = count_export(export, core, sequences, extra_flags)
+    state_bytes = int(export.manifest["memory"]["state"])
     return BenchResult(
         core=core,
-        precision=qmodel.precision,
+        precision=export.qmodel.precision,
         steps=counts.steps,
         instructions_per_step=counts.instructions_per_step,
         library_instructions_per_step=counts.library_instructions_per_step,
@@ -79,7 +89,7 @@ def bench_export(export: Export, core: str, sequences: Sequences, extra_flags: t
         flash_total_bytes=None,
         ram_static_bytes=state_bytes + image.data_bytes + image.bss_bytes,
         stack_peak_bytes=counts.stack_peak_bytes,
-        bit_exact=mismatch is None,
+        bit_exact=bit_exact,
     )
 
 
