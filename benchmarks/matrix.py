@@ -20,6 +20,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ from lnn_edge.bench.run import bench_export
 from lnn_edge.codegen.export import export
 from lnn_edge.host.verify import default_sequences
 from lnn_edge.model.importers import from_module
-from lnn_edge.model.model import Calibration
+from lnn_edge.model.model import Calibration, Model
 
 CORES = ("cortex-m0", "cortex-m3", "cortex-m4f", "cortex-m7", "cortex-m33", "rv32imc", "rv32imac")
 PRECISIONS = ("float32", "fixed16", "fixed32")
@@ -57,17 +58,23 @@ def models() -> dict[str, torch.nn.Module]:
     }
 
 
+def prepared_models(only: tuple[str, ...] = ()) -> Iterator[tuple[str, Model]]:
+    """(label, imported model with its calibration data) of the matrix's models, or of those named in ``only``.
+    The calibration data of every model is drawn in turn, so a model gets the same data whichever are chosen."""
+    rng = np.random.default_rng(0)
+    for label, module in models().items():
+        model = from_module(module)
+        model.calibration = Calibration(x=rng.normal(size=(4, 50, INPUTS)), dt=rng.uniform(0.5, 1.5, size=(4, 50)))
+        if not only or label in only:
+            yield label, model
+
+
 def run(
     out: Path, steps: int, cores: tuple[str, ...] = CORES, update: bool = False, only: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:
-        for label, module in models().items():
-            model = from_module(module)
-            model.calibration = Calibration(x=rng.normal(size=(4, 50, INPUTS)), dt=rng.uniform(0.5, 1.5, size=(4, 50)))
-            if only and label not in only:  # skipped after its draw: the others keep their calibration data
-                continue
+        for label, model in prepared_models(only):
             sensory, internal = model.synapse_counts()
             for precision in PRECISIONS:
                 exported = export(model, Path(tmp) / f"{len(rows)}", precision, name="bench")
