@@ -23,29 +23,6 @@ typedef struct {
     float b[4 * LNN_LSTM_UNITS];
 } lnn_lstm_f32_model_t;
 
-/* Zero the state [h | c] (2 H values). */
-static inline int lnn_lstm_f32_reset(float *state)
-{
-    int i;
-    for (i = 0; i < 2 * LNN_LSTM_UNITS; i++) {
-        state[i] = 0.0f;
-    }
-    return LNN_OK;
-}
-
-/* Copy v (2 H values, [h | c]) into the state; LNN_ERR_NULL (state untouched) if v is NULL. */
-static inline int lnn_lstm_f32_set_state(float *state, const float *v)
-{
-    int i;
-    if (v == 0) {
-        return LNN_ERR_NULL;
-    }
-    for (i = 0; i < 2 * LNN_LSTM_UNITS; i++) {
-        state[i] = v[i];
-    }
-    return LNN_OK;
-}
-
 /* One LSTM step on state [h | c]: h' and c' replace h and c. LNN_ERR_NULL (state untouched) if state or x is
  * NULL. h' is collected on the stack (H values) because every unit's gates read the old h. */
 LNN_STEP_INLINE int lnn_lstm_f32_step(const lnn_lstm_f32_model_t *m, float *state, const float *x)

@@ -37,29 +37,6 @@ typedef struct {
     uint32_t sigmoid[(1 << LNN_LSTM_INDEX_BITS) + 1];
 } lnn_lstm_q31_model_t;
 
-/* Zero the state [h | c] (2 H values). */
-static inline int lnn_lstm_q31_reset(int32_t *state)
-{
-    int i;
-    for (i = 0; i < 2 * LNN_LSTM_UNITS; i++) {
-        state[i] = 0;
-    }
-    return LNN_OK;
-}
-
-/* Copy v (2 H values, [h | c]) into the state; LNN_ERR_NULL (state untouched) if v is NULL. */
-static inline int lnn_lstm_q31_set_state(int32_t *state, const int32_t *v)
-{
-    int i;
-    if (v == 0) {
-        return LNN_ERR_NULL;
-    }
-    for (i = 0; i < 2 * LNN_LSTM_UNITS; i++) {
-        state[i] = v[i];
-    }
-    return LNN_OK;
-}
-
 /* sigmoid(t) in Q31 for t in Q(T): the table at min(|t|, 16), mirrored for t < 0 (sigmoid(-t) = 1 - sigmoid(t)). */
 static inline int64_t lnn_lstm_q31_sigmoid(const uint32_t *table, int64_t t)
 {

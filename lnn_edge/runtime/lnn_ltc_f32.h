@@ -9,7 +9,8 @@
  * this order: first the N_WIRED with internal synapses (wired[]), then those without (leaf[]: v = beta + alpha v
  * with per-step constants). Every multiply-add is acc + a b (lnn_mla_f32): the accumulator is the first operand.
  *
- * Configuration (#defines of the including <name>.c, before this header): LNN_LTC_N_NEURONS, LNN_LTC_N_WIRED,
+ * Configuration (#defines of the including <name>.c, before this header): LNN_LTC_N_NEURONS, LNN_LTC_STATE_SIZE
+ * (as in lnn_ltc_q15.h), LNN_LTC_N_WIRED,
  * LNN_LTC_N_WIRED_ALLOC, LNN_LTC_N_LEAF_ALLOC, LNN_LTC_S_NNZ_ALLOC, LNN_LTC_NNZ_ALLOC, LNN_LTC_N_INPUTS,
  * LNN_LTC_N_OUTPUTS, LNN_LTC_UNFOLDS, LNN_LTC_EPS (a float literal), LNN_LTC_WIRED_SHIFT, LNN_LTC_INDEX_T,
  * LNN_LTC_INDEX_BYTES (1 or 2, its size), LNN_LTC_WIRED_T. Core-specific code: the synapse loop in VFP assembly
@@ -149,22 +150,24 @@ typedef struct {
     float beta;
 } lnn_ltc_f32_leaf_t;
 
+/* Zero the state (LNN_LTC_STATE_SIZE values). */
 static inline int lnn_ltc_f32_reset(float *state)
 {
     int i;
-    for (i = 0; i < LNN_LTC_N_NEURONS; i++) {
+    for (i = 0; i < LNN_LTC_STATE_SIZE; i++) {
         state[i] = 0;
     }
     return LNN_OK;
 }
 
+/* Copy v (LNN_LTC_STATE_SIZE values) into the state; LNN_ERR_NULL if v is NULL. */
 static inline int lnn_ltc_f32_set_state(float *state, const float *v)
 {
     int i;
     if (v == 0) {
         return LNN_ERR_NULL;
     }
-    for (i = 0; i < LNN_LTC_N_NEURONS; i++) {
+    for (i = 0; i < LNN_LTC_STATE_SIZE; i++) {
         state[i] = v[i];
     }
     return LNN_OK;

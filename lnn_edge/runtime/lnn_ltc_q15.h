@@ -15,7 +15,9 @@
  * (leaf[]: their update needs no synapse loop).
  *
  * Configuration: the including file (a generated <name>.c) defines, before including this header, the model's
- * compile-time constants LNN_LTC_N_NEURONS, LNN_LTC_N_WIRED, LNN_LTC_N_LEAF_ALLOC, LNN_LTC_N_INPUTS,
+ * compile-time constants LNN_LTC_N_NEURONS, LNN_LTC_STATE_SIZE (the values reset and set_state cover: N_NEURONS, or
+ * 2 N_NEURONS under mixed memory, whose LSTM keeps [h | c] in the same array; the step reads and writes the
+ * first N_NEURONS), LNN_LTC_N_WIRED, LNN_LTC_N_LEAF_ALLOC, LNN_LTC_N_INPUTS,
  * LNN_LTC_N_OUTPUTS, LNN_LTC_UNFOLDS, LNN_LTC_DT_MIN, LNN_LTC_CM_SHIFT, LNN_LTC_Z_SHIFT, LNN_LTC_S_Z_SHIFT,
  * LNN_LTC_S_FRAC, LNN_LTC_SIG_INDEX_BITS, LNN_LTC_SIG_FS, LNN_LTC_WIRED_SHIFT, LNN_LTC_SRC_BITS, the types LNN_LTC_INDEX_T,
  * LNN_LTC_WIRED_T, LNN_LTC_SRC_T, LNN_LTC_CM_T, and the switches (0 or 1, decided by lnn_edge/cells/ltc/codegen.py)
@@ -191,24 +193,24 @@ typedef struct {
     int16_t g0;       /* gleak + eps + sensory sum g */
 } lnn_ltc_q15_neuron_t;
 
-/* Zero the state (LNN_LTC_N_NEURONS values). */
+/* Zero the state (LNN_LTC_STATE_SIZE values). */
 static inline int lnn_ltc_q15_reset(int16_t *state)
 {
     int i;
-    for (i = 0; i < LNN_LTC_N_NEURONS; i++) {
+    for (i = 0; i < LNN_LTC_STATE_SIZE; i++) {
         state[i] = 0;
     }
     return LNN_OK;
 }
 
-/* Copy v into the state; LNN_ERR_NULL if v is NULL. */
+/* Copy v (LNN_LTC_STATE_SIZE values) into the state; LNN_ERR_NULL if v is NULL. */
 static inline int lnn_ltc_q15_set_state(int16_t *state, const int16_t *v)
 {
     int i;
     if (v == 0) {
         return LNN_ERR_NULL;
     }
-    for (i = 0; i < LNN_LTC_N_NEURONS; i++) {
+    for (i = 0; i < LNN_LTC_STATE_SIZE; i++) {
         state[i] = v[i];
     }
     return LNN_OK;

@@ -86,22 +86,24 @@ typedef struct {
     int32_t g0;
 } lnn_ltc_q31_neuron_t;
 
+/* Zero the state (LNN_LTC_STATE_SIZE values). */
 static inline int lnn_ltc_q31_reset(int32_t *state)
 {
     int i;
-    for (i = 0; i < LNN_LTC_N_NEURONS; i++) {
+    for (i = 0; i < LNN_LTC_STATE_SIZE; i++) {
         state[i] = 0;
     }
     return LNN_OK;
 }
 
+/* Copy v (LNN_LTC_STATE_SIZE values) into the state; LNN_ERR_NULL if v is NULL. */
 static inline int lnn_ltc_q31_set_state(int32_t *state, const int32_t *v)
 {
     int i;
     if (v == 0) {
         return LNN_ERR_NULL;
     }
-    for (i = 0; i < LNN_LTC_N_NEURONS; i++) {
+    for (i = 0; i < LNN_LTC_STATE_SIZE; i++) {
         state[i] = v[i];
     }
     return LNN_OK;
