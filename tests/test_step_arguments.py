@@ -26,10 +26,13 @@ MODELS = {
     "ltc": lambda: LTC(3, wirings.AutoNCP(7, 2)),
     "cfc-dense": lambda: CfC(3, 6, backbone_units=4),
     "cfc-wired": lambda: CfC(3, wirings.AutoNCP(7, 2)),
+    "ltc-mixed": lambda: LTC(3, wirings.AutoNCP(7, 2), mixed_memory=True),
+    "cfc-wired-mixed": lambda: CfC(3, wirings.AutoNCP(7, 2), mixed_memory=True),
 }
 
 # Prints one status per line: the NULL cases, then each dt of DTS, then whether the state stayed as it was after
-# every refused call (1) and a good step's status.
+# every refused call (1); then set_state's status, whether the whole state (all STATE_SIZE values: a mixed cell's
+# [h | c] too) reads back as set (1), and whether reset zeroed all of it (1).
 DRIVER = r"""
 #include <math.h>
 #include <stdio.h>
@@ -78,6 +81,16 @@ int main(void)
         }
     }
     printf("%d\n", untouched);
+    for (i = 0; i < M_STATE_SIZE; i++) {
+        before[i] = (m_value_t)(i + 1);
+    }
+    printf("%d\n", m_set_state(&s, before));
+    printf("%d\n", memcmp(before, m_get_state(&s), sizeof before) == 0);
+    m_reset(&s);
+    for (i = 0; i < M_STATE_SIZE; i++) {
+        untouched &= m_get_state(&s)[i] == 0;
+    }
+    printf("%d\n", untouched);
     return 0;
 }
 """
@@ -107,13 +120,14 @@ def test_step_refuses_null_pointers_and_out_of_domain_dt_without_writing(
     label: str, precision: str, tmp_path: Path
 ) -> None:
     statuses = _statuses(label, precision, tmp_path)
-    null_cases, dt_cases, untouched = statuses[:4], statuses[4:8], statuses[8]
+    null_cases, dt_cases, untouched, whole_state = statuses[:4], statuses[4:8], statuses[8], statuses[9:]
     assert null_cases == [ERR_NULL] * 4
     if precision != "float32":
         expected = [OK, OK, OK, OK]  # dt 0, -1, "NaN" (0 in Q format), 1e-3: clamped, never an error
-    elif label == "ltc":
+    elif label.startswith("ltc"):
         expected = [ERR_ARG, ERR_ARG, ERR_ARG, OK]
     else:
         expected = [OK, ERR_ARG, ERR_ARG, OK]  # the CfC's gate is defined at dt = 0
     assert dt_cases == expected
     assert untouched == 1
+    assert whole_state == [OK, 1, 1]
