@@ -66,7 +66,7 @@ def test_ltc_exp2_constants_and_table_equal_f32math(tmp_path: Path) -> None:
     body += "\n" + "\n".join(f"    u[{k}] = (uint32_t)({name});" for k, name in enumerate(integers))
     defines = "#define LNN_LTC_WIRED_SHIFT 8\n#define LNN_LTC_INDEX_T uint8_t\n#define LNN_LTC_WIRED_T uint16_t\n"
     defines += "#define LNN_LTC_EPS 1e-8f\n#define LNN_LTC_N_WIRED 1\n#define LNN_LTC_UNFOLDS 6\n"
-    defines += "".join(f"#define LNN_LTC_{key} 1\n" for key in ("N_NEURONS", "N_WIRED_ALLOC", "N_LEAF_ALLOC",
+    defines += "".join(f"#define LNN_LTC_{key} 1\n" for key in ("N_NEURONS", "STATE_SIZE", "N_WIRED_ALLOC", "N_LEAF_ALLOC",
                        "S_NNZ_ALLOC", "NNZ_ALLOC", "N_OUTPUTS"))  # fmt: skip
     shim = (
         f'{defines}#include "lnn/lnn_ltc_f32.h"\n'
