@@ -69,6 +69,17 @@ def _display(path: Path) -> str:
     return str(path) if str(path) not in ("", ".") else f"{path.resolve()} (the current folder)"
 
 
+def _check_parents(target: Path, kind: str) -> None:
+    """Refuse an output whose folder cannot exist because part of its path is a file: found now, with one clear
+    sentence, rather than as a traceback from mkdir after the work is done."""
+    for folder in target.parents:
+        if folder.is_dir():
+            return
+        if folder.exists() or folder.is_symlink():
+            raise OutputError(f"{folder} is a file, not a folder, so the {kind} {target} cannot be written inside "
+                              "it: give a path whose folders are folders")  # fmt: skip
+
+
 # --- files ------------------------------------------------------------------------------------------------
 
 
@@ -80,6 +91,7 @@ def check_file_target(path: str | os.PathLike[str], kind: str, is_own: Recognise
     if target.is_dir():
         raise OutputError(f"{target} is a folder: give a file name for the {kind} (lnn-edge never replaces a folder "
                           "with a file)")  # fmt: skip
+    _check_parents(target, kind)
     exists = target.exists() or target.is_symlink()
     if exists and (not target.is_file() or is_own is None or not _safely(is_own, target)):
         raise OutputError(f"{target} already exists and is not a {kind} that lnn-edge wrote: lnn-edge will not "
@@ -183,6 +195,7 @@ def check_dir_target(path: str | os.PathLike[str], manifest: str, fmt: str, kind
         raise OutputError(f"{target} is a file, not a folder: give the {kind} a new folder name (lnn-edge never "
                           "replaces a file with a folder)")  # fmt: skip
     if not target.exists():
+        _check_parents(target, kind)
         return set()
     entries = [e for e in target.iterdir() if not (e.name.startswith(".lnn-edge-") and _is_staging(e))]
     if not entries:

@@ -336,3 +336,43 @@ def test_build_refuses_a_firmware_folder_of_the_users(tmp_path: Path, model_file
     with pytest.raises(LnnEdgeError, match="holds no build.json that lnn-edge wrote"):
         build_firmware(out, "qemu-mps2-an385")
     assert_untouched(mine)
+
+
+# --- an output path through a file -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "{model}", "-o", "{file}/sub/export", "--precision", "float32"],
+        ["quantize", "{model}", "-o", "{file}/q.lnn", "--precision", "fixed16"],
+        ["import", "{pt}", "-o", "{file}/m.lnn"],
+        ["run", "{model}", "--data", "{data}", "-o", "{file}/y.npz"],
+        ["train", "--task", "sines", "--epochs", "1", "-o", "{file}/t.lnn"],
+    ],
+    ids=["export", "quantize", "import", "run", "train"],
+)
+def test_an_output_inside_a_file_is_refused_in_one_sentence(
+    tmp_path: Path, model_file: Path, command: list[str]
+) -> None:
+    """Part of the output's path is a user's file: one clear error before any work (train included), no
+    traceback, the file untouched and nothing else written."""
+    mine = tmp_path / "notes"
+    mine.write_bytes(USER_BYTES)
+    np.savez(tmp_path / "in.npz", x=np.zeros((1, 4, 3)))
+    names = {"model": model_file, "pt": model_file.with_suffix(".pt"), "file": mine, "data": tmp_path / "in.npz"}
+    code, err = invoke(*(part.format(**names) for part in command))
+    assert code == 1 and f"{mine} is a file, not a folder" in err and "Traceback" not in err
+    assert mine.read_bytes() == USER_BYTES
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npz", "notes"]
+
+
+def test_build_refuses_when_the_exports_fw_is_a_file(tmp_path: Path, model_file: Path) -> None:
+    from lnn_edge.target.build import build_firmware
+
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="net")
+    (out / "fw").write_bytes(USER_BYTES)
+    with pytest.raises(LnnEdgeError, match="is a file, not a folder"):
+        build_firmware(out, "qemu-mps2-an385")
+    assert (out / "fw").read_bytes() == USER_BYTES
