@@ -179,3 +179,38 @@ def test_qemu_is_stopped_even_when_the_block_fails(tmp_path_factory: pytest.Temp
         assert instance.alive()
         raise RuntimeError("boom")
     assert instance.process.poll() is not None
+
+
+def _processes_running(image: Path) -> list[int]:
+    """PIDs of the processes whose command line names ``image`` (a QEMU running that firmware)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(image).encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:  # gone meanwhile
+                continue
+    return found
+
+
+@pytest.mark.qemu
+@pytest.mark.parametrize("place", ["a user's file", "inside a file"])
+def test_flash_background_refuses_a_bad_port_file_before_qemu_starts(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, place: str
+) -> None:
+    """A port file it may not write is refused before QEMU starts: a QEMU left running after the refusal would
+    have no PID printed and nobody to stop it."""
+    exported = shared_export(tmp_path_factory, "fixed16")
+    mine = tmp_path / "notes.txt"
+    mine.write_text("mine\n")
+    port_file = mine if place == "a user's file" else mine / "port.txt"
+    image = exported.directory / "fw" / "qemu-mps2-an386" / "firmware.elf"
+    code, output = run("flash", str(exported.directory), "--board", "qemu-mps2-an386", "--background",
+                       "--port-file", str(port_file))  # fmt: skip
+    leaked = _processes_running(image)
+    for pid in leaked:  # the bug this test guards against: stop it rather than leave it behind
+        os.kill(pid, signal.SIGTERM)
+    assert code == 1 and "Traceback" not in output
+    assert "is not a port file that lnn-edge wrote" in output or "is a file, not a folder" in output
+    assert leaked == [] and mine.read_text() == "mine\n"

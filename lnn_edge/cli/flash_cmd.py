@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lnn_edge.atomic import atomic_file
+from lnn_edge.atomic import atomic_file, check_file_target
 from lnn_edge.cli.common import print_json
 from lnn_edge.outputs import is_port_file
 from lnn_edge.target.boards import DEFAULT_BOARD, load_board
@@ -73,9 +73,16 @@ def command(
         plan = qemu_plan(target, built.elf, tcp_port or 5555)
         _show_plan(plan.tool, plan.command, plan.shell(), as_json)
         return
+    if port_file is not None:  # refused before QEMU starts: a refusal after would leave it running unnamed
+        check_file_target(port_file, "port file", is_port_file)
     instance = start(target, built.elf, tcp_port=tcp_port, workdir=built.directory, detach=background)
     if port_file is not None:
-        _write_port_file(port_file, instance.url)
+        try:
+            _write_port_file(port_file, instance.url)
+        except BaseException:  # it changed meanwhile, or the disk is full: stop the QEMU nobody can find
+            with contextlib.suppress(Exception):
+                instance.stop()
+            raise
     if as_json:
         print_json({"board": target.name, "url": instance.url, "pid": instance.pid, "background": background})
     else:
