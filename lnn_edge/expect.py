@@ -166,6 +166,9 @@ def verified_import(
         validate_imported(model)  # no combination is a valid model: say what is wrong with the file's own
     if not found or found[0].error > expectation.threshold:
         raise no_match_error(expectation, found, searched=total > 1)
+    rivals = [c for c in found[1:] if c.error <= expectation.threshold and material_difference(found[0], c)]
+    if rivals and not trainer:
+        raise ambiguous_error(expectation, [found[0], *rivals])
     if found[0].options and not trainer:
         model = reload({**given, **found[0].options})
     chosen = Candidate(cell_options(model), found[0].error)
@@ -184,13 +187,46 @@ def _report(
         f"{expectation.threshold:g}) with {describe(chosen.options)}{how}"
     )
     also = [c for c in others if c.error <= expectation.threshold]
-    if also:
-        remedy = "; float64 outputs in IO.npz would" if expectation.threshold == THRESHOLDS["float32"] else ""
-        lines.append(
-            f"note: {describe(also[0].options)} also reproduces y (error {also[0].error:.2g}): this data cannot "
-            f"tell them apart{remedy}"
-        )
+    if also:  # epsilons only (another option would have been refused): too close to matter, but said
+        float32 = expectation.threshold == THRESHOLDS["float32"]
+        remedy = "; float64 outputs in IO.npz would tell them apart" if float32 else ""
+
+        def differing(c: Candidate) -> str:
+            return describe({k: v for k, v in c.options.items() if chosen.options.get(k) != v})
+
+        if len(also) == 1:
+            alternatives = f"{differing(also[0])} also reproduces y (error {also[0].error:.2g})"
+        else:
+            alternatives = ", ".join(f"{differing(c)} (error {c.error:.2g})" for c in also) + " also reproduce y"
+        lines.append(f"note: {alternatives}: this data cannot tell them apart{remedy}")
     return lines
+
+
+def material_difference(chosen: Candidate, other: Candidate) -> bool:
+    """Whether two candidates differ in more than the epsilon (whose effect is tiny): a mode, an activation, the
+    constraints or the unfolds that the data cannot tell apart may still give a different model on other inputs."""
+    return any(value != chosen.options.get(name) for name, value in other.options.items() if name != "epsilon")
+
+
+def option_flag(name: str, value: Any) -> str:
+    """The import flag that gives an option: ``--activation silu``, ``--no-implicit-constraints``."""
+    if name == "implicit_constraints":
+        return "--implicit-constraints" if value else "--no-implicit-constraints"
+    return f"--{name.replace('_', '-')} {value}"
+
+
+def ambiguous_error(expectation: Expectation, passing: list[Candidate]) -> LnnEdgeError:
+    """Several options reproduce y: the data cannot tell which model the file is, so none is chosen."""
+    differing = [name for name in passing[0].options if name != "epsilon" and
+                 len({repr(c.options.get(name)) for c in passing}) > 1]  # fmt: skip
+    listed = "; ".join(
+        f"{' '.join(option_flag(name, c.options[name]) for name in differing)} (error {c.error:.2g})" for c in passing
+    )
+    return LnnEdgeError(
+        f"{expectation.path}: y is reproduced within {expectation.threshold:g} of its range by more than one model, "
+        f"which may differ on other inputs: {listed}. Give the option you trained with, or an IO.npz whose x "
+        "exercises the model more (inputs on the scale it was trained on, more sequences)"
+    )
 
 
 def cell_options(model: Model) -> dict[str, Any]:

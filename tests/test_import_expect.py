@@ -393,3 +393,30 @@ def test_progress_is_printed_once_the_search_takes_long() -> None:
     report("options", 64, 64)  # the end of a stage is always shown
     assert lines[0].startswith("searching options: 10/64 tried") and lines[-1].startswith("searching options: 64/64")
     assert len(lines) == 2
+
+
+# --- data that cannot tell the options apart ---------------------------------------------------------------
+
+
+def test_expect_refuses_to_choose_between_options_the_data_cannot_tell(tmp_path: Path) -> None:
+    """Raw sensor units (one channel near 1e4) saturate the backbone, so relu, silu and gelu all reproduce y: no
+    model is written (a wrong activation would be off by a third of the range on other inputs), every passing
+    candidate is named with its flag, and the flag the user trained with settles it."""
+    torch.manual_seed(0)
+    module = CfC(3, 8, activation="silu").eval()
+    x = np.random.default_rng(0).normal(size=(4, 30, 3))
+    x[..., 0] = 1e4 + 3e3 * x[..., 0]
+    with torch.no_grad():
+        y = module(torch.tensor(x, dtype=torch.float32))[0].numpy()
+    torch.save(module.state_dict(), tmp_path / "m.pt")
+    np.savez(tmp_path / "io.npz", x=x, y=y)
+    code, _, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn", "--expect", tmp_path / "io.npz")
+    assert code == 1 and not (tmp_path / "m.lnn").exists()
+    assert "by more than one model" in err and "Traceback" not in err
+    for activation in ("silu", "relu", "gelu"):
+        assert f"--activation {activation} (error" in err
+    code, _, err = invoke("import", tmp_path / "m.pt", "-o", tmp_path / "m.lnn", "--expect", tmp_path / "io.npz",
+                            "--activation", "silu")  # fmt: skip
+    assert code == 0, err
+    model = load(tmp_path / "m.lnn")
+    assert model.cfc is not None and model.cfc.activation == "silu"
