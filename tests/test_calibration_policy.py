@@ -446,3 +446,31 @@ def test_verify_reports_against_max_error_and_the_old_threshold_alias(ltc_file: 
         assert code == 1 and json.loads(stdout)["threshold_max_abs_rel_range"] == 1e-9
     code, stdout, _ = invoke("verify", "--help")
     assert "--max-error" in stdout and "--threshold" not in stdout
+
+
+def test_a_time_step_below_the_ltcs_floor_is_a_reported_clamp_not_an_error(tmp_path: Path) -> None:
+    """Calibrated on elapsed times of 0.5-1.5, the fixed16 LTC steps at least 0.25 (it divides by dt). A held-out
+    sequence with one 0.05 step is clamped like an input out of range: reported by name, and the float64
+    reference sees the clamped dt too, so the error stays the quantization's and the verdict passes."""
+    torch.manual_seed(0)
+    torch.save(LTC(3, wirings.AutoNCP(8, 2)).state_dict(), tmp_path / "ltc.pt")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "calib.npz", x=_recording(rng, 8), dt=rng.uniform(0.5, 1.5, size=(8, 30)))
+    code, _, err = invoke("import", str(tmp_path / "ltc.pt"), "-o", str(tmp_path / "ltc.lnn"), "--calib",
+                          str(tmp_path / "calib.npz"))  # fmt: skip
+    assert code == 0, err
+    x, dt = _recording(rng, 4), rng.uniform(0.5, 1.5, size=(4, 30))
+    np.savez(tmp_path / "plain.npz", x=x, dt=dt)
+    dt[0, 5] = 0.05
+    np.savez(tmp_path / "held.npz", x=x, dt=dt)
+    errors = {}
+    for name in ("plain", "held"):
+        code, report, err = _quantize(
+            tmp_path / "ltc.lnn", tmp_path / f"{name}.lnn", "--data", str(tmp_path / f"{name}.npz")
+        )
+        held = next(e for e in report["evaluations"] if e["name"] == "data")
+        assert held["input_saturations"] == ({"dt": 1} if name == "held" else {}), held["input_saturations"]
+        assert code == 0 and report["passed"] is True, (err, report["failures"])
+        errors[name] = held["outputs"]["max_abs_rel_range"]
+    # measured on the clamped dt, the short step costs no error of its own (against the unclamped dt it did)
+    assert errors["held"] <= 1.05 * errors["plain"], errors

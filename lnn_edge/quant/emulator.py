@@ -73,8 +73,10 @@ class Emulator:
             live = w != 0
             x_low = np.where(live, np.maximum(x_low, ends[0]), x_low)
             x_high = np.where(live, np.minimum(x_high, ends[1]), x_high)
-        dt_top = high / math.ldexp(1.0, self.qmodel.formats["dt"])
-        return np.clip(x, x_low, x_high), np.minimum(dt, dt_top)
+        dt_scale = math.ldexp(1.0, self.qmodel.formats["dt"])
+        # The LTC steps at least dt_min_q (it divides by dt): a shorter elapsed time is taken as that.
+        dt_low = int(self.qmodel.constants.get("dt_min_q", low)) / dt_scale
+        return np.clip(x, x_low, x_high), np.clip(dt, dt_low, high / dt_scale)
 
     def state_to_float(self, raw: np.ndarray) -> np.ndarray:
         return raw / math.ldexp(1.0, self.qmodel.formats[self.cell.state_format])
