@@ -95,6 +95,11 @@ def test_failed_export_leaves_no_folder(tmp_path: Path, state_dicts: dict[str, P
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
     code, _, err = invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--name", "9bad")
     assert code == 1 and "not a usable C prefix" in err and not (tmp_path / "out").exists()
+    # names the runtime and firmware use (their headers and symbols would collide), and C keywords
+    for name, says in (("lnn", "clashes with lnn-edge's own"), ("lnn_status", "clashes"), ("lnn_fw", "clashes"),
+                       ("int", "keyword")):  # fmt: skip
+        code, _, err = invoke("export", str(state_dicts["ltc"]), "-o", str(tmp_path / "out"), "--name", name)
+        assert code == 1 and says in err and not (tmp_path / "out").exists(), err
 
 
 def test_export_replaces_an_existing_export_atomically(tmp_path: Path, state_dicts: dict[str, Path]) -> None:

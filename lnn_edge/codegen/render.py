@@ -6,6 +6,7 @@ and literals; the Jinja templates in ``templates/`` only say what the C looks li
 
 from __future__ import annotations
 
+import functools
 import keyword
 import re
 from dataclasses import dataclass
@@ -67,11 +68,44 @@ C_KEYWORDS = set(
 
 def check_name(name: str) -> str:
     """A C prefix: lowercase letters, digits and underscores, not starting with a digit, not a keyword."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,30}", name) or name in C_KEYWORDS or keyword.iskeyword(name):
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,30}", name):
         raise LnnEdgeError(
             f"--name {name!r} is not a usable C prefix: use lowercase letters, digits and '_' (e.g. 'pendulum')"
         )
+    if name in C_KEYWORDS or keyword.iskeyword(name):
+        raise LnnEdgeError(f"--name {name!r} is a C or Python keyword: choose another prefix (e.g. 'pendulum')")
+    clash = _reserved_clash(name)
+    if clash is not None:
+        raise LnnEdgeError(f"--name {name!r} clashes with lnn-edge's own {clash}: the model's files and symbols "
+                           "(<name>.h, <name>_step, <NAME>_STATE_SIZE...) would collide with it; choose another prefix "
+                           "(e.g. 'pendulum')")  # fmt: skip
     return name
+
+
+@functools.cache
+def _runtime_identifiers() -> tuple[frozenset[str], frozenset[str]]:
+    """The runtime's and the firmware's header stems and their lnn_/LNN_ identifiers, which share a folder and
+    a link with every model."""
+    texts = dict(runtime_files())
+    texts.update({path.as_posix(): path.read_text() for path in (data_dir() / "firmware").rglob("*.[ch]")})
+    stems = frozenset(Path(path).stem for path in texts)
+    names = frozenset(found for text in texts.values() for found in re.findall(r"\b(?:lnn|LNN)_\w+", text))
+    return stems, names
+
+
+def _reserved_clash(name: str) -> str | None:
+    """What a model prefix would collide with: a runtime or firmware file (lnn/lnn.h, lnn_status.h) or
+    identifier (a model 'lnn_ltc' would define LNN_LTC_STATE_SIZE, which the LTC kernel also uses)."""
+    stems, names = _runtime_identifiers()
+    if name == "lnn":
+        return "runtime folder lnn/ and its lnn_ prefix"
+    if name in stems:
+        return f"header {name}.h"
+    for prefix in (name + "_", name.upper() + "_"):
+        found = sorted(n for n in names if n.startswith(prefix))
+        if found:
+            return f"identifier {found[0]}"
+    return None
 
 
 def environment() -> jinja2.Environment:
