@@ -178,7 +178,9 @@ def test_csv_windowing_preserves_row_order(tmp_path_factory: pytest.TempPathFact
     [
         ("a,b\n1,2\n", {}, "name its target columns with --target-columns"),
         ("a,b\n1,2\n3,4\n", {"target_columns": ["c"]}, "has no column 'c'"),
-        ("a,b\n1,2\n3,x\n", {"target_columns": ["b"]}, "line 3 holds a field that is not a number"),
+        ("a,b\n1,2\n3,x\n", {"target_columns": ["b"]}, "line 3, column 'b': 'x' is not a number$"),
+        ("a,b\n1,2\n3,\n", {"target_columns": ["b"]}, r"line 3, column 'b': '' is not a number \(an empty field"),
+        ("a;b\n1;2\n3;4\n", {"target_columns": ["b"]}, "'1;2' is not a number .*looks ';'- or tab-separated"),
         ("a,b\n1,2\n3\n", {"target_columns": ["b"]}, "line 3 has 1 fields; expected 2"),
         ("a,b\n1,2\nnan,4\n", {"target_columns": ["b"]}, "line 3 holds NaN"),
         ("a,b\n1,2\n3,4\n", {"target_columns": ["b"], "seq_len": 2}, "fewer than 2 windows"),
@@ -192,3 +194,11 @@ def test_csv_errors(tmp_path: Path, text: str, kwargs: dict, message: str) -> No
     with pytest.raises(DataFileError, match=message) as caught:
         load_data(path, **{"seq_len": 1, **kwargs})
     assert "bad.csv" in str(caught.value)
+
+
+def test_csv_with_a_byte_order_mark_keeps_its_first_column_name(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts with a BOM, which must not become part of the first column's name."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufefftime,b\n0,1\n1,2\n2,3\n".encode())
+    data = load_data(path, target_columns=["b"], input_columns=["time"], seq_len=1)
+    assert data.input_names == ["time"]

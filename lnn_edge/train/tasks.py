@@ -477,9 +477,28 @@ def _csv_labels(path: Path, target_columns: list[str], targets: np.ndarray) -> n
     return values.astype(np.int64)
 
 
+def _not_a_number(path: Path, number: int, header: list[str], row: list[str]) -> str:
+    """Which field of a CSV line is not a number, and the likely cause."""
+    column, field = next((name, text) for name, text in zip(header, row, strict=True) if not _is_number(text))
+    message = f"data file '{path}' line {number}, column '{column}': {field!r} is not a number"
+    if not field.strip():
+        return message + " (an empty field: fill it or drop the line)"
+    if ";" in field or "\t" in field:
+        return message + " (the file looks ';'- or tab-separated: lnn-edge reads comma-separated CSV)"
+    return message
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
     try:
-        with path.open(newline="") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:  # -sig: Excel's "CSV UTF-8" starts with a BOM
             reader = csv.reader(handle)
             header = [name.strip() for name in next(reader, [])]
             lines = [row for row in reader if row]
@@ -496,7 +515,7 @@ def _read_csv(path: Path) -> tuple[list[str], np.ndarray]:
         try:
             values[number - 2] = [float(field) for field in row]
         except ValueError:
-            raise DataFileError(f"data file '{path}' line {number} holds a field that is not a number") from None
+            raise DataFileError(_not_a_number(path, number, header, row)) from None
     if not np.all(np.isfinite(values)):
         line = int(np.argwhere(~np.isfinite(values))[0][0]) + 2
         raise DataFileError(f"data file '{path}' line {line} holds NaN or Inf")
