@@ -213,6 +213,13 @@ def test_import_rejects_contradicting_mode(tmp_path: Path) -> None:
     _assert_user_error(code, err, "c.pt", "--mode pure", "w_tau")
 
 
+def test_import_refuses_an_input_named_twice(tmp_path: Path) -> None:
+    """--input-range a=... would otherwise set both inputs called a."""
+    torch.save(CfC(3, 4).state_dict(), tmp_path / "c.pt")
+    code, _, err = invoke("import", str(tmp_path / "c.pt"), "-o", str(tmp_path / "c.lnn"), "--input-names", "a,a,b")
+    assert code == 1 and "--input-names names 'a' more than once" in err and not (tmp_path / "c.lnn").exists()
+
+
 def test_import_missing_file(tmp_path: Path) -> None:
     code, _, err = invoke("import", str(tmp_path / "absent.pt"), "-o", str(tmp_path / "m.lnn"))
     _assert_user_error(code, err, "absent.pt", "no such file")

@@ -185,6 +185,9 @@ def test_csv_windowing_preserves_row_order(tmp_path_factory: pytest.TempPathFact
         ("a,b\n1,2\nnan,4\n", {"target_columns": ["b"]}, "line 3 holds NaN"),
         ("a,b\n1,2\n3,4\n", {"target_columns": ["b"], "seq_len": 2}, "fewer than 2 windows"),
         ("b\n1\n2\n", {"target_columns": ["b"]}, "no input columns"),
+        ("a,b,c\n1,2,3\n", {"target_columns": ["c", "c"]}, "--target-columns names 'c' more than once"),
+        ("a,b,c\n1,2,3\n", {"target_columns": ["c"], "input_columns": ["a", "a"]}, "names 'a' more than once"),
+        ("a,b,c\n1,2,3\n", {"target_columns": ["c"], "input_columns": ["a", "c"]}, "'c', which is also a target"),
         ("", {"target_columns": ["b"]}, "is empty"),
     ],
 )

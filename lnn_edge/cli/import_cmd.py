@@ -24,6 +24,10 @@ def _names(text: str | None, count: int, what: str) -> list[str] | None:
     names = [name.strip() for name in text.split(",")]
     if len(names) != count or not all(names):
         raise LnnEdgeError(f"--{what}-names gives {len(names)} names; the model has {count} {what}s")
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:  # --input-range NAME=... would then set several inputs at once
+        raise LnnEdgeError(f"--{what}-names names {', '.join(map(repr, twice))} more than once; give each {what} "
+                           "its own name")  # fmt: skip
     return names
 
 

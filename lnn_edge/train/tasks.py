@@ -427,6 +427,17 @@ def load_csv(
     for name in [*target_columns, *(input_columns or []), *([dt_column] if dt_column else [])]:
         if name not in index:
             raise DataFileError(f"data file '{path}' has no column '{name}' (columns: {', '.join(header)})")
+    for option, names in (("--target-columns", target_columns), ("--input-columns", input_columns or [])):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise DataFileError(f"data file '{path}': {option} names {', '.join(map(repr, twice))} more than once; "
+                                "name each column once")  # fmt: skip
+    # A target (or the elapsed time) fed back as an input would let the model read its answer.
+    leaked = [name for name in (input_columns or []) if name in target_columns or name == dt_column]
+    if leaked:
+        raise DataFileError(f"data file '{path}': --input-columns names {', '.join(map(repr, leaked))}, which is also "
+                            "a target or the --dt-column: a column is an input, a target or the elapsed time, not "
+                            "two of them")  # fmt: skip
     if input_columns is None:
         input_columns = [name for name in header if name not in target_columns and name != dt_column]
     if not input_columns:
