@@ -169,3 +169,23 @@ def test_lnn_is_the_same_for_every_model(tmp_path: Path) -> None:
     for folder in folders:
         found = {f"lnn/{p.name}": p.read_bytes() for p in sorted((folder / "lnn").iterdir())}
         assert found == expected
+
+
+def test_build_and_flash_warn_about_an_export_that_failed_its_verdict(
+    tmp_path: Path, state_dicts: dict[str, Path]
+) -> None:
+    """A failed export is written for inspection and may be built, but never without saying that it failed."""
+    out = tmp_path / "out"
+    calib = str(tmp_path / "calib.npz")
+    code, _, err = invoke("export", str(state_dicts["ltc"]), "-o", str(out), "--precision", "fixed16", "--calib",
+                          calib, "--max-error", "1e-9")  # fmt: skip
+    assert code == 1 and "fails its verdict" in err
+    code, _, err = invoke("build", str(out), "--board", "qemu-mps2-an385")
+    assert code == 0 and f"warning: {out} failed its quantization verdict" in err, err
+    code, _, err = invoke("flash", str(out), "--board", "qemu-mps2-an385", "--dry-run")
+    assert code == 0 and "failed its quantization verdict" in err, err
+    code, _, err = invoke("export", str(state_dicts["ltc"]), "-o", str(out), "--precision", "fixed16", "--calib",
+                          calib)  # fmt: skip
+    assert code == 0, err
+    code, _, err = invoke("build", str(out), "--board", "qemu-mps2-an385")
+    assert code == 0 and "verdict" not in err, err

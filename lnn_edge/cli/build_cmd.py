@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from lnn_edge.cli.common import note_unlisted, print_json
+from lnn_edge.cli.common import note_failed_verdict, note_unlisted, print_json
 from lnn_edge.target.boards import DEFAULT_BOARD
 from lnn_edge.target.build import build_firmware, describe
 
@@ -30,6 +30,7 @@ def command(directory: Path, board: str, force: bool, as_json: bool) -> None:
     """
     result = build_firmware(directory, board, force=force)
     note_unlisted(result.export)  # the export build_firmware loaded: not a second load and hash pass
+    note_failed_verdict(result.export)
     if as_json:
         print_json(result.as_dict())
     else:

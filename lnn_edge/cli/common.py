@@ -39,6 +39,24 @@ def note_unlisted(export: Export) -> None:
                    "of the export and are never compiled", err=True)  # fmt: skip
 
 
+def note_failed_verdict(export: Export) -> None:
+    """Warn on stderr when the export failed its quantization verdict (``quantization.json``): building or flashing
+    it is allowed (to inspect it on a board), but it does not compute what the float64 model does."""
+    report = export.directory / "quantization.json"
+    try:
+        if report.stat().st_size > 1 << 20:  # not one lnn-edge wrote
+            return
+        verdict = json.loads(report.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(verdict, dict) and verdict.get("passed") is False:
+        failures = verdict.get("failures") or []
+        reason = f" ({str(failures[0])[:200]})" if isinstance(failures, list) and failures else ""
+        click.echo(f"warning: {export.directory} failed its quantization verdict{reason}: the firmware will compute "
+                   "what the emulator does, which is not close enough to the float64 model; `lnn-edge verify "
+                   f"{export.directory}` says more", err=True)  # fmt: skip
+
+
 def progress(items: Iterable[T], label: str, length: int | None = None, show: bool = True) -> Iterator[T]:
     """Iterate with a progress bar on stderr (hidden when ``show`` is false or stderr is not a terminal)."""
     if not show:

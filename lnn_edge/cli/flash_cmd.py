@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lnn_edge.atomic import atomic_file, check_file_target
-from lnn_edge.cli.common import print_json
+from lnn_edge.cli.common import note_failed_verdict, print_json
 from lnn_edge.outputs import is_port_file
 from lnn_edge.target.boards import DEFAULT_BOARD, load_board
 from lnn_edge.target.build import build_firmware
@@ -58,6 +58,7 @@ def command(
     """
     target = load_board(board)
     built = build_firmware(directory, target)
+    note_failed_verdict(built.export)
     if not target.emulated:
         plan = flash_plan(target, built, tool)
         if dry_run:
