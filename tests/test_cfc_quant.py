@@ -359,6 +359,8 @@ def test_overrides() -> None:
         quantize(model, "fixed16", overrides={"v": 3})
     with pytest.raises(QuantizationError, match="tensor 'h'"):
         quantize(model, "fixed16", overrides={"h": 15})
+    with pytest.raises(QuantizationError, match=r"override h=-5: fewer than 0 fractional bits .* from 0 to"):
+        quantize(model, "fixed16", overrides={"h": -5})  # a negative shift in the step: refused, not a traceback
     with pytest.raises(QuantizationError, match="ff1_acc"):
         quantize(model, "fixed16", overrides={"ff1_acc": 31})
     coarse = quantize(model, "fixed16", overrides={"h": 12, "bb0_act": 9})

@@ -168,6 +168,9 @@ def test_unknown_and_overflowing_overrides() -> None:
         quantize(model, "fixed16", overrides={"bogus": 3})
     with pytest.raises(QuantizationError, match="override v=15 overflows"):
         quantize(model, "fixed16", overrides={"v": 15})
+    # too coarse: the override is named as the cause, not the model
+    with pytest.raises(QuantizationError, match=r"override v=-2: fewer than 0 fractional bits"):
+        quantize(model, "fixed32", overrides={"v": -2})
     tighter = quantize(model, "fixed16", overrides={"g": 6})
     assert tighter.formats["g"] == 6
 

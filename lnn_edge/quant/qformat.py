@@ -90,6 +90,7 @@ class FormatChooser:
         self.note(name, bound, source)
         safe = frac_bits_for(bound, self.bits, headroom)
         frac = self.override(name)
+        overridden = frac is not None
         if frac is None:
             frac = safe
         elif frac > safe:
@@ -97,8 +98,21 @@ class FormatChooser:
                 f"format override {name}={frac} overflows: tensor '{name}' reaches {bound:.4g}, "
                 f"the largest safe format is {safe}"
             )
+        elif frac < min(0, safe):  # coarser than integers, where the tensor does not need it: shifts go negative
+            raise QuantizationError(
+                f"format override {name}={frac}: fewer than 0 fractional bits for tensor '{name}', which fits "
+                f"{safe}; give a value from 0 to {safe}"
+            )
         if minimum is not None:
-            require_resolution(name, frac, bound, self.precision, minimum)
+            try:
+                require_resolution(name, frac, bound, self.precision, minimum)
+            except QuantizationError:
+                if overridden:  # the user's override is what is too coarse, not the model
+                    raise QuantizationError(
+                        f"format override {name}={frac} is too coarse for tensor '{name}' (it needs at least "
+                        f"{minimum} fractional bits; {safe} fit): give a value from {minimum} to {safe}"
+                    ) from None
+                raise
         self.formats[name] = frac
         return frac
 
