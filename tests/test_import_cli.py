@@ -220,6 +220,30 @@ def test_import_refuses_an_input_named_twice(tmp_path: Path) -> None:
     assert code == 1 and "--input-names names 'a' more than once" in err and not (tmp_path / "c.lnn").exists()
 
 
+def test_import_reads_a_training_checkpoints_one_state_dict(tmp_path: Path) -> None:
+    """{'epoch', 'model': state_dict, 'optimizer'}: the model's state_dict is found and said; Lightning's
+    'state_dict' with prefixed keys takes --prefix as usual; two candidates are named, not guessed."""
+    torch.manual_seed(0)
+    module = CfC(2, 8)
+    optimizer = torch.optim.Adam(module.parameters()).state_dict()
+    torch.save({"epoch": 3, "model": module.state_dict(), "optimizer": optimizer}, tmp_path / "ckpt.pt")
+    code, out, err = invoke("import", str(tmp_path / "ckpt.pt"), "-o", str(tmp_path / "a.lnn"))
+    assert code == 0 and "state_dict under the checkpoint's key 'model'" in out, err
+    direct = tmp_path / "direct.pt"
+    torch.save(module.state_dict(), direct)
+    assert invoke("import", str(direct), "-o", str(tmp_path / "b.lnn"))[0] == 0
+    assert all(
+        np.array_equal(v, load(tmp_path / "b.lnn").arrays[k]) for k, v in load(tmp_path / "a.lnn").arrays.items()
+    )
+    lightning = {"epoch": 1, "state_dict": {f"model.{k}": v for k, v in module.state_dict().items()}}
+    torch.save(lightning, tmp_path / "light.pt")
+    code, _, err = invoke("import", str(tmp_path / "light.pt"), "-o", str(tmp_path / "c.lnn"), "--prefix", "model.")
+    assert code == 0, err
+    torch.save({"a": module.state_dict(), "b": module.state_dict()}, tmp_path / "two.pt")
+    code, _, err = invoke("import", str(tmp_path / "two.pt"), "-o", str(tmp_path / "d.lnn"))
+    assert code == 1 and "several state_dicts (under keys 'a', 'b')" in err
+
+
 def test_import_missing_file(tmp_path: Path) -> None:
     code, _, err = invoke("import", str(tmp_path / "absent.pt"), "-o", str(tmp_path / "m.lnn"))
     _assert_user_error(code, err, "absent.pt", "no such file")

@@ -324,6 +324,18 @@ def check_state_dict(state_dict: Any, where: str) -> None:
             raise ImportModelError(f"{where} has entry {shown(key)} of {type(value).__name__}; expected a tensor")
 
 
+def _nested_state_dicts(payload: Any) -> list[str]:
+    """The keys of a training checkpoint ({'epoch': 3, 'model': state_dict, 'optimizer': ...}, or Lightning's
+    'state_dict') under which a state_dict of tensors sits."""
+    if not isinstance(payload, Mapping):
+        return []
+
+    def tensors(value: Any) -> bool:
+        return isinstance(value, Mapping) and bool(value) and all(hasattr(v, "shape") for v in value.values())
+
+    return [key for key, value in list(payload.items())[:64] if isinstance(key, str) and tensors(value)]
+
+
 def from_checkpoint(checkpoint: Mapping[str, Any]) -> Model:
     """Build the deployable model from a trainer checkpoint (normalization folded into the mappings)."""
     if checkpoint.get("format") != CHECKPOINT_FORMAT:
@@ -420,6 +432,16 @@ def load_torch_file(path: str | os.PathLike[str], *, validated: bool = True, **o
             check_state_dict(payload, "the state_dict")
             provenance = {"source": "ncps state_dict", "file": path.name}
             model = from_state_dict(payload, provenance=provenance, validated=validated, **options)
+        elif len(nested := _nested_state_dicts(payload)) == 1:  # a training checkpoint: its one state_dict
+            key = nested[0]
+            check_state_dict(payload[key], f"the state_dict under key {key!r}")
+            provenance = {"source": "ncps state_dict", "file": path.name, "key": key}
+            model = from_state_dict(payload[key], provenance=provenance, validated=validated, **options)
+            model.provenance.setdefault("notes", []).append(f"read the state_dict under the checkpoint's key {key!r}")
+        elif nested:
+            listed = ", ".join(map(repr, nested))
+            raise ImportModelError(f"holds several state_dicts (under keys {listed}): save the one of the ncps model "
+                                   "alone, torch.save(checkpoint[KEY], 'model.pt'), and import that")  # fmt: skip
         else:
             raise ImportModelError("holds neither an ncps state_dict nor an lnn-edge checkpoint")
     except ImportModelError as error:
