@@ -25,9 +25,10 @@ def command(directory: Path, epochs: int, quiet: bool) -> None:
     """Run the whole pipeline on the default model and emulated boards, and write a report.
 
     Trains an LTC on AutoNCP(19,2) for the built-in pendulum task, exports fixed16 and float32 C, verifies both
-    on the host, builds firmware for qemu-mps2-an386 (M4F) and qemu-microbit (M0), runs it in QEMU, verifies it
-    over the serial line bit for bit, counts instructions per step on M0/M3/M4F/M7 and writes DIR/report/README.md
-    with plots. A rerun reuses the trained model and cached builds.
+    on the host, builds firmware for qemu-mps2-an386 (M4F), qemu-microbit (M0) and qemu-sifive-e (RISC-V,
+    RV32IMAC), runs it in QEMU, verifies it over the serial line bit for bit, counts instructions per step on
+    M0/M3/M4F/M7 and RV32IMAC and writes DIR/report/README.md with plots. A rerun reuses the trained model and
+    cached builds.
 
     \b
     Example:
