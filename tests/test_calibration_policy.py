@@ -474,3 +474,26 @@ def test_a_time_step_below_the_ltcs_floor_is_a_reported_clamp_not_an_error(tmp_p
         errors[name] = held["outputs"]["max_abs_rel_range"]
     # measured on the clamped dt, the short step costs no error of its own (against the unclamped dt it did)
     assert errors["held"] <= 1.05 * errors["plain"], errors
+
+
+def test_a_data_files_input_names_are_used_and_checked(tmp_path: Path) -> None:
+    """import --calib takes the names of a recording (so --input-range can use them); a held-out file whose
+    names are the model's in another order is refused (x is read by position); names saved as an object array
+    (pandas' df.columns.values) get an instruction instead of a pickle error."""
+    torch.manual_seed(0)
+    torch.save(CfC(2, 8).state_dict(), tmp_path / "cfc.pt")
+    x = np.random.default_rng(0).normal(size=(8, 20, 2)) * np.array([100.0, 1.0])
+    np.savez(tmp_path / "rec.npz", x=x, input_names=np.array(["temp_c", "humidity"]))
+    code, _, err = invoke("import", str(tmp_path / "cfc.pt"), "-o", str(tmp_path / "m.lnn"), "--calib",
+                            str(tmp_path / "rec.npz"), "--input-range", "temp_c=-400:400")  # fmt: skip
+    assert code == 0, err
+    model = load(tmp_path / "m.lnn")
+    assert model.input_names == ["temp_c", "humidity"] and "temp_c" in model.input_ranges
+    np.savez(tmp_path / "swapped.npz", x=x[..., ::-1], input_names=np.array(["humidity", "temp_c"]))
+    code, _, err = invoke("quantize", str(tmp_path / "m.lnn"), "-o", str(tmp_path / "q.lnn"), "--precision",
+                          "fixed16", "--data", str(tmp_path / "swapped.npz"))  # fmt: skip
+    assert code == 1 and "the same in another order" in err and not (tmp_path / "q.lnn").exists()
+    np.savez(tmp_path / "objects.npz", x=x, input_names=np.array(["temp_c", "humidity"], dtype=object))
+    code, _, err = invoke("import", str(tmp_path / "cfc.pt"), "-o", str(tmp_path / "o.lnn"), "--calib",
+                          str(tmp_path / "objects.npz"))  # fmt: skip
+    assert code == 1 and "np.array(names, dtype=str)" in err

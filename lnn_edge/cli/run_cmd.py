@@ -94,7 +94,7 @@ def command(model: Path, data: Path, output: Path, backend: str, quiet: bool) ->
     exported = load_export(model) if model.is_dir() else None
     loaded = exported.qmodel if exported is not None else load_any(model)
     net = loaded.model if isinstance(loaded, QuantizedModel) else loaded
-    sequences = load_inputs(data, net.input_size, net.dt)
+    sequences = load_inputs(data, net.input_size, net.dt, net.input_names)
     batch, steps = sequences.x.shape[:2]
     check_run_size(str(data), batch, steps, net.output_size, net.state_size)
     if backend == "auto":

@@ -21,10 +21,12 @@ from lnn_edge.outputs import NPZ_COMMENT, is_output_npz
 
 @dataclass
 class Sequences:
-    """A batch of input sequences: ``x`` [B,T,F] float64 and ``dt`` [B,T] float64."""
+    """A batch of input sequences: ``x`` [B,T,F] float64 and ``dt`` [B,T] float64; ``input_names``: the file's
+    names of the F inputs, when it has them."""
 
     x: np.ndarray
     dt: np.ndarray
+    input_names: list[str] | None = None
 
 
 def as_sequences(
@@ -62,8 +64,12 @@ def as_sequences(
     return Sequences(x=x, dt=dt)
 
 
-def load_inputs(path: str | os.PathLike[str], features: int, default_dt: float) -> Sequences:
-    """Read an input ``.npz`` (``x`` and optional ``dt``) for a model with ``features`` inputs.
+def load_inputs(
+    path: str | os.PathLike[str], features: int, default_dt: float, names: list[str] | None = None
+) -> Sequences:
+    """Read an input ``.npz`` (``x``, optional ``dt`` and ``input_names``) for a model with ``features`` inputs
+    called ``names``: a file whose ``input_names`` are those in another order is refused (x would be read by
+    position, each column as another input).
 
     Sizes are checked before anything is read: the members' declared sizes (at most
     :data:`~lnn_edge.model.limits.MAX_DATA_BYTES` in all) and each array's header (at most
@@ -80,11 +86,32 @@ def load_inputs(path: str | os.PathLike[str], features: int, default_dt: float) 
                 raise DataFileError(f"has no field 'x' (fields: {', '.join(fields) or 'none'})")
             x = read_npy(archive, "x.npy", None, MAX_DATA_VALUES, DataFileError)
             dt = read_npy(archive, "dt.npy", None, MAX_DATA_VALUES, DataFileError) if "dt" in fields else None
+            file_names = _read_names(archive, features) if "input_names" in fields else None
     except DataFileError as error:
         raise DataFileError(f"{path}: {error}") from None
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
         raise DataFileError(f"{path}: not a readable .npz file ({error})") from None
-    return as_sequences(x, dt, features, default_dt, where=str(path))
+    sequences = as_sequences(x, dt, features, default_dt, where=str(path))
+    if file_names is not None and names is not None and file_names != list(names) and set(file_names) == set(names):
+        raise DataFileError(
+            f"{path}: its inputs are named {', '.join(file_names)}, the model's {', '.join(names)}: the same in "
+            "another order, and x is read by position; reorder x's last axis (and input_names) to the model's order"
+        )
+    sequences.input_names = file_names
+    return sequences
+
+
+def _read_names(archive: zipfile.ZipFile, features: int) -> list[str]:
+    """The ``input_names`` member: ``features`` strings."""
+    try:
+        names = read_npy(archive, "input_names.npy", None, features, DataFileError)
+    except DataFileError as error:
+        raise DataFileError(f"field 'input_names' cannot be read ({error}): store the names as a string array, "
+                            "np.array(names, dtype=str)") from None  # fmt: skip
+    if names.dtype.kind not in "US" or names.size != features:
+        raise DataFileError(f"field 'input_names' holds {names.size} values of dtype {names.dtype}; expected "
+                            f"{features} strings")  # fmt: skip
+    return [str(name) for name in names.reshape(-1)]
 
 
 def save_outputs(path: str | os.PathLike[str], **arrays: np.ndarray) -> None:

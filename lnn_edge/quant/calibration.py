@@ -47,7 +47,7 @@ def calibration_for(
     stats: InputStats | None
     labels = None
     if path is not None:
-        every = load_inputs(path, model.input_size, model.dt)
+        every = load_inputs(path, model.input_size, model.dt, model.input_names)
         stats = input_stats(every.x)
         x, dt = representative_sample(every.x, every.dt)
         assert dt is not None
@@ -76,8 +76,11 @@ def calibration_for(
 
 def stored_calibration(path: str | os.PathLike[str], model: Model) -> Calibration:
     """What a model stores from a calibration file (``import --calib``): statistics over all of it and a
-    representative sample (as the trainer stores from its training split)."""
-    every = load_inputs(path, model.input_size, model.dt)
+    representative sample (as the trainer stores from its training split). A model that has only the default
+    input names (x0, x1, ...) takes the file's ``input_names``, if it has them."""
+    every = load_inputs(path, model.input_size, model.dt, model.input_names)
+    if every.input_names is not None and model.input_names == [f"x{k}" for k in range(model.input_size)]:
+        model.input_names = list(every.input_names)
     x, dt = representative_sample(every.x, every.dt)
     return Calibration(x=x, dt=dt, stats=input_stats(every.x))
 

@@ -247,7 +247,7 @@ def input_range_rows(qmodel: QuantizedModel, calib: CalibrationStats | None) -> 
 def load_labelled(path: str | os.PathLike[str], model: Model) -> tuple[Sequences, np.ndarray | None]:
     """Test data for a task-aware verdict: ``x``/``dt`` as for ``run``, and ``y`` if present: class ids [N] or
     [N,T] (integers below the output count), or regression targets [N,T,outputs]."""
-    sequences = load_inputs(path, model.input_size, model.dt)
+    sequences = load_inputs(path, model.input_size, model.dt, model.input_names)
     with zipfile.ZipFile(path) as archive:
         if "y.npy" not in archive.namelist():
             return sequences, None
