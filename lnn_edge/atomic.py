@@ -202,8 +202,9 @@ def check_dir_target(path: str | os.PathLike[str], manifest: str, fmt: str, kind
         return set()
     owned = read_owned_files(target, manifest, fmt)
     if owned is None:
-        raise OutputError(f"{_display(target)} is not empty and holds no {manifest} that lnn-edge wrote for a {kind}: "
-                          "lnn-edge will not overwrite it; pick a new or empty folder")  # fmt: skip
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise OutputError(f"{_display(target)} is not empty and holds no {manifest} that lnn-edge wrote for {article} "
+                          f"{kind}: lnn-edge will not overwrite it; pick a new or empty folder")  # fmt: skip
     return owned
 
 

@@ -257,6 +257,10 @@ def test_import_missing_file(tmp_path: Path) -> None:
         ({"x": np.full((5, 3), np.nan)}, "field 'x' contains NaN"),
         ({"x": np.zeros((5, 3)), "dt": np.zeros(5)}, "field 'dt' must hold finite elapsed times > 0"),
         ({"x": np.zeros((2, 5, 3)), "dt": np.ones((3, 5))}, "field 'dt' has shape (3, 5)"),
+        (
+            {"x": np.zeros((2, 5, 3)), "dt": np.array([[1.0] * 5, [1, 1, 1, -2, 0]])},
+            "sequence 1, step 3 holds -2.0 (2 such",
+        ),
     ],
 )
 def test_run_rejects_bad_data_files(tmp_path: Path, arrays: dict[str, np.ndarray], fragment: str) -> None:
@@ -268,6 +272,20 @@ def test_run_rejects_bad_data_files(tmp_path: Path, arrays: dict[str, np.ndarray
     )
     _assert_user_error(code, err, "bad.npz", fragment)
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_a_csv_or_a_folder_where_a_file_is_expected_is_said_so(tmp_path: Path) -> None:
+    torch.save(LTC(3, 4).state_dict(), tmp_path / "m.pt")
+    invoke("import", str(tmp_path / "m.pt"), "-o", str(tmp_path / "m.lnn"))
+    (tmp_path / "rec.csv").write_text("a,b,c\n1,2,3\n")
+    code, _, err = invoke(
+        "run", str(tmp_path / "m.lnn"), "--data", str(tmp_path / "rec.csv"), "-o", str(tmp_path / "o.npz")
+    )
+    _assert_user_error(code, err, "rec.csv", "a CSV file; this option reads .npz")
+    code, _, err = invoke("export", str(tmp_path / "m.lnn"), "-o", str(tmp_path / "ex"), "--precision", "float32")
+    assert code == 0, err
+    code, _, err = invoke("inspect", str(tmp_path / "ex"))
+    _assert_user_error(code, err, "is a folder, not a model file", f"its model is {tmp_path / 'ex' / 'model.lnn'}")
 
 
 def test_run_rejects_corrupt_model(tmp_path: Path) -> None:

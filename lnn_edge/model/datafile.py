@@ -59,8 +59,11 @@ def as_sequences(
         raise DataFileError(
             f"{where}: field 'dt' has shape {tuple(np.shape(dt))}; expected [{steps}] or [{batch}, {steps}]"
         )
-    if not np.all(np.isfinite(dt)) or np.any(dt <= 0):
-        raise DataFileError(f"{where}: field 'dt' must hold finite elapsed times > 0")
+    bad = np.argwhere(~np.isfinite(dt) | (dt <= 0))
+    if bad.size:
+        sequence, step = (int(k) for k in bad[0])
+        raise DataFileError(f"{where}: field 'dt' must hold finite elapsed times > 0; sequence {sequence}, step "
+                            f"{step} holds {float(dt[sequence, step])!r} ({len(bad)} such values)")  # fmt: skip
     return Sequences(x=x, dt=dt)
 
 
@@ -78,6 +81,9 @@ def load_inputs(
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file")
+    if path.suffix.lower() == ".csv":
+        raise DataFileError(f"{path}: a CSV file; this option reads .npz ('x' [B,T,F], optional 'dt' [B,T]; only "
+                            "`lnn-edge train --data` reads CSV): np.savez('data.npz', x=x, dt=dt)")  # fmt: skip
     try:
         with zipfile.ZipFile(path) as archive:
             check_archive_size(archive, MAX_DATA_BYTES, DataFileError)

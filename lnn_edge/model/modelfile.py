@@ -179,6 +179,9 @@ def load(path: str | os.PathLike[str]) -> Model:
 
 def open_archive(path: Path) -> zipfile.ZipFile:
     """Open a model archive; a missing or non-zip file is a ModelFileError (without the path)."""
+    if path.is_dir():
+        hint = f" (an export? its model is {path / 'model.lnn'})" if (path / "model.lnn").is_file() else ""
+        raise ModelFileError(f"is a folder, not a model file{hint}")
     if not path.is_file():
         raise ModelFileError("no such file")
     try:
