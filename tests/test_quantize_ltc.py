@@ -162,6 +162,17 @@ def test_fixed_point_without_calibration_says_how_to_fix() -> None:
         quantize(model, "fixed16")
 
 
+def test_an_input_too_wide_for_fixed16_is_named() -> None:
+    """A raw sensor channel at 1e6 swamps the mapped input's format: the refusal names that input and how to
+    declare its range, not only the step's internal tensor 'xm'."""
+    model = _model(inputs=3)
+    model.input_names = ["acc", "pressure_pa", "gyro"]
+    assert model.calibration is not None
+    model.calibration.x[..., 1] *= 1e6
+    with pytest.raises(QuantizationError, match=r"input 'pressure_pa'.*--input-range pressure_pa=LO:HI"):
+        quantize(model, "fixed16")
+
+
 def test_unknown_and_overflowing_overrides() -> None:
     model = _model()
     with pytest.raises(QuantizationError, match="unknown format override.*bogus"):

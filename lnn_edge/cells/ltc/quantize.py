@@ -154,7 +154,18 @@ def quantize_ltc_fixed(
     iw_frac = np.array([frac_bits_for(abs(float(w)), bits) for w in p["input_w"]], dtype=np.int64)
     xm_bound = float(np.max(x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])))
     bounds["xm_calibrated"], sources["xm_calibrated"] = xm_bound, "calibration"
-    fxm = choose("xm", max(xm_bound, max_abs(p["sensory_mu"], smask)), "calibration", minimum=bits // 4)
+    try:
+        fxm = choose("xm", max(xm_bound, max_abs(p["sensory_mu"], smask)), "calibration", minimum=bits // 4)
+    except QuantizationError as error:  # say which input: 'xm' is the step's name for every mapped input
+        mapped = x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])
+        k = int(np.argmax(mapped))
+        if "override" in str(error) or mapped[k] < max_abs(p["sensory_mu"], smask):
+            raise
+        raise QuantizationError(
+            f"{error}. The largest mapped input is input '{model.input_names[k]}': {x_bound[k]:.4g} (its calibrated "
+            f"range with headroom) times its input weight {float(p['input_w'][k]):.4g}; if the sensor cannot "
+            f"reach that, declare its range (--input-range {model.input_names[k]}=LO:HI)"
+        ) from None
     # A weight far below the mapped input's resolution (a dead channel: 1e-10) would get a format whose shift
     # leaves the product's width (undefined in C, an overflow in the emulator): cap it there; it quantizes to 0
     # or 1 LSB, as its contribution is below the mapped input's LSB anyway.
