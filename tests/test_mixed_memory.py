@@ -27,6 +27,7 @@ from lnn_edge.errors import ModelFileError
 from lnn_edge.model.importers import from_module, from_state_dict
 from lnn_edge.model.model import Calibration, Model, validate
 from lnn_edge.model.modelfile import load, save
+from lnn_edge.model.normalization import Normalization, fold_normalization
 from lnn_edge.quant.emulator import Emulator
 from lnn_edge.quant.quantize import quantize
 from lnn_edge.reference import Reference
@@ -139,6 +140,38 @@ def test_cfc_reference_equals_ncps_on_outputs_h_and_c(source: str, case: str) ->
     y, state = Reference(model).run(x, dt)
     assert np.abs(y - y_ncps).max() <= 1e-12
     assert np.abs(state - state_ncps).max() <= 1e-12
+
+
+FOLD_CASES = {
+    "ltc_mixed": lambda: mixed_ltc(units=8, seed=4),
+    "cfc_mixed": lambda: mixed_cfc("proj, no backbone", seed=4),
+    "wired_cfc_mixed": lambda: mixed_cfc("wired", seed=4),
+}
+
+
+@pytest.mark.parametrize("targets", [True, False], ids=["targets", "inputs only"])
+@pytest.mark.parametrize("cell", list(FOLD_CASES))
+def test_normalization_folds_exactly_into_the_lstm_and_the_cell(cell: str, targets: bool) -> None:
+    """The trainer's normalization folds into both readers of x (the LSTM's input weights and the liquid cell's
+    input mapping) and the targets into the output mapping: the folded model on raw x is the model on
+    normalized x, outputs denormalized, h and c alike."""
+    model = from_module(FOLD_CASES[cell]())
+    assert model.cell == cell
+    rng = np.random.default_rng(5)
+    norm = Normalization(x_mean=rng.normal(size=3) * 5, x_std=rng.uniform(0.1, 10, size=3))
+    if targets:
+        norm.y_mean, norm.y_std = rng.normal(size=2), rng.uniform(0.5, 3, size=2)
+    x_raw = rng.normal(size=(2, 25, 3)) * norm.x_std + norm.x_mean
+    dt = rng.uniform(0.5, 1.5, size=(2, 25))
+    y_norm, s_norm = Reference(model).run((x_raw - norm.x_mean) / norm.x_std, dt)
+    folded = fold_normalization(model, norm)
+    validate(folded)
+    y_raw, s_raw = Reference(folded).run(x_raw, dt)
+    y_expected = y_norm * norm.y_std + norm.y_mean if targets else y_norm
+    assert np.abs(y_raw - y_expected).max() <= 1e-12 * max(1.0, np.abs(y_expected).max())
+    assert np.abs(s_raw - s_norm).max() <= 1e-12
+    assert np.abs(s_norm[:, :, model.state_size // 2 :]).max() > 0.05  # c moved: the LSTM's fold is covered
+    assert not np.array_equal(folded.arrays["lstm_input_w"], model.arrays["lstm_input_w"])
 
 
 def test_cli_import_of_a_mixed_state_dict_then_run(tmp_path: Path) -> None:

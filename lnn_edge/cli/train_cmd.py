@@ -1,4 +1,5 @@
-"""``lnn-edge train``: train an LTC or CfC network and write a checkpoint plus a ``.lnn`` model file."""
+"""``lnn-edge train``: train an LTC or CfC network (optionally with ncps's mixed memory) and write a checkpoint
+plus a ``.lnn`` model file."""
 
 from __future__ import annotations
 
@@ -108,6 +109,12 @@ def _print_epoch(report: EpochReport) -> None:
 @click.option("--backbone-layers", type=click.IntRange(min=0), default=None, help="Dense CfC backbone depth [1].")
 @click.option("--ode-unfolds", type=click.IntRange(min=1), default=6, show_default=True, help="LTC solver unfolds.")
 @click.option(
+    "--mixed-memory",
+    is_flag=True,
+    help="Add ncps's LSTM in front of the cell (ncps mixed_memory=True): cell ltc_mixed, cfc_mixed or "
+    "wired_cfc_mixed, state [h | c], twice the neurons' values; e.g. --mixed-memory --task lorenz.",
+)
+@click.option(
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -147,6 +154,7 @@ def command(
     backbone_units: int | None,
     backbone_layers: int | None,
     ode_unfolds: int,
+    mixed_memory: bool,
     output: Path,
     checkpoint: Path | None,
     quiet: bool,
@@ -175,6 +183,7 @@ def command(
       lnn-edge train                                   # LTC, autoncp:19,2, pendulum -> model.lnn (~1.5 min)
       lnn-edge train --task lorenz --wiring autoncp:24,3 -o lorenz.lnn
       lnn-edge train --cell cfc --wiring dense:32 --task sineclass -o classes.lnn --json
+      lnn-edge train --cell cfc --wiring autoncp:19,2 --mixed-memory -o mixed.lnn   # LSTM + wired CfC
       lnn-edge train --data log.csv --target-columns speed --dt-column dt --wiring fc:12 -o speed.lnn
       lnn-edge train --data imu.csv --target-columns next_ankle_vert -o forecast.lnn   # forecasting
       lnn-edge train --data gait.csv --target-columns freeze --classify --steps 3000 -o freeze.lnn
@@ -203,6 +212,7 @@ def command(
         backbone_units=backbone_units,
         backbone_layers=backbone_layers,
         ode_unfolds=ode_unfolds,
+        mixed_memory=mixed_memory,
         output=str(output),
         checkpoint=None if checkpoint is None else str(checkpoint),
     )
@@ -225,6 +235,7 @@ def _payload(config: TrainConfig, result: TrainResult) -> dict[str, object]:
         "task": task.pop("name"),
         "task_details": task,
         "cell": config.cell,
+        "mixed_memory": config.mixed_memory,
         "wiring": result.model.provenance.get("config", {}).get("resolved_wiring", config.wiring),
         "lnn": result.lnn_path,
         "checkpoint": result.checkpoint_path,
@@ -256,8 +267,9 @@ def _print_summary(config: TrainConfig, result: TrainResult) -> None:
     stopped = f" ({result.stopped_early})" if result.stopped_early else ""
     click.echo(f"best epoch {result.best_epoch}/{result.epochs}, {result.steps} steps{stopped}, {result.seconds:.1f} s")
     wiring = result.model.provenance.get("config", {}).get("resolved_wiring", config.wiring)
+    memory = " with mixed memory" if config.mixed_memory else ""
     click.echo(
-        f"wrote {result.lnn_path} ({config.cell.upper()} {wiring}, {result.model.state_size} neurons, "
+        f"wrote {result.lnn_path} ({config.cell.upper()} {wiring}{memory}, {result.model.neurons} neurons, "
         f"{result.model.parameter_count()} parameters) and {result.checkpoint_path}"
     )
     if result.check_error is not None:

@@ -3,9 +3,13 @@
 The trainer drives the ncps cell itself, one step at a time, with the elapsed time of shape (B, 1): the
 wrappers' batched ``timespans`` are broken for batch > 1 (ncps issues #81-#83), and stepping the cell is
 exactly what the reference simulator and the generated C do, so training and deployment compute the same
-function. Inputs and regression targets are normalized with the training split's mean and std; the
-checkpoint records them and :func:`lnn_edge.model.importers.from_checkpoint` folds them into the model, so the
-``.lnn`` file takes and gives raw units.
+function. With ``mixed_memory`` the network is ncps's own wrapper built with ``mixed_memory=True`` (so the
+state_dict has ncps's ``lstm.*`` keys and imports like any ncps mixed model), and each step runs ncps's LSTM
+first, as the wrapper does: ``h, c = lstm(x, (h, c))``, then the cell on ``(x, h)``.
+
+Inputs and regression targets are normalized with the training split's mean and std; the checkpoint records
+them and :func:`lnn_edge.model.importers.from_checkpoint` folds them into the model (a mixed model's LSTM
+included), so the ``.lnn`` file takes and gives raw units.
 
 The budget is counted in optimizer steps (:data:`DEFAULT_STEPS`), not epochs, with early stopping on the
 validation loss: a small recording of a hundred windows then gets as many updates as a large generated task,
@@ -35,6 +39,7 @@ import numpy as np
 
 from lnn_edge.atomic import atomic_file, check_file_target
 from lnn_edge.errors import LnnEdgeError, MissingDependencyError
+from lnn_edge.model.limits import MAX_NEURONS
 from lnn_edge.model.model import ACTIVATIONS, CFC_MODES, InputStats, Model
 from lnn_edge.model.wiring_spec import (
     WiringSpec,
@@ -79,7 +84,9 @@ class TrainConfig:
     The budget is ``steps`` optimizer steps (None: :data:`DEFAULT_STEPS`) with early stopping after
     ``patience`` steps without a better validation loss (None: :data:`DEFAULT_PATIENCE`; 0: never), or
     exactly ``epochs`` epochs when given (no early stopping unless ``patience`` is given too).
-    ``classify`` reads a CSV's one target column as class ids at every step.
+    ``classify`` reads a CSV's one target column as class ids at every step. ``mixed_memory`` adds ncps's LSTM
+    in front of the cell (``mixed_memory=True``; the model's cell becomes ``ltc_mixed``, ``cfc_mixed`` or
+    ``wired_cfc_mixed``, its state ``[h | c]``).
     """
 
     cell: str = "ltc"
@@ -108,6 +115,7 @@ class TrainConfig:
     backbone_layers: int | None = None
     ode_unfolds: int = 6
     epsilon: float = 1e-8
+    mixed_memory: bool = False
     threads: int = 2
     output: str = "model.lnn"
     checkpoint: str | None = None
@@ -285,6 +293,7 @@ class Network:
     spec: WiringSpec
     import_options: dict[str, Any]
     wiring: dict[str, Any]
+    mixed_memory: bool = False
 
 
 def resolve_wiring(config: TrainConfig, outputs: int, task: str) -> WiringSpec:
@@ -318,11 +327,18 @@ def _check_cell_options(config: TrainConfig, spec: WiringSpec) -> None:
         raise LnnEdgeError(f"--activation is '{config.activation}'; expected one of {', '.join(ACTIVATIONS)}")
     if config.ode_unfolds < 1:
         raise LnnEdgeError(f"--ode-unfolds is {config.ode_unfolds}; expected at least 1")
+    if config.mixed_memory and 2 * spec.units > MAX_NEURONS:
+        # Refused now rather than when the trained model is validated, minutes later.
+        raise LnnEdgeError(
+            f"--mixed-memory doubles the state ([h | c]): wiring '{spec}' has {spec.units} neurons, a state of "
+            f"{2 * spec.units} values; a model holds at most {MAX_NEURONS} ({MAX_NEURONS // 2} neurons)"
+        )
 
 
 def build_network(config: TrainConfig, spec: WiringSpec, inputs: int, outputs: int) -> Network:
     """Build the ncps module (seeded by the caller). LTC uses affine input and output mappings, which is
-    where the importer folds the normalization."""
+    where the importer folds the normalization. ``mixed_memory`` goes to ncps's wrapper, which adds its LSTM
+    (built after the cell, so a run without it initializes exactly as before)."""
     require_torch()
     from ncps.torch import LTC, CfC
 
@@ -345,6 +361,7 @@ def build_network(config: TrainConfig, spec: WiringSpec, inputs: int, outputs: i
             ode_unfolds=config.ode_unfolds,
             epsilon=config.epsilon,
             implicit_param_constraints=True,
+            mixed_memory=config.mixed_memory,
         )
     elif wiring is None:
         module = CfC(
@@ -356,16 +373,17 @@ def build_network(config: TrainConfig, spec: WiringSpec, inputs: int, outputs: i
             backbone_units=64 if config.backbone_units is None else config.backbone_units,
             backbone_layers=1 if config.backbone_layers is None else config.backbone_layers,
             backbone_dropout=0.0,
+            mixed_memory=config.mixed_memory,
         )
     else:
         proj = outputs if projects_outputs(spec, config.cell) else None
-        module = CfC(inputs, wiring, proj_size=proj, mode=config.mode)
+        module = CfC(inputs, wiring, proj_size=proj, mode=config.mode, mixed_memory=config.mixed_memory)
     info = {
         "kind": spec.kind,
         "config": wiring_config(spec, wiring),
         "roles": wiring_roles(spec, config.cell, wiring, outputs),
     }
-    return Network(module, config.cell, spec, options, info)
+    return Network(module, config.cell, spec, options, info, config.mixed_memory)
 
 
 def network_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[Network, Normalization]:
@@ -393,12 +411,16 @@ def run_network(net: Network, x: Any, elapsed: Any) -> Any:
     """Outputs [B, T, M] for inputs [B, T, S] and elapsed times [B, T], stepping the cell from a zero state.
 
     The elapsed time goes in with shape (B, 1) so that each sequence gets its own (see the module docstring).
+    With mixed memory, ncps's LSTM steps first on (h, c), from zero too, as the wrapper's forward does.
     """
     torch = require_torch()
     batch, steps, _ = x.shape
     state = x.new_zeros(batch, net.module.state_size)
+    memory = x.new_zeros(batch, net.module.state_size) if net.mixed_memory else None
     outputs = []
     for t in range(steps):
+        if memory is not None:
+            state, memory = net.module.lstm(x[:, t], (state, memory))
         out, state = net.module.rnn_cell(x[:, t], state, elapsed[:, t : t + 1])
         if net.cell == "cfc":
             out = net.module.fc(out)

@@ -108,9 +108,16 @@ class MixedKind:
         return {**self.inner.summary_options(inner_model(model)), "mixed_memory": True}
 
     def fold_normalization(self, model: Model, norm: Normalization) -> None:
-        """Not supported: the LSTM reads the raw inputs, so folding them into the liquid cell's input mapping
-        would change what the LSTM sees."""
-        raise ModelFileError(f"input normalization cannot be folded into {self.article}: its LSTM reads the raw inputs")
+        """The inner cell folds its part (and the targets) as it would alone; the LSTM reads the same normalized
+        inputs through ``lstm_input_w``, so ``W (x - mean) / std + b`` becomes ``(W / std) x + (b - W (mean / std))``,
+        exact as the inner cell's fold is."""
+        inner = inner_model(model)
+        self.inner.fold_normalization(inner, norm)
+        model.arrays.update(inner.arrays)
+        model.ltc, model.cfc = inner.ltc, inner.cfc  # the inner fold may mark its mappings affine
+        weight = model.arrays["lstm_input_w"]
+        model.arrays["lstm_input_w"] = weight / norm.x_std
+        model.arrays["lstm_input_b"] = model.arrays["lstm_input_b"] - weight @ (norm.x_mean / norm.x_std)
 
     # --- import from ncps -----------------------------------------------------------------------------------
 
