@@ -29,8 +29,9 @@ demo: setup
 	./scripts/demo.sh
 
 # The benchmark matrix (instruction counts per core, flash, RAM, stack), host speed ratios and quantization
-# accuracy on trained models, written to docs/benchmarks.md. About 40 minutes on 2 cores (the matrix most of it) once .bench-models holds
-# the trained models; training them first (the mixed-memory LTC is the slow one) adds over an hour.
+# accuracy on trained models, written to docs/benchmarks.md. About 40 minutes on 2 cores (the matrix most of it)
+# once .bench-models holds the trained models; training them first (the mixed-memory LTC is the slow one) adds
+# over an hour.
 BENCH_OUT := build/bench
 bench: setup
 	mkdir -p $(BENCH_OUT)
