@@ -333,9 +333,24 @@ def test_build_refuses_a_firmware_folder_of_the_users(tmp_path: Path, model_file
     out = tmp_path / "out"
     export(load_torch_or_lnn(model_file), out, "float32", name="net")
     mine = user_folder(out / "fw" / "qemu-mps2-an385")
-    with pytest.raises(LnnEdgeError, match="holds no build.json that lnn-edge wrote"):
+    with pytest.raises(LnnEdgeError, match="holds files and no build.json that lnn-edge wrote.*move your files out"):
         build_firmware(out, "qemu-mps2-an385")
     assert_untouched(mine)
+
+
+@pytest.mark.parametrize("linked", ["fw", "fw/qemu-mps2-an385"])
+def test_build_never_writes_through_a_linked_firmware_folder(tmp_path: Path, model_file: Path, linked: str) -> None:
+    """DIR/fw (or DIR/fw/<board>) as a link to a folder of the user's: refused, nothing written there."""
+    from lnn_edge.target.build import build_firmware
+
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="net")
+    elsewhere = user_folder(tmp_path / "elsewhere")
+    (out / linked).parent.mkdir(parents=True, exist_ok=True)
+    (out / linked).symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(LnnEdgeError, match="is a link: lnn-edge builds firmware only in a real folder"):
+        build_firmware(out, "qemu-mps2-an385")
+    assert_untouched(elsewhere)
 
 
 # --- an output path through a file -----------------------------------------------------------------------------

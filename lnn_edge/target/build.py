@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lnn_edge import __version__
-from lnn_edge.atomic import atomic_file, owned_dir
+from lnn_edge.atomic import OutputError, atomic_file, check_dir_target, owned_dir
 from lnn_edge.codegen.export import FIRMWARE_DIR, Export, load_export, model_sources
 from lnn_edge.errors import LnnEdgeError
 from lnn_edge.host.harness import NUMERIC_FLAGS, STRICT_FLAGS, write_sources
@@ -330,7 +330,20 @@ def build_firmware(export_dir: str | os.PathLike[str], board: Board | str, force
         if reused is not None:
             return BuildResult(board, export, target, reused, cached=True)
     cflags = [*CORE_FLAGS[board.core], *board.cflags]
+    for folder in (target.parent, target):  # a link would send the build, and its replacements, elsewhere
+        if folder.is_symlink():
+            raise BuildError(f"{folder} is a link: lnn-edge builds firmware only in a real folder inside the export; "
+                             "remove the link (what it points to is left alone)")  # fmt: skip
     _adopt_legacy_build(target)
+    try:
+        check_dir_target(target, BUILD_FILE, BUILD_FORMAT, "firmware build")  # owned_dir checks again
+    except OutputError:
+        if not target.is_dir():
+            raise
+        # The folder's name is fixed by the board, so "pick another folder" is no way out: moving the files is.
+        raise OutputError(f"{target} holds files and no {BUILD_FILE} that lnn-edge wrote: lnn-edge builds for "
+                          f"{board.name} in that folder only and will not overwrite them; move your files out of "
+                          "it") from None  # fmt: skip
     with owned_dir(target, BUILD_FILE, BUILD_FORMAT, "firmware build") as tmp:
         (tmp / "lnn_fw_config.h").write_text(config)
         (tmp / "lnn_fw.ld").write_text(script)
