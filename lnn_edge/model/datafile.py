@@ -18,6 +18,9 @@ from lnn_edge.errors import DataFileError
 from lnn_edge.model.limits import MAX_DATA_BYTES, MAX_DATA_VALUES, check_archive_size, read_npy
 from lnn_edge.outputs import NPZ_COMMENT, is_output_npz
 
+MAX_NAMES = 1 << 16
+"""Most input names a data file's ``input_names`` may declare (read before x's width is known)."""
+
 
 @dataclass
 class Sequences:
@@ -92,12 +95,14 @@ def load_inputs(
                 raise DataFileError(f"has no field 'x' (fields: {', '.join(fields) or 'none'})")
             x = read_npy(archive, "x.npy", None, MAX_DATA_VALUES, DataFileError)
             dt = read_npy(archive, "dt.npy", None, MAX_DATA_VALUES, DataFileError) if "dt" in fields else None
-            file_names = _read_names(archive, features) if "input_names" in fields else None
+            file_names = _read_names(archive) if "input_names" in fields else None
     except DataFileError as error:
         raise DataFileError(f"{path}: {error}") from None
     except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
         raise DataFileError(f"{path}: not a readable .npz file ({error})") from None
     sequences = as_sequences(x, dt, features, default_dt, where=str(path))
+    if file_names is not None and len(file_names) != features:
+        raise DataFileError(f"{path}: field 'input_names' holds {len(file_names)} names for x's {features} inputs")
     if file_names is not None and names is not None and file_names != list(names) and set(file_names) == set(names):
         raise DataFileError(
             f"{path}: its inputs are named {', '.join(file_names)}, the model's {', '.join(names)}: the same in "
@@ -107,16 +112,16 @@ def load_inputs(
     return sequences
 
 
-def _read_names(archive: zipfile.ZipFile, features: int) -> list[str]:
-    """The ``input_names`` member: ``features`` strings."""
+def _read_names(archive: zipfile.ZipFile) -> list[str]:
+    """The ``input_names`` member: strings."""
     try:
-        names = read_npy(archive, "input_names.npy", None, features, DataFileError)
+        names = read_npy(archive, "input_names.npy", None, MAX_NAMES, DataFileError)
     except DataFileError as error:
         raise DataFileError(f"field 'input_names' cannot be read ({error}): store the names as a string array, "
                             "np.array(names, dtype=str)") from None  # fmt: skip
-    if names.dtype.kind not in "US" or names.size != features:
-        raise DataFileError(f"field 'input_names' holds {names.size} values of dtype {names.dtype}; expected "
-                            f"{features} strings")  # fmt: skip
+    if names.dtype.kind not in "US":
+        raise DataFileError(f"field 'input_names' has dtype {names.dtype}; expected strings, "
+                            "np.array(names, dtype=str)")  # fmt: skip
     return [str(name) for name in names.reshape(-1)]
 
 
