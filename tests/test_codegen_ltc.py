@@ -90,6 +90,29 @@ def test_strict_compile_host_and_cores(exports: dict[str, object], precision: st
     assert core is None or core in CORE_FLAGS
 
 
+@pytest.mark.parametrize(("march", "mabi"), [("rv32i", "ilp32"), ("rv32ec", "ilp32e"), ("rv32emc", "ilp32e")])
+def test_fixed16_builds_for_rv32_parts_the_assembly_cannot_run_on(
+    exports: dict[str, object], tmp_path: Path, march: str, mabi: str
+) -> None:
+    """lnn_ltc_q15_rv32.h needs M (mul, mulhsu) and more registers than RV32E's 15: a part without M, or an
+    RV32E one (WCH's CH32V003 is RV32EC), builds the portable C loop, warning-free. Before its guard asked for
+    __riscv_mul and no __riscv_32e, these builds failed (`mul` unknown without M; impossible asm constraints on
+    RV32E). The C loop's bit-exactness on RV32 is tested in test_runtime_ltc.py (-DLNN_NO_ASM on rv32imc)."""
+    from lnn_edge.host.harness import NUMERIC_FLAGS, STRICT_FLAGS
+    from lnn_edge.target.toolchain import require_tool
+
+    exported = exports["fixed16"]
+    directory, name = exported.directory, exported.name  # type: ignore[attr-defined]
+    command = [require_tool("riscv64-unknown-elf-gcc"), *STRICT_FLAGS, *NUMERIC_FLAGS, f"-march={march}",
+               f"-mabi={mabi}", "-O2", "-ffreestanding", "-c", str(directory / f"{name}.c"),
+               "-o", str(tmp_path / "m.o")]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+    disassembly = subprocess.run([require_tool("riscv64-unknown-elf-objdump"), "-d", str(tmp_path / "m.o")],
+                                 capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "mulhsu" not in disassembly  # the C loop (GCC never picks mulhsu for it), not the assembly
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("precision", PRECISIONS)
 def test_sanitizer_run_is_clean_and_bit_exact(exports: dict[str, object], precision: str) -> None:

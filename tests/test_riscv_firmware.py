@@ -259,16 +259,16 @@ def test_a_trap_or_a_return_from_main_stops_qemu_with_its_status(tmp_path: Path,
 @pytest.mark.parametrize("cell", ["ltc", "cfc"])
 def test_fixed16_counts_on_both_rv32_cores(tmp_path_factory: pytest.TempPathFactory, cell: str) -> None:
     """The AutoNCP(19,2) step in fixed16 on RV32IMC and RV32IMAC: the same code (fixed16 uses no atomics), bit-exact,
-    no libgcc helper. The bounds hold today's counts with a margin (LTC 14,430 with the RV32 synapse loop, wired CfC
-    8,053; issue 17's targets are 11,000 and 6,000, which they do not reach: see docs/boards.md), so a regression
-    fails."""
+    no libgcc helper. The bounds hold today's counts with a small margin (LTC 14,060 with the RV32 synapse loop,
+    14,430 before its `mulhsu`; wired CfC 8,053; issue 17's targets are 11,000 and 6,000, which they do not reach:
+    see docs/boards.md), so a regression fails."""
     exported = shared_export(tmp_path_factory, "fixed16", cell=cell)
     sequences = default_sequences(exported, 4)
     imc, imac = (bench_export(exported, core, sequences) for core in ("rv32imc", "rv32imac"))
     assert imc.bit_exact and imac.bit_exact
     assert imc.instructions_per_step == imac.instructions_per_step
     assert imc.library_instructions_per_step == 0 and imc.instruction_mix["divide"] < 200
-    assert imc.instructions_per_step < {"ltc": 15_200, "cfc": 8_500}[cell]
+    assert imc.instructions_per_step < {"ltc": 14_300, "cfc": 8_300}[cell]
     assert 0 < imc.stack_peak_bytes <= 256
 
 

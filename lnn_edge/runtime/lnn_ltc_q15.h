@@ -150,13 +150,16 @@ static inline int32_t lnn_ltc_q15_conductance(const lnn_ltc_q15_syn_t *r, const 
 #define LNN_LTC_ADD_PRODUCT(sum, e, g) ((sum) = LNN_LTC_MAC_BB((e), (g), (sum))) /* sum += erev * g */
 
 /* The synapse loop in assembly on ARMv6-M, ARMv7E-M and RV32 with GCC (each defines LNN_LTC_Q15_ASM_SYNAPSES and
- * lnn_ltc_q15_sensory_sums / lnn_ltc_q15_internal_sums); LNN_NO_ASM builds the C loop, the reference. */
+ * lnn_ltc_q15_sensory_sums / lnn_ltc_q15_internal_sums); LNN_NO_ASM builds the C loop, the reference. The RV32
+ * loop needs M (__riscv_mul) and the 31 registers of RV32I: a part without M, or an RV32E part (WCH's CH32V003
+ * is RV32EC), builds the C loop. */
 #if defined(__ARM_ARCH_6M__) && defined(__GNUC__) && !defined(__clang__) && !defined(LNN_NO_ASM)
 #include "lnn_ltc_q15_armv6m.h"
 #elif defined(LNN_LTC_SIGMOID_SMLAWT) && LNN_LTC_ASM_ARMV7EM_FITS && defined(__thumb2__) && defined(__GNUC__) && \
     !defined(__clang__) && defined(__OPTIMIZE__) && !defined(LNN_NO_ASM)
 #include "lnn_ltc_q15_armv7em.h"
-#elif defined(__riscv) && __riscv_xlen == 32 && defined(__GNUC__) && !defined(__clang__) && !defined(LNN_NO_ASM)
+#elif defined(__riscv) && __riscv_xlen == 32 && defined(__riscv_mul) && !defined(__riscv_32e) && defined(__GNUC__) && \
+    !defined(__clang__) && !defined(LNN_NO_ASM)
 #include "lnn_ltc_q15_rv32.h"
 #endif
 

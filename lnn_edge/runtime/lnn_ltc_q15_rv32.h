@@ -11,13 +11,16 @@
  * shift pair or an AND with 0xFFFF after its word load, and the clamp's fix-up sits on the common path. Here each
  * field is one halfword load from its own address (RV32 is little-endian: the low half of a word comes first, so
  * sigma is at offset 0, w at 2, T at 0, T' - T at 2), and two synapses share an iteration's pointer increments and
- * branch: 28.5 instructions a synapse when the segment is in range, plus 2 (even count) or 5 (odd) a call (the
+ * branch: 27.5 instructions a synapse when the segment is in range, plus 2 (even count) or 5 (odd) a call (the
  * out-of-line clamps sit before the loop, so that its last branch falls through).
  *
  * Per synapse: lw c; lh sigma; the source's byte offset 2 src from c's low SRC_BITS bits (two shifts); lh pre;
  * p = sigma pre + c; segment p >> (shift + SIG_FS), clamped out of line (p < 0: 0, else the last segment: the
- * end segments are flat); lhu T, lh T' - T; position (p >> shift) & SIG_POS_MASK as two shifts; sigmoid =
- * T + (slope position >> SIG_FS); lh w; g = (w sigmoid + 2^(S_FRAC - 1)) >> S_FRAC; G += g; lh erev; S += erev g.
+ * end segments are flat); lhu T, lh T' - T; sigmoid = T + ((T' - T) position >> SIG_FS) with position =
+ * (p >> shift) & SIG_POS_MASK, as srli, slli, mulhsu, add: the two shifts leave position times 2^(32 - SIG_FS) (an
+ * unsigned word), and the high word of its product with the signed slope is floor((T' - T) position / 2^SIG_FS),
+ * the C's product and arithmetic shift exactly, in one instruction fewer; lh w; g = (w sigmoid + 2^(S_FRAC - 1))
+ * >> S_FRAC; G += g; lh erev; S += erev g.
  * The loop ends when the erev pointer reaches the neuron's end. The shift amounts are compile-time constants of
  * the model ("i" operands); 2^(S_FRAC - 1) and the last segment are in registers (neither fits an immediate that
  * add / bgtu take). Registers are GCC's choice (operands below): r and e the record and erev pointers, end the
@@ -46,10 +49,9 @@
     "add    %[b], %[b], %[t]\n\t"                                                                                    \
     "lhu    %[c], 0(%[b])\n\t"           /* T */                                                                     \
     "lh     %[b], 2(%[b])\n\t"           /* T' - T */                                                                \
-    "slli   %[a], %[a], %[up]\n\t"                                                                                   \
-    "srli   %[a], %[a], %[down]\n\t"     /* position (p >> shift) & SIG_POS_MASK */                                  \
-    "mul    %[a], %[a], %[b]\n\t"                                                                                    \
-    "srai   %[a], %[a], %[fs]\n\t"                                                                                   \
+    "srli   %[a], %[a], %[zs]\n\t"                                                                                   \
+    "slli   %[a], %[a], %[top]\n\t"      /* position << (32 - SIG_FS): p's bits [shift, shift + SIG_FS) on top */    \
+    "mulhsu %[a], %[b], %[a]\n\t"        /* ((T' - T) position) >> SIG_FS: the high word of the 64-bit product */    \
     "add    %[a], %[a], %[c]\n\t"        /* sigmoid */                                                               \
     "lh     %[b], " #rec "+2(%[r])\n\t"  /* w */                                                                     \
     "mul    %[a], %[a], %[b]\n\t"                                                                                    \
@@ -103,8 +105,8 @@
         : [r] "+r"(r), [e] "+r"(e), [s] "+r"(s), [g] "+r"(g), [a] "=&r"(a), [b] "=&r"(b), [c] "=&r"(c)               \
         : [k] "r"(count), [v] "r"(pre), [t] "r"(table), [end] "r"(end), [half] "r"(half), [last] "r"(last),          \
           [src_up] "i"(32 - LNN_LTC_SRC_BITS), [src_down] "i"(31 - LNN_LTC_SRC_BITS),                                \
-          [seg] "i"((shift) + LNN_LTC_SIG_FS), [up] "i"(32 - LNN_LTC_SIG_FS - (shift)),                              \
-          [down] "i"(32 - LNN_LTC_SIG_FS), [fs] "i"(LNN_LTC_SIG_FS), [sfrac] "i"(LNN_LTC_S_FRAC)                     \
+          [seg] "i"((shift) + LNN_LTC_SIG_FS), [zs] "i"(shift), [top] "i"(32 - LNN_LTC_SIG_FS),                      \
+          [sfrac] "i"(LNN_LTC_S_FRAC)                                                                                \
         : "memory");                                                                                                 \
     *records = r;                                                                                                    \
     *erevs = e;                                                                                                      \
