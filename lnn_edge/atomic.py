@@ -8,9 +8,12 @@ The rule, for every verb that writes:
 - A folder output is written into a new folder, or into an empty one. It may go into an existing folder only if
   that folder holds a manifest that lnn-edge wrote (``format`` and ``files``); then exactly the files listed in
   the manifest are replaced or removed, and every other file in the folder is left alone. A non-empty folder
-  without such a manifest is refused. There is no option that deletes unknown files. A manifest names plain
-  files, or files in the few folders an export may hold (:data:`SUBDIRS`: ``lnn/``, the runtime library, and
-  the folders of a build-system layout), and nothing else; those folders must then be real folders, never links.
+  without such a manifest is refused. There is no option that deletes unknown files. Where the manifest records
+  each file's SHA-256 (an export's does), a listed file whose bytes no longer match was edited after lnn-edge
+  wrote it (an example or a build file a user adapted): the folder is refused until the user moves it out. A
+  manifest names plain files, or files in the few folders an export may hold (:data:`SUBDIRS`: ``lnn/``, the
+  runtime library, and the folders of a build-system layout), and nothing else; those folders must then be real
+  folders, never links.
 - The target never goes missing: a new folder appears with one rename; an existing one is updated file by file
   (each an atomic rename), with the old manifest kept until the new one replaces it last. A run killed half-way
   leaves a folder whose files do not match its manifest, which every reader refuses, and which the next run may
@@ -22,6 +25,7 @@ The rule, for every verb that writes:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -37,6 +41,7 @@ STAGING_MARKER = ".lnn-edge-staging"
 PENDING_FILE = ".lnn-edge-pending.json"
 """Names being moved into an owned folder; they count as lnn-edge's until the new manifest lands."""
 MAX_MANIFEST_BYTES = 1 << 20
+SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
 """What an owned file may be called: a plain name in the folder, no path, not hidden."""
 SUBDIR = "lnn"
@@ -153,6 +158,38 @@ def read_owned_files(directory: Path, manifest: str, fmt: str) -> set[str] | Non
     return {manifest, *files, *_pending_names(directory)}
 
 
+def edited_files(directory: Path, manifest: str) -> list[str]:
+    """The files ``directory/manifest`` lists with a SHA-256 (as an export's manifest does) whose bytes no longer
+    match it: edited since lnn-edge wrote them. A missing file is not edited (nothing to lose), nor is one a
+    killed run was moving in (the pending list): those bytes are lnn-edge's new ones."""
+    try:
+        data = json.loads((directory / manifest).read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return []
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict):
+        return []
+    pending = set(_pending_names(directory))
+    edited = []
+    for name, digest in sorted(files.items()):
+        path = directory / name
+        if not (isinstance(digest, str) and SHA256_HEX.fullmatch(digest) and SAFE_PATH.fullmatch(name)):
+            continue
+        if name in pending or path.is_symlink() or not path.is_file():
+            continue
+        if _sha256(path) != digest:
+            edited.append(name)
+    return edited
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _pending_names(directory: Path) -> list[str]:
     path = directory / PENDING_FILE
     if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_MANIFEST_BYTES:
@@ -205,6 +242,13 @@ def check_dir_target(path: str | os.PathLike[str], manifest: str, fmt: str, kind
         article = "an" if kind[:1] in "aeiou" else "a"
         raise OutputError(f"{_display(target)} is not empty and holds no {manifest} that lnn-edge wrote for {article} "
                           f"{kind}: lnn-edge will not overwrite it; pick a new or empty folder")  # fmt: skip
+    edited = edited_files(target, manifest)
+    if edited:
+        them = "it" if len(edited) == 1 else "them"
+        raise OutputError(f"{_display(target)}: {', '.join(edited)} changed since lnn-edge wrote {them} (your edits?), "
+                          f"and this {kind} would replace or remove {them}. lnn-edge will not: move {them} out of the "
+                          f"folder to keep your changes (or delete {them}) and run again, or give the {kind} a new "
+                          "folder")  # fmt: skip
     return owned
 
 

@@ -132,6 +132,45 @@ def test_reexport_refuses_to_overwrite_a_user_file_with_one_of_its_names(tmp_pat
     assert snapshot(out) == before
 
 
+@pytest.mark.parametrize(
+    ("edited", "second_name"),
+    [("example_main.c", "first"), ("lnn/lnn_status.h", "first"), ("first.c", "second")],
+    ids=["replaced-example", "replaced-runtime-header", "removed-by-a-rename"],
+)
+def test_reexport_refuses_to_replace_or_remove_a_generated_file_the_user_edited(
+    tmp_path: Path, model_file: Path, edited: str, second_name: str
+) -> None:
+    """The example (or a runtime header, or the model's C a new --name would remove) adapted in place: the next
+    export would lose those edits, so it refuses, names the file and touches nothing; with the file moved out it
+    goes ahead and the moved copy is as the user left it."""
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="first")
+    mine = (out / edited).read_bytes() + b"\n/* my change */\n"
+    (out / edited).write_bytes(mine)
+    before = snapshot(out)
+    with pytest.raises(OutputError, match=rf"{edited.split('/')[-1]} changed since lnn-edge wrote it \(your edits\?\)"):
+        export(load_torch_or_lnn(model_file), out, "float32", name=second_name)
+    assert snapshot(out) == before
+    code, err = invoke("export", str(model_file), "-o", str(out), "--precision", "float32", "--name", second_name)
+    assert code == 1 and f"{edited} changed since lnn-edge wrote it" in err and "move it out of the folder" in err
+    assert "Traceback" not in err and snapshot(out) == before
+    kept = tmp_path / "kept.c"
+    (out / edited).rename(kept)
+    export(load_torch_or_lnn(model_file), out, "float32", name=second_name)
+    assert load_export(out).name == second_name and kept.read_bytes() == mine
+
+
+def test_an_unedited_export_is_replaced_as_before(tmp_path: Path, model_file: Path) -> None:
+    """Only bytes that differ from the manifest's record count as edits: re-exporting an untouched folder, or
+    one whose generated file the user deleted, goes ahead."""
+    out = tmp_path / "out"
+    export(load_torch_or_lnn(model_file), out, "float32", name="first")
+    export(load_torch_or_lnn(model_file), out, "float32", name="first", dt=0.5)
+    (out / "example_main.c").unlink()
+    export(load_torch_or_lnn(model_file), out, "float32", name="first", dt=0.25)
+    assert load_export(out).manifest["dt_default"] == 0.25 and (out / "example_main.c").is_file()
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (lnn/ included), by relative path."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}

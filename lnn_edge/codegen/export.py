@@ -152,6 +152,12 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+EDITED = (
+    "{path} differs from the export manifest (edited?): move it out of the folder to keep your changes (or delete "
+    "it), then re-run lnn-edge export, which will not overwrite an edited file"
+)
+
+
 def load_export(directory: str | os.PathLike[str]) -> Export:
     """Open an export folder and check that every file still matches its manifest."""
     directory = Path(directory)
@@ -164,7 +170,7 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
         if not path.is_file():
             raise LnnEdgeError(f"{path} is missing from the export: re-run lnn-edge export")
         if _sha256(path) != digest:
-            raise LnnEdgeError(f"{path} differs from the export manifest (edited?): re-run lnn-edge export")
+            raise LnnEdgeError(EDITED.format(path=path))
     loaded = load_any(directory / MODEL_FILE)
     if not isinstance(loaded, QuantizedModel) or loaded.quant_hash() != manifest.get("model_hash"):
         raise LnnEdgeError(f"{directory / MODEL_FILE} does not match the export's model hash: re-run lnn-edge export")
@@ -182,7 +188,7 @@ def model_sources(export: Export) -> dict[str, bytes]:
         path = export.directory / filename
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != export.manifest["files"][filename]:
-            raise LnnEdgeError(f"{path} differs from the export manifest (edited?): re-run lnn-edge export")
+            raise LnnEdgeError(EDITED.format(path=path))
         sources[filename] = data
     return sources
 
