@@ -124,6 +124,29 @@ def test_daphnet_csv_trains_through_the_csv_path(tmp_path: Path, data_cache: Pat
     assert model.input_size == 4 and model.output_names == ["leg_vert"], result.stdout
 
 
+@pytest.mark.slow
+def test_daphnet_time_stamps_become_elapsed_times_not_an_input(tmp_path: Path, data_cache: Path) -> None:
+    """The recording's `time` column (seconds): --time-column makes it the elapsed time (1/64 s at 64 Hz, like the
+    file's own `dt` column); given as --dt-column it is refused with that fix; left among the inputs (the
+    default: every other column) the trainer warns that it only grows."""
+    csv_path = daphnet_csv(tmp_path / "daphnet.csv", data_cache, rows=1024)
+    common = ("--data", str(csv_path), "--target-columns", "leg_vert", "--wiring", "fc:6", "--epochs", "1",
+              "--seq-len", "64", "-q")  # fmt: skip
+    timed = run_cli("train", *common, "--input-columns", "ankle_vert,trunk_vert", "--time-column", "time",
+                    "-o", str(tmp_path / "timed.lnn"))  # fmt: skip
+    model = load(tmp_path / "timed.lnn")
+    assert model.input_names == ["ankle_vert", "trunk_vert"] and model.dt == pytest.approx(1 / 64, abs=1.5e-3)
+    assert "increases at every step" not in timed.stderr
+    refused = run_cli("train", *common, "--dt-column", "time", "-o", str(tmp_path / "no.lnn"), check=False)
+    assert refused.returncode == 1 and "those are time stamps, not elapsed times; pass --time-column time" in (
+        refused.stderr
+    )
+    assert "Traceback" not in refused.stderr and not (tmp_path / "no.lnn").exists()
+    untimed = run_cli("train", *common, "-o", str(tmp_path / "untimed.lnn"))
+    assert "warning: input 'time' increases at every step of every sequence" in untimed.stderr
+    assert "input 'dt'" not in untimed.stderr  # 1/64 s give or take a millisecond: not growing
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The flow on BasicMotions
 

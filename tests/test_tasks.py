@@ -189,14 +189,55 @@ def test_csv_windowing_preserves_row_order(tmp_path_factory: pytest.TempPathFact
         ("a,b,c\n1,2,3\n", {"target_columns": ["c"], "input_columns": ["a", "a"]}, "names 'a' more than once"),
         ("a,b,c\n1,2,3\n", {"target_columns": ["c"], "input_columns": ["a", "c"]}, "'c', which is also a target"),
         ("", {"target_columns": ["b"]}, "is empty"),
+        ("t,b\n2024-05-01 12:00:00,2\n", {"target_columns": ["b"]}, r"a date or clock time: .*--time-column"),
+        ("t,b\n12:00:03.5,2\n", {"target_columns": ["b"]}, r"a date or clock time"),
+        ("t,a,b\n0,1,1\n1,1,2\n2,1,3\n", {"target_columns": ["b"], "dt_column": "t"},
+         r"column 't' .* increases at every row \(0 to 2\): those are time stamps, not elapsed times; pass "
+         r"--time-column t instead"),
+        ("t,a,b\n0,1,1\n1,1,2\n1,1,3\n", {"target_columns": ["b"], "time_column": "t"},
+         r"column 't' .* does not increase at line 4 \(1 after 1\)"),
+        ("t,d,b\n0,1,1\n1,1,2\n", {"target_columns": ["b"], "time_column": "t", "dt_column": "d"}, "not both"),
+        ("t,a,b\n0,1,1\n1,1,2\n", {"target_columns": ["b"], "time_column": "t", "input_columns": ["a", "t"]},
+         "'t', which is also a target or the --dt-column / --time-column"),
+        ("t,b\n0,1\n1,2\n", {"target_columns": ["b"], "time_column": "x"}, "has no column 'x'"),
     ],
-)
+)  # fmt: skip
 def test_csv_errors(tmp_path: Path, text: str, kwargs: dict, message: str) -> None:
     path = tmp_path / "bad.csv"
     path.write_text(text)
     with pytest.raises(DataFileError, match=message) as caught:
         load_data(path, **{"seq_len": 1, **kwargs})
     assert "bad.csv" in str(caught.value)
+
+
+def test_csv_time_column_gives_the_elapsed_times_between_rows(tmp_path: Path) -> None:
+    """Time stamps at an irregular rate: each row's elapsed time is the difference from the row before, across
+    window boundaries; the first row, with none before it, gets the median. The time column is no input."""
+    times = np.cumsum(np.where(np.arange(12) % 3 == 0, 0.75, 0.25)) + 1000.0  # a clock that does not start at 0
+    rows = [[t, i, 2 * i] for i, t in enumerate(times)]
+    data = load_data(_csv(tmp_path / "log.csv", "t,a,target", rows), target_columns=["target"], time_column="t",
+                     seq_len=4)  # fmt: skip
+    expected = np.concatenate([[np.median(np.diff(times))], np.diff(times)]).reshape(3, 4)
+    assert data.dt is not None and np.array_equal(data.dt, expected)
+    assert data.dt[1, 0] == times[4] - times[3]  # a window's first row: the difference from the window before
+    assert data.input_names == ["a"] and data.nominal_dt == float(np.median(expected))
+
+
+def test_inputs_that_only_grow_are_warned_about(tmp_path: Path) -> None:
+    """A time stamp left among the inputs (no --time-column) is named, with the fix; a sensor that goes up
+    and down is not, nor are short sequences."""
+    from lnn_edge.train.trainer import clock_like_inputs
+
+    rows = [[0.01 * i, np.sin(i), np.cos(i)] for i in range(40)]
+    data = load_data(_csv(tmp_path / "log.csv", "time,acc,target", rows), target_columns=["target"], seq_len=8)
+    assert data.input_names == ["time", "acc"]
+    (warning,) = clock_like_inputs(data)
+    assert (
+        warning.startswith("input 'time' increases at every step of every sequence") and "--time-column time" in warning
+    )
+    assert clock_like_inputs(load_data(tmp_path / "log.csv", target_columns=["target"], seq_len=4)) == []
+    timed = load_data(tmp_path / "log.csv", target_columns=["target"], time_column="time", seq_len=8)
+    assert timed.input_names == ["acc"] and clock_like_inputs(timed) == []
 
 
 def test_csv_with_a_byte_order_mark_keeps_its_first_column_name(tmp_path: Path) -> None:

@@ -65,6 +65,13 @@ def _print_epoch(report: EpochReport) -> None:
 @click.option("--input-columns", default=None, metavar="C,D", help="CSV: the input columns [default: all others].")
 @click.option("--dt-column", default=None, metavar="NAME", help="CSV: a column of elapsed time before each row.")
 @click.option(
+    "--time-column",
+    default=None,
+    metavar="NAME",
+    help="CSV: a column of time stamps (numbers that increase at every row, e.g. seconds); the elapsed times are "
+    "their differences. Instead of --dt-column.",
+)
+@click.option(
     "--classify",
     is_flag=True,
     help="CSV: the one target column holds class ids (0, 1, ...): classify every step, e.g. "
@@ -138,6 +145,7 @@ def command(
     target_columns: str | None,
     input_columns: str | None,
     dt_column: str | None,
+    time_column: str | None,
     classify: bool,
     data_dt: float,
     samples: int | None,
@@ -175,7 +183,9 @@ def command(
     \b
     CSV layout (--data FILE.csv): a header row of column names, then one row per time step, numbers only.
     The targets of a row are its --target-columns (shift them in the file to forecast); the inputs are
-    --input-columns or all other columns; --dt-column optionally holds the elapsed time before the row.
+    --input-columns or all other columns; --dt-column optionally holds the elapsed time before the row, or
+    --time-column a time stamp per row (lnn-edge takes the differences). Name a time column with one of them:
+    otherwise it is an input.
     The series is cut into non-overlapping windows of --seq-len rows, split at random into train/validation.
 
     \b
@@ -185,6 +195,7 @@ def command(
       lnn-edge train --cell cfc --wiring dense:32 --task sineclass -o classes.lnn --json
       lnn-edge train --cell cfc --wiring autoncp:19,2 --mixed-memory -o mixed.lnn   # LSTM + wired CfC
       lnn-edge train --data log.csv --target-columns speed --dt-column dt --wiring fc:12 -o speed.lnn
+      lnn-edge train --data log.csv --target-columns speed --time-column t -o speed.lnn   # t: seconds
       lnn-edge train --data imu.csv --target-columns next_ankle_vert -o forecast.lnn   # forecasting
       lnn-edge train --data gait.csv --target-columns freeze --classify --steps 3000 -o freeze.lnn
     """
@@ -196,6 +207,7 @@ def command(
         target_columns=_columns(target_columns),
         input_columns=_columns(input_columns),
         dt_column=dt_column,
+        time_column=time_column,
         classify=classify,
         data_dt=data_dt,
         samples=samples,

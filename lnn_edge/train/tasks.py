@@ -20,9 +20,11 @@ same data on every machine:
 from __future__ import annotations
 
 import csv
+import re
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,8 @@ from lnn_edge.errors import DataFileError, LnnEdgeError
 
 KINDS = ("regression", "classification")
 MAX_CLASSES = 256
+CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?")
+"""A clock time in a CSV field (``12:00``, ``12:00:03.25``): a time stamp to write as a number."""
 """Class ids above this are almost surely a float target read as classes (one output per class)."""
 
 
@@ -283,6 +287,7 @@ def load_data(
     dt_column: str | None = None,
     seq_len: int | None = None,
     classify: bool = False,
+    time_column: str | None = None,
 ) -> Dataset:
     """Load a user data file: ``.npz`` (see :func:`load_npz`) or ``.csv`` (see :func:`load_csv`)."""
     path = Path(path)
@@ -301,6 +306,7 @@ def load_data(
             seq_len=64 if seq_len is None else seq_len,
             dt=dt,
             classify=classify,
+            time_column=time_column,
         )
     raise DataFileError(f"data file '{path}' must end in .npz or .csv")
 
@@ -412,19 +418,26 @@ def load_csv(
     seq_len: int = 64,
     dt: float = 1.0,
     classify: bool = False,
+    time_column: str | None = None,
 ) -> Dataset:
     """Load one long time series: a header row, then one row per time step, numbers only.
 
     Targets are the ``target_columns`` of the same row (shift them in the file to forecast). Inputs are
-    ``input_columns`` or every other column; ``dt_column`` (optional) is the elapsed time before the row.
+    ``input_columns`` or every other column; ``dt_column`` (optional) is the elapsed time before the row, or
+    ``time_column`` (optional) a time stamp that increases at every row, whose differences are the elapsed
+    times (the first row gets the median difference: nothing comes before it).
     With ``classify`` the one target column holds class ids (integers from 0): a label at every step.
     The series is cut into non-overlapping windows of ``seq_len`` rows (the rest is dropped), so a random
     train/validation split of windows does not leak.
     """
     path = Path(path)
+    if dt_column and time_column:
+        raise DataFileError(f"data file '{path}': give --dt-column (elapsed times) or --time-column (time stamps), "
+                            "not both")  # fmt: skip
     header, rows = _read_csv(path)
     index = {name: k for k, name in enumerate(header)}
-    for name in [*target_columns, *(input_columns or []), *([dt_column] if dt_column else [])]:
+    clock = [name for name in (dt_column, time_column) if name]
+    for name in [*target_columns, *(input_columns or []), *clock]:
         if name not in index:
             raise DataFileError(f"data file '{path}' has no column '{name}' (columns: {', '.join(header)})")
     for option, names in (("--target-columns", target_columns), ("--input-columns", input_columns or [])):
@@ -433,13 +446,13 @@ def load_csv(
             raise DataFileError(f"data file '{path}': {option} names {', '.join(map(repr, twice))} more than once; "
                                 "name each column once")  # fmt: skip
     # A target (or the elapsed time) fed back as an input would let the model read its answer.
-    leaked = [name for name in (input_columns or []) if name in target_columns or name == dt_column]
+    leaked = [name for name in (input_columns or []) if name in target_columns or name in clock]
     if leaked:
         raise DataFileError(f"data file '{path}': --input-columns names {', '.join(map(repr, leaked))}, which is also "
-                            "a target or the --dt-column: a column is an input, a target or the elapsed time, not "
-                            "two of them")  # fmt: skip
+                            "a target or the --dt-column / --time-column: a column is an input, a target or the "
+                            "time, not two of them")  # fmt: skip
     if input_columns is None:
-        input_columns = [name for name in header if name not in target_columns and name != dt_column]
+        input_columns = [name for name in header if name not in target_columns and name not in clock]
     if not input_columns:
         raise DataFileError(f"data file '{path}' has no input columns left besides the targets")
     if seq_len < 1:
@@ -447,10 +460,18 @@ def load_csv(
     windows = rows.shape[0] // seq_len
     if windows < 2:
         raise DataFileError(f"data file '{path}' has {rows.shape[0]} rows: fewer than 2 windows of --seq-len {seq_len}")
+    # The elapsed time before each row, over the whole file: from time stamps, a window's first row gets the
+    # difference from the row before it (the previous window's last).
+    per_row = None
+    if time_column:
+        per_row = _elapsed_from_times(path, time_column, rows[:, index[time_column]])
+    elif dt_column:
+        per_row = rows[:, index[dt_column]]
+        _refuse_time_stamps(path, dt_column, per_row)
     table = rows[: windows * seq_len].reshape(windows, seq_len, len(header))
     elapsed = None
-    if dt_column:
-        elapsed = table[:, :, index[dt_column]]
+    if per_row is not None:
+        elapsed = per_row[: windows * seq_len].reshape(windows, seq_len)
         if np.any(elapsed <= 0):
             raise DataFileError(f"column '{dt_column}' in '{path}' holds elapsed times <= 0")
     targets = table[:, :, [index[name] for name in target_columns]]
@@ -470,6 +491,26 @@ def load_csv(
         nominal_dt=_check_dt(float(np.median(elapsed)) if elapsed is not None else dt),
         description=f"user data from {path.name}",
     )
+
+
+def _elapsed_from_times(path: Path, name: str, times: np.ndarray) -> np.ndarray:
+    """The elapsed time before each row from a column of time stamps, which must increase at every row."""
+    steps = np.diff(times)  # at least one: the file has two windows or more
+    stalled = np.flatnonzero(~(steps > 0))
+    if stalled.size:
+        row = int(stalled[0]) + 1
+        raise DataFileError(f"column '{name}' in '{path}' does not increase at line {row + 2} ({times[row]:.10g} after "
+                            f"{times[row - 1]:.10g}): --time-column takes time stamps that increase at every row; "
+                            "sort the file, or drop repeated rows")  # fmt: skip
+    return np.concatenate([[np.median(steps)], steps])
+
+
+def _refuse_time_stamps(path: Path, name: str, column: np.ndarray) -> None:
+    """Elapsed times that grow at every row of a whole recording are time stamps: refuse them, naming the fix."""
+    if column.size >= 3 and np.all(np.diff(column) > 0):
+        raise DataFileError(f"column '{name}' in '{path}' increases at every row ({column[0]:.10g} to "
+                            f"{column[-1]:.10g}): those are time stamps, not elapsed times; pass --time-column "
+                            f"{name} instead (lnn-edge takes the differences between rows)")  # fmt: skip
 
 
 def _csv_labels(path: Path, target_columns: list[str], targets: np.ndarray) -> np.ndarray:
@@ -496,7 +537,20 @@ def _not_a_number(path: Path, number: int, header: list[str], row: list[str]) ->
         return message + " (an empty field: fill it or drop the line)"
     if ";" in field or "\t" in field:
         return message + " (the file looks ';'- or tab-separated: lnn-edge reads comma-separated CSV)"
+    if _is_date_or_clock(field):
+        return message + (" (a date or clock time: write time stamps as numbers, e.g. seconds since the first row, "
+                          "and name that column with --time-column)")  # fmt: skip
     return message
+
+
+def _is_date_or_clock(text: str) -> bool:
+    """``2024-05-01 12:00:03.5``, ``2024-05-01T12:00:03Z`` or ``12:00:03``: a time stamp, not a number."""
+    text = text.strip()
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return CLOCK.fullmatch(text) is not None
+    return True
 
 
 def _is_number(text: str) -> bool:

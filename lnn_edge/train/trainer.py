@@ -96,6 +96,7 @@ class TrainConfig:
     target_columns: list[str] | None = None
     input_columns: list[str] | None = None
     dt_column: str | None = None
+    time_column: str | None = None
     data_dt: float = 1.0
     samples: int | None = None
     seq_len: int | None = None
@@ -209,10 +210,17 @@ def load_dataset(config: TrainConfig) -> Dataset:
     """The dataset a config names: a built-in task, or the user's file."""
     if config.data and config.task:
         raise LnnEdgeError("give either --task or --data, not both")
-    csv_only = [config.target_columns, config.input_columns, config.dt_column, config.classify or None]
-    if any(value is not None for value in csv_only) and not str(config.data or "").lower().endswith(".csv"):
+    csv_only = [
+        config.target_columns,
+        config.input_columns,
+        config.dt_column,
+        config.time_column,
+        config.classify or None,
+    ]
+    is_csv = str(config.data or "").lower().endswith(".csv")
+    if any(value is not None for value in csv_only) and not is_csv:
         raise LnnEdgeError(
-            "--target-columns, --input-columns, --dt-column and --classify apply to CSV data only "
+            "--target-columns, --input-columns, --dt-column, --time-column and --classify apply to CSV data only "
             "(an npz's integer 'y' is read as class labels by itself)"
         )
     if config.data and config.samples is not None:
@@ -228,6 +236,7 @@ def load_dataset(config: TrainConfig) -> Dataset:
             dt_column=config.dt_column,
             seq_len=config.seq_len,
             classify=config.classify,
+            time_column=config.time_column,
         )
     return make_task(config.task or DEFAULT_TASK, config.samples, config.seq_len, config.seed)
 
@@ -490,7 +499,7 @@ def train(config: TrainConfig, progress: ProgressCallback | None = None) -> Trai
 
     baseline = baseline_of(train_data, val_data)
     constant = constant_targets(dataset)
-    warnings = [*([history.warning] if history.warning else []), *constant]
+    warnings = [*([history.warning] if history.warning else []), *constant, *clock_like_inputs(dataset)]
     if not constant and not beats(metrics, baseline):
         warnings.append(_baseline_warning(metrics, baseline))
     task = _task_record(dataset, config, metrics, len(train_data.x), len(val_data.x))
@@ -819,6 +828,21 @@ def constant_targets(dataset: Dataset) -> list[str]:
         "undefined; check --target-columns"
         for k, name in enumerate(dataset.output_names)
         if _constant(flat[:, [k]])[0]
+    ]
+
+
+def clock_like_inputs(dataset: Dataset, min_steps: int = 8) -> list[str]:
+    """Warnings for inputs that increase at every step of every sequence: a time stamp or a row counter read as
+    a sensor. The model learns from values that never come back, and on the board they run past the range its
+    fixed-point formats were chosen for."""
+    if dataset.seq_len < min_steps:
+        return []
+    return [
+        f"input '{name}' increases at every step of every sequence: if it is a time stamp or a counter, leave it "
+        f"out of the inputs (CSV: --time-column {name} makes it the elapsed time; .npz: give the elapsed times as "
+        "'dt'); as an input it runs past its trained range on the board"
+        for k, name in enumerate(dataset.input_names)
+        if np.all(np.diff(dataset.x[:, :, k], axis=1) > 0)
     ]
 
 
