@@ -191,8 +191,8 @@ def test_csv_windowing_preserves_row_order(tmp_path_factory: pytest.TempPathFact
         ("", {"target_columns": ["b"]}, "is empty"),
         ("t,b\n2024-05-01 12:00:00,2\n", {"target_columns": ["b"]}, r"a date or clock time: .*--time-column"),
         ("t,b\n12:00:03.5,2\n", {"target_columns": ["b"]}, r"a date or clock time"),
-        ("t,a,b\n0,1,1\n1,1,2\n2,1,3\n", {"target_columns": ["b"], "dt_column": "t"},
-         r"column 't' .* increases at every row \(0 to 2\): those are time stamps, not elapsed times; pass "
+        ("t,a,b\n" + "".join(f"{i},1,{i}\n" for i in range(8)), {"target_columns": ["b"], "dt_column": "t"},
+         r"column 't' .* increases at every row \(0 to 7\): those are time stamps, not elapsed times; pass "
          r"--time-column t instead"),
         ("t,a,b\n0,1,1\n1,1,2\n1,1,3\n", {"target_columns": ["b"], "time_column": "t"},
          r"column 't' .* does not increase at line 4 \(1 after 1\)"),

@@ -33,9 +33,11 @@ from lnn_edge.errors import DataFileError, LnnEdgeError
 
 KINDS = ("regression", "classification")
 MAX_CLASSES = 256
+"""Class ids above this are almost surely a float target read as classes (one output per class)."""
 CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}([.,]\d+)?)?")
 """A clock time in a CSV field (``12:00``, ``12:00:03.25``): a time stamp to write as a number."""
-"""Class ids above this are almost surely a float target read as classes (one output per class)."""
+TIME_STAMP_ROWS = 8
+"""A --dt-column that increases at every one of at least this many rows holds time stamps, not elapsed times."""
 
 
 @dataclass
@@ -507,7 +509,7 @@ def _elapsed_from_times(path: Path, name: str, times: np.ndarray) -> np.ndarray:
 
 def _refuse_time_stamps(path: Path, name: str, column: np.ndarray) -> None:
     """Elapsed times that grow at every row of a whole recording are time stamps: refuse them, naming the fix."""
-    if column.size >= 3 and np.all(np.diff(column) > 0):
+    if column.size >= TIME_STAMP_ROWS and np.all(np.diff(column) > 0):
         raise DataFileError(f"column '{name}' in '{path}' increases at every row ({column[0]:.10g} to "
                             f"{column[-1]:.10g}): those are time stamps, not elapsed times; pass --time-column "
                             f"{name} instead (lnn-edge takes the differences between rows)")  # fmt: skip
