@@ -177,12 +177,13 @@ def edited_files(directory: Path, manifest: str) -> list[str]:
             continue
         if name in pending or path.is_symlink() or not path.is_file():
             continue
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             edited.append(name)
     return edited
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex (read in blocks: a data file may be large)."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
         for block in iter(lambda: stream.read(1 << 16), b""):

@@ -9,7 +9,6 @@ float64 outputs none worth the name. The check is stored in the model file (``pr
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import time
 import zipfile
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from lnn_edge.atomic import file_sha256
 from lnn_edge.errors import DataFileError, LnnEdgeError
 from lnn_edge.model import kinds
 from lnn_edge.model.datafile import as_sequences
@@ -106,20 +106,12 @@ def _checked(path: Path, arrays: dict[str, np.ndarray], features: int) -> Expect
         raise DataFileError(f"{path}: array 'y' contains NaN or Inf")
     return Expectation(
         path=path,
-        sha256=_sha256(path),
+        sha256=file_sha256(path),
         x=sequences.x,
         dt=sequences.dt if "dt" in arrays else None,
         y=y.astype(np.float64),
         threshold=THRESHOLDS[y.dtype.name],
     )
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_output_shape(expectation: Expectation, model: Model) -> None:

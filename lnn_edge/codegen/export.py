@@ -20,7 +20,7 @@ import numpy as np
 
 from lnn_edge import __version__
 from lnn_edge.atomic import SUBDIR as RUNTIME_DIR
-from lnn_edge.atomic import check_dir_target, owned_dir
+from lnn_edge.atomic import check_dir_target, file_sha256, owned_dir
 from lnn_edge.codegen.layouts import check_layout, layout_files, package_context
 from lnn_edge.codegen.manifest import check_matches_model, read_export_manifest
 from lnn_edge.codegen.render import check_name, render
@@ -125,7 +125,7 @@ def export(
         save_quantized(qmodel, tmp / MODEL_FILE)
         (tmp / REPORT_FILE).write_text(json.dumps(report, indent=2, sort_keys=True))
         written = [*files, MODEL_FILE, REPORT_FILE]
-        files = {filename: _sha256(tmp / filename) for filename in sorted(written)}
+        files = {filename: file_sha256(tmp / filename) for filename in sorted(written)}
         manifest = {
             "format": EXPORT_FORMAT,
             "version": 1,
@@ -148,10 +148,6 @@ def export(
     return Export(target, manifest, qmodel)
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 EDITED = (
     "{path} differs from the export manifest (edited?): move it out of the folder to keep your changes (or delete "
     "it), then re-run lnn-edge export, which will not overwrite an edited file"
@@ -169,7 +165,7 @@ def load_export(directory: str | os.PathLike[str]) -> Export:
         path = directory / filename
         if not path.is_file():
             raise LnnEdgeError(f"{path} is missing from the export: re-run lnn-edge export")
-        if _sha256(path) != digest:
+        if file_sha256(path) != digest:
             raise LnnEdgeError(EDITED.format(path=path))
     loaded = load_any(directory / MODEL_FILE)
     if not isinstance(loaded, QuantizedModel) or loaded.quant_hash() != manifest.get("model_hash"):
