@@ -152,12 +152,12 @@ def quantize_ltc_fixed(
     x_bound = calib.x_absmax + 1e-12  # margin already in x_absmax (calibration.HEADROOM)
     x_frac = np.array([frac_bits_for(float(b), bits) for b in x_bound], dtype=np.int64)
     iw_frac = np.array([frac_bits_for(abs(float(w)), bits) for w in p["input_w"]], dtype=np.int64)
-    xm_bound = float(np.max(x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])))
+    mapped = x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])  # each input's mapped bound
+    xm_bound = float(np.max(mapped))
     bounds["xm_calibrated"], sources["xm_calibrated"] = xm_bound, "calibration"
     try:
         fxm = choose("xm", max(xm_bound, max_abs(p["sensory_mu"], smask)), "calibration", minimum=bits // 4)
     except QuantizationError as error:  # say which input: 'xm' is the step's name for every mapped input
-        mapped = x_bound * np.abs(p["input_w"]) + np.abs(p["input_b"])
         k = int(np.argmax(mapped))
         if "override" in str(error) or mapped[k] < max_abs(p["sensory_mu"], smask):
             raise
